@@ -1,0 +1,305 @@
+"""Configuration objects: one per concern, and the three run profiles.
+
+A *profile* bundles a :class:`FeatureConfig`, a :class:`ModelConfig` and a
+:class:`TrainConfig`. Profiles differ only in their values, never in code:
+
+``paper``
+    Faithful to the AudioFuse paper and the authors' notebooks: 22050 Hz, the
+    first 5 s, a 224-mel log-Mel spectrogram (n_fft 2048, hop 512) resized to
+    224x224, a ViT with patch 16, width 192, MLP 384, 6 layers x 8 heads.
+    Meant for a GPU.
+``cpu``
+    PCG-native and much cheaper, for honest real-data results on a 2-core
+    machine. PhysioNet is recorded at 2000 Hz, so nothing above 1 kHz exists
+    in the data; resampling to 22050 Hz multiplies the waveform length by 11
+    and spends 10/11 of the spectrogram rows on empty bands. See
+    ``docs/profiles.md`` for the measurements behind the numbers.
+``smoke``
+    Tiny, for tests, CI and ``make demo``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "FeatureConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "Profile",
+    "PROFILES",
+    "get_profile",
+    "config_hash",
+    "data_dir",
+    "runs_dir",
+]
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How a recording becomes the two model inputs.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Rate, in Hz, that every recording is resampled to.
+    clip_seconds : float
+        Length of one model input; shorter audio is zero-padded at the end.
+    n_mels, n_fft, hop_length : int
+        Log-Mel spectrogram settings (``librosa.feature.melspectrogram``).
+    fmin, fmax : float
+        Mel band edges in Hz; ``fmax=None`` means ``sample_rate / 2``.
+    image_size : (int, int)
+        ``(rows, cols)`` = (mel bins, frames) after the OpenCV resize.
+    waveform_norm : {"none", "peak", "standard"}
+        Per-example scaling of the waveform input. ``"none"`` is the paper's.
+    window_hop_seconds : float
+        Hop between the 5 s windows used for full-recording inference.
+    resample_type : str
+        Resampler passed to ``librosa.resample``.
+    """
+
+    sample_rate: int = 22050
+    clip_seconds: float = 5.0
+    n_mels: int = 224
+    n_fft: int = 2048
+    hop_length: int = 512
+    fmin: float = 0.0
+    fmax: float | None = None
+    image_size: tuple[int, int] = (224, 224)
+    waveform_norm: str = "none"
+    window_hop_seconds: float = 2.5
+    resample_type: str = "soxr_hq"
+
+    @property
+    def clip_samples(self) -> int:
+        """Number of waveform samples in one input clip."""
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def spectrogram_shape(self) -> tuple[int, int, int]:
+        """Shape of one spectrogram input, channels last."""
+        return (self.image_size[0], self.image_size[1], 1)
+
+    @property
+    def waveform_shape(self) -> tuple[int, int]:
+        """Shape of one waveform input, channels last."""
+        return (self.clip_samples, 1)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of AudioFuse and its baselines.
+
+    The defaults are the paper's selected model (ViT 6 layers x 8 heads, width
+    192, MLP 384, patch 16). The CNN and head sizes are not given in the
+    paper; they are chosen so that the whole fusion model comes within 5 % of
+    the paper's parameter counts for the ViT sweep (~0.79 M outside the
+    transformer blocks).
+    """
+
+    patch_size: tuple[int, int] = (16, 16)
+    width: int = 192
+    depth: int = 6
+    heads: int = 8
+    mlp_dim: int = 384
+    dropout: float = 0.1
+    cnn_filters: tuple[int, ...] = (32, 64, 128, 256)
+    cnn_kernels: tuple[int, ...] = (64, 16, 8, 8)
+    cnn_strides: tuple[int, ...] = (4, 1, 1, 1)
+    cnn_pool: int = 4
+    head_units: tuple[int, ...] = (512, 256)
+    head_dropout: float = 0.3
+    fusion: str = "concat"
+
+    def replace(self, **changes) -> ModelConfig:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by every model."""
+
+    epochs: int = 50
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    weight_decay: float = 1e-4
+    patience: int = 10
+    val_fraction: float = 0.15
+    class_weighting: bool = True
+    augment: bool = False
+
+    def replace(self, **changes) -> TrainConfig:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named bundle of feature, model and training settings."""
+
+    name: str
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    description: str = ""
+
+    def replace(self, **changes) -> Profile:
+        """Return a copy with some top-level fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form, for saving beside models and results."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> Profile:
+        """Inverse of :meth:`to_dict`."""
+
+        def build(kind, values):
+            kwargs = {}
+            for f in dataclasses.fields(kind):
+                if f.name in values:
+                    value = values[f.name]
+                    kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+            return kind(**kwargs)
+
+        return cls(
+            name=payload["name"],
+            features=build(FeatureConfig, payload.get("features", {})),
+            model=build(ModelConfig, payload.get("model", {})),
+            train=build(TrainConfig, payload.get("train", {})),
+            description=payload.get("description", ""),
+        )
+
+
+PAPER = Profile(
+    name="paper",
+    features=FeatureConfig(),
+    model=ModelConfig(),
+    train=TrainConfig(epochs=50, batch_size=32, learning_rate=1e-4, patience=10),
+    description="Faithful to the paper: 22050 Hz, 224x224 log-Mel, ViT 6x8 w192. Meant for a GPU.",
+)
+
+# PCG-native: 2 kHz keeps every band PhysioNet recorded (it is sampled at 2 kHz)
+# and makes the waveform 11x shorter. A 64x128 log-Mel up to 1 kHz with patch
+# 8x8 gives 128 tokens (vs 196 in the paper), so the ViT stays cheap.
+CPU = Profile(
+    name="cpu",
+    features=FeatureConfig(
+        sample_rate=2000,
+        n_mels=64,
+        n_fft=256,
+        hop_length=40,
+        fmin=20.0,
+        fmax=1000.0,
+        image_size=(64, 128),
+        waveform_norm="standard",
+    ),
+    model=ModelConfig(
+        patch_size=(8, 8),
+        width=96,
+        depth=4,
+        heads=4,
+        mlp_dim=192,
+        dropout=0.1,
+        cnn_filters=(32, 64, 96, 128),
+        cnn_kernels=(32, 9, 9, 9),
+        cnn_strides=(2, 1, 1, 1),
+        cnn_pool=3,
+        head_units=(128,),
+        head_dropout=0.3,
+    ),
+    train=TrainConfig(epochs=40, batch_size=32, learning_rate=5e-4, patience=8, augment=True),
+    description="PCG-native for a 2-core CPU: 2 kHz, 64x128 log-Mel (<=1 kHz), small ViT.",
+)
+
+SMOKE = Profile(
+    name="smoke",
+    features=FeatureConfig(
+        sample_rate=1000,
+        clip_seconds=4.0,
+        n_mels=32,
+        n_fft=128,
+        hop_length=32,
+        fmin=20.0,
+        fmax=500.0,
+        image_size=(32, 64),
+        waveform_norm="standard",
+        window_hop_seconds=2.0,
+    ),
+    model=ModelConfig(
+        patch_size=(8, 8),
+        width=32,
+        depth=2,
+        heads=2,
+        mlp_dim=64,
+        dropout=0.0,
+        cnn_filters=(16, 32, 32),
+        cnn_kernels=(16, 9, 9),
+        cnn_strides=(2, 1, 1),
+        cnn_pool=4,
+        head_units=(32,),
+        head_dropout=0.1,
+    ),
+    train=TrainConfig(epochs=12, batch_size=32, learning_rate=2e-3, patience=5),
+    description="Tiny, for tests, CI and the demo. Results are not meaningful.",
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, CPU, PAPER)}
+
+
+def get_profile(name: str) -> Profile:
+    """Look up a profile by name.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of ``smoke``, ``cpu`` or ``paper``.
+    """
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}"
+        ) from None
+
+
+def config_hash(*configs) -> str:
+    """Short stable hash of one or more config dataclasses (for cache keys)."""
+    payload = json.dumps(
+        [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else c for c in configs],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path:
+    """The project's data directory.
+
+    Order of precedence: the explicit ``override``, the ``AUDIOFUSE_DATA_DIR``
+    environment variable, then ``data/`` at the repository root.
+    """
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get("AUDIOFUSE_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def runs_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where trained models, logs and caches of runs go (``AUDIOFUSE_RUNS_DIR``)."""
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get("AUDIOFUSE_RUNS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "runs"
