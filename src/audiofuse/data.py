@@ -237,8 +237,9 @@ def index_physionet(root: str | Path, *, probe: bool = True) -> pd.DataFrame:
     if validation_csv.exists():
         test_records = set(_read_reference(validation_csv)["record"])
     else:
-        warnings.warn(f"{validation_csv} not found: every record is put in the train split",
-                      stacklevel=2)
+        warnings.warn(
+            f"{validation_csv} not found: every record is put in the train split", stacklevel=2
+        )
 
     rows, skipped = [], []
     for folder in subsets:
@@ -307,7 +308,7 @@ def _pascal_class(path: Path) -> tuple[str | None, str | None]:
     set_name = None
     if folder.lower() in ("set_a", "set_b"):
         set_name = folder[-1].upper()
-    elif (m := _PASCAL_FOLDER.match(folder)) or folder.lower().endswith("unlabelledtest"):
+    elif _PASCAL_FOLDER.match(folder) or folder.lower().endswith("unlabelledtest"):
         set_name = folder[0].upper()
     if "unlabelledtest" in lowered or "unlabelledtest" in folder.lower():
         return set_name or (name[0].upper() if name[:1] in "AB" else None), None
@@ -317,8 +318,11 @@ def _pascal_class(path: Path) -> tuple[str | None, str | None]:
         return set_name, prefix
     # Original archives: Atraining_<class>/<id>.wav
     m = _PASCAL_FOLDER.match(folder)
-    if m and m.group("cls").lower() in PASCAL_CLASSES:
-        return m.group("set").upper(), m.group("cls").lower()
+    if m:
+        # Set B's archives hold "Btraining_noisynormal/" etc.: noisy, same class.
+        folder_cls = m.group("cls").lower().removeprefix("noisy")
+        if folder_cls in PASCAL_CLASSES:
+            return m.group("set").upper(), folder_cls
     return set_name, None
 
 
@@ -340,9 +344,7 @@ def index_pascal(root: str | Path, *, probe: bool = True) -> pd.DataFrame:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: PASCAL folder not found")
-    files = sorted(
-        p for ext in AUDIO_EXTENSIONS for p in root.rglob(f"*{ext}") if p.is_file()
-    )
+    files = sorted(p for ext in AUDIO_EXTENSIONS for p in root.rglob(f"*{ext}") if p.is_file())
     rows, skipped = [], []
     for path in files:
         set_name, cls = _pascal_class(path)

@@ -1,0 +1,402 @@
+"""The two model inputs, computed once per dataset and profile, then cached.
+
+The ``paper`` profile follows the authors' preprocessing exactly:
+
+1. resample to 22050 Hz, mono;
+2. take the first 5 s, zero-padding shorter recordings;
+3. log-Mel spectrogram, n_mels 224, n_fft 2048, hop 512,
+   ``librosa.power_to_db(ref=np.max)``;
+4. resize to 224x224 with OpenCV (``cv2.resize``, bilinear);
+5. min-max scale each example to [0, 1] (with the authors' ``+ 1e-6``).
+
+The waveform input is the same 5 s clip. Other profiles change only the
+numbers (see :mod:`audiofuse.config`).
+
+For full-recording inference, :func:`window_starts` covers the whole
+recording with 5 s windows and a hop; each window gets the same treatment as
+a first-5-s clip.
+
+Caches hold float16 arrays (spectrograms are in [0, 1]; waveforms keep ~3
+significant digits), which halves memory and disk with no measurable effect on
+the models; they are cast to float32 batch by batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import librosa
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import FeatureConfig, config_hash
+from .data import AudioError, load_audio
+
+__all__ = [
+    "fix_length",
+    "mel_filterbank",
+    "log_mel_image",
+    "normalize_waveform",
+    "window_starts",
+    "clip_features",
+    "recording_features",
+    "FeatureSet",
+    "extract_features",
+    "load_or_extract",
+    "CACHE_VERSION",
+]
+
+CACHE_VERSION = 1
+
+
+def fix_length(samples: np.ndarray, n: int, start: int = 0) -> np.ndarray:
+    """``samples[start:start+n]``, zero-padded at the end to exactly ``n``."""
+    segment = samples[start : start + n]
+    if len(segment) < n:
+        segment = np.pad(segment, (0, n - len(segment)))
+    return segment.astype(np.float32, copy=False)
+
+
+@lru_cache(maxsize=16)
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
+) -> np.ndarray:
+    """``librosa.filters.mel``, cached: building it costs more than a short STFT."""
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+
+
+def log_mel_image(clip: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log-Mel spectrogram resized to ``cfg.image_size`` and scaled to [0, 1].
+
+    Parameters
+    ----------
+    clip : np.ndarray, shape (cfg.clip_samples,)
+    cfg : FeatureConfig
+
+    Returns
+    -------
+    np.ndarray, shape cfg.image_size, float32
+        Rows are mel bands (low to high), columns are frames.
+    """
+    # Same numbers as librosa.feature.melspectrogram (centred Hann STFT,
+    # power 2), with the filterbank built once instead of on every call.
+    power = np.abs(librosa.stft(clip, n_fft=cfg.n_fft, hop_length=cfg.hop_length)) ** 2
+    mel = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax) @ power
+    # ref=np.max as in the paper; on an all-zero clip power_to_db gives a flat
+    # image, which the min-max step below maps to zeros.
+    log_mel = librosa.power_to_db(mel, ref=np.max)
+    rows, cols = cfg.image_size
+    if log_mel.shape != (rows, cols):
+        # cv2 takes (width, height)
+        log_mel = cv2.resize(log_mel, (cols, rows))
+    low, high = float(log_mel.min()), float(log_mel.max())
+    return ((log_mel - low) / (high - low + 1e-6)).astype(np.float32)
+
+
+def normalize_waveform(clip: np.ndarray, how: str) -> np.ndarray:
+    """Per-example waveform scaling: ``none`` (paper), ``peak`` or ``standard``."""
+    if how == "none":
+        return clip.astype(np.float32, copy=False)
+    if how == "peak":
+        return (clip / (np.max(np.abs(clip)) + 1e-8)).astype(np.float32)
+    if how == "standard":
+        return ((clip - clip.mean()) / (clip.std() + 1e-8)).astype(np.float32)
+    raise ValueError(f"unknown waveform_norm {how!r}; use none, peak or standard")
+
+
+def window_starts(n_samples: int, cfg: FeatureConfig) -> np.ndarray:
+    """Start indices of the windows that cover a whole recording.
+
+    Windows are ``cfg.clip_seconds`` long with a hop of
+    ``cfg.window_hop_seconds``. The last window is aligned to the end of the
+    recording, so nothing is left out; a recording shorter than one window
+    gets a single zero-padded window at 0.
+    """
+    n = cfg.clip_samples
+    if n_samples <= n:
+        return np.array([0], dtype=np.int64)
+    hop = max(1, int(round(cfg.window_hop_seconds * cfg.sample_rate)))
+    starts = list(range(0, n_samples - n + 1, hop))
+    if starts[-1] + n < n_samples:
+        starts.append(n_samples - n)
+    return np.asarray(starts, dtype=np.int64)
+
+
+def clip_features(clip: np.ndarray, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(spectrogram image, waveform) for one clip of ``cfg.clip_samples``."""
+    return log_mel_image(clip, cfg), normalize_waveform(clip, cfg.waveform_norm)
+
+
+def recording_features(
+    samples: np.ndarray, cfg: FeatureConfig, *, windows: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs for one recording already at ``cfg.sample_rate``.
+
+    Returns
+    -------
+    spectrograms : np.ndarray, shape (k, rows, cols)
+    waveforms : np.ndarray, shape (k, clip_samples)
+        ``k = 1`` (the first clip) unless ``windows`` is True.
+    """
+    starts = window_starts(len(samples), cfg) if windows else np.array([0])
+    pairs = [clip_features(fix_length(samples, cfg.clip_samples, s), cfg) for s in starts]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def _features_for_path(args) -> tuple[str, np.ndarray | None, np.ndarray | None, str | None]:
+    """Worker: read, resample and featurize one file; errors come back as text."""
+    path, cfg, windows = args
+    try:
+        samples = load_audio(
+            path,
+            cfg.sample_rate,
+            resample_type=cfg.resample_type,
+            max_seconds=None if windows else cfg.clip_seconds,
+        )
+        spec, wave = recording_features(samples, cfg, windows=windows)
+        return path, spec.astype(np.float16), wave.astype(np.float16), None
+    except AudioError as err:
+        return path, None, None, err.reason
+    except Exception as exc:  # keep one bad file from sinking a whole cache
+        return path, None, None, f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class FeatureSet:
+    """Model inputs for a table of recordings.
+
+    Attributes
+    ----------
+    spectrograms : np.ndarray, (n, rows, cols, 1), float16
+    waveforms : np.ndarray, (n, clip_samples, 1), float16
+    meta : pandas.DataFrame
+        One row per example: ``record, label`` and, for window sets,
+        ``window`` (index within the recording); other index columns are kept.
+    skipped : list of (path, reason)
+    """
+
+    spectrograms: np.ndarray
+    waveforms: np.ndarray
+    meta: pd.DataFrame
+    skipped: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.meta["label"].to_numpy(dtype=np.int64)
+
+    @property
+    def records(self) -> np.ndarray:
+        return self.meta["record"].to_numpy()
+
+    def subset(self, mask_or_index) -> FeatureSet:
+        """A new FeatureSet with the selected rows (boolean mask or indices)."""
+        index = np.asarray(mask_or_index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        return FeatureSet(
+            self.spectrograms[index],
+            self.waveforms[index],
+            self.meta.iloc[index].reset_index(drop=True),
+            list(self.skipped),
+            dict(self.info),
+        )
+
+    def select_records(self, records) -> FeatureSet:
+        """Rows whose record is in ``records``."""
+        return self.subset(self.meta["record"].isin(set(records)).to_numpy())
+
+    def inputs(self, kind: str = "fusion", index=None) -> dict[str, np.ndarray]:
+        """Model input dict (float32) for a model ``kind``.
+
+        ``fusion`` needs both inputs, ``spectrogram`` and ``waveform`` one.
+        """
+        sel = slice(None) if index is None else index
+        out = {}
+        if kind in ("fusion", "spectrogram"):
+            out["spectrogram"] = np.asarray(self.spectrograms[sel], dtype=np.float32)
+        if kind in ("fusion", "waveform"):
+            out["waveform"] = np.asarray(self.waveforms[sel], dtype=np.float32)
+        return out
+
+
+def _table_fingerprint(table: pd.DataFrame) -> str:
+    """Identity of the recordings: names, paths, sizes and mtimes."""
+    h = hashlib.sha256()
+    for record, path in zip(table["record"], table["path"], strict=True):
+        try:
+            st = os.stat(path)
+            stamp = f"{st.st_size}:{int(st.st_mtime)}"
+        except OSError:
+            stamp = "missing"
+        h.update(f"{record}|{path}|{stamp}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def cache_key(table: pd.DataFrame, cfg: FeatureConfig, windows: bool) -> str:
+    """Cache folder name: config hash, recording fingerprint and mode."""
+    mode = "windows" if windows else "first"
+    return f"{mode}-{config_hash(cfg, CACHE_VERSION)}-{_table_fingerprint(table)}"
+
+
+def extract_features(
+    table: pd.DataFrame,
+    cfg: FeatureConfig,
+    *,
+    windows: bool = False,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    desc: str = "features",
+) -> FeatureSet:
+    """Compute model inputs for every recording in ``table`` (in parallel).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An index from :mod:`audiofuse.data` (needs ``record, label, path``).
+    cfg : FeatureConfig
+    windows : bool
+        False: one example per recording (the first clip, as in the paper).
+        True: every window of :func:`window_starts`, for full-recording use.
+    n_jobs : int, optional
+        Worker processes; defaults to the number of CPU cores.
+
+    Unusable files are skipped and listed in ``FeatureSet.skipped``; the
+    throughput is printed and kept in ``FeatureSet.info``.
+    """
+    if len(table) == 0:
+        raise ValueError("no recordings to featurize (empty table)")
+    n_jobs = n_jobs or os.cpu_count() or 1
+    paths = table["path"].astype(str).tolist()
+    jobs = [(p, cfg, windows) for p in paths]
+    t0 = time.perf_counter()
+    results = []
+    bar = tqdm(total=len(jobs), desc=desc, unit="rec", disable=not progress, file=sys.stderr)
+    if n_jobs == 1:
+        for job in jobs:
+            results.append(_features_for_path(job))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            for result in pool.map(_features_for_path, jobs, chunksize=8):
+                results.append(result)
+                bar.update()
+    bar.close()
+    elapsed = time.perf_counter() - t0
+
+    specs, waves, rows, skipped = [], [], [], []
+    base = table.reset_index(drop=True)
+    for i, (path, spec, wave, error) in enumerate(results):
+        if error is not None:
+            skipped.append((path, error))
+            continue
+        specs.append(spec)
+        waves.append(wave)
+        row = base.iloc[[i] * len(spec)].copy()
+        row["window"] = np.arange(len(spec))
+        rows.append(row)
+    if not specs:
+        raise ValueError(f"every recording failed to load; first error: {skipped[0]}")
+    meta = pd.concat(rows, ignore_index=True)
+    info = {
+        "recordings": len(results) - len(skipped),
+        "examples": len(meta),
+        "seconds": round(elapsed, 3),
+        "recordings_per_second": round(len(results) / max(elapsed, 1e-9), 2),
+        "n_jobs": n_jobs,
+    }
+    if progress:
+        print(
+            f"{desc}: {info['recordings']} recordings -> {info['examples']} examples in "
+            f"{elapsed:.1f} s ({info['recordings_per_second']:.1f} recordings/s, {n_jobs} workers)"
+            + (f"; skipped {len(skipped)}" if skipped else ""),
+            file=sys.stderr,
+        )
+        for path, why in skipped:
+            print(f"  skipped {path}: {why}", file=sys.stderr)
+    return FeatureSet(
+        np.concatenate(specs)[..., None],
+        np.concatenate(waves)[..., None],
+        meta,
+        skipped,
+        info,
+    )
+
+
+def _save_atomic(features: FeatureSet, folder: Path, cfg: FeatureConfig) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        np.save(tmp / "spectrograms.npy", features.spectrograms)
+        np.save(tmp / "waveforms.npy", features.waveforms)
+        features.meta.to_csv(tmp / "meta.csv", index=False)
+        (tmp / "info.json").write_text(
+            json.dumps(
+                {"features": cfg.__dict__, "skipped": features.skipped, **features.info},
+                indent=2,
+                default=str,
+            )
+        )
+        if folder.exists():  # another process finished first; keep theirs
+            shutil.rmtree(tmp)
+            return
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _load(folder: Path) -> FeatureSet:
+    info = json.loads((folder / "info.json").read_text())
+    meta = pd.read_csv(folder / "meta.csv", dtype={"record": str})
+    return FeatureSet(
+        np.load(folder / "spectrograms.npy", mmap_mode="r"),
+        np.load(folder / "waveforms.npy", mmap_mode="r"),
+        meta,
+        [tuple(s) for s in info.get("skipped", [])],
+        {k: v for k, v in info.items() if k not in ("features", "skipped")} | {"cached": True},
+    )
+
+
+def load_or_extract(
+    table: pd.DataFrame,
+    cfg: FeatureConfig,
+    cache_dir: str | os.PathLike,
+    *,
+    windows: bool = False,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    desc: str = "features",
+) -> FeatureSet:
+    """:func:`extract_features` with an on-disk cache keyed by configuration.
+
+    The cache folder is ``cache_dir/<mode>-<config hash>-<recordings hash>``;
+    it is written to a temporary folder and renamed into place, so an
+    interrupted run never leaves a half-written cache behind.
+    """
+    folder = Path(cache_dir) / cache_key(table, cfg, windows)
+    if (folder / "info.json").exists():
+        features = _load(folder)
+        if progress:
+            print(f"{desc}: loaded {len(features)} cached examples from {folder}", file=sys.stderr)
+        return features
+    features = extract_features(
+        table, cfg, windows=windows, n_jobs=n_jobs, progress=progress, desc=desc
+    )
+    _save_atomic(features, folder, cfg)
+    return features

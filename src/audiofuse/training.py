@@ -1,0 +1,363 @@
+"""Training that never touches the test split.
+
+* AdamW with binary cross-entropy, and class weights (PhysioNet is ~20 %
+  abnormal).
+* A stratified validation carve-out of the *training* records drives early
+  stopping, checkpointing and (later) the decision threshold.
+* Every epoch writes ``last.keras`` (model + optimizer), ``best.keras`` when
+  validation ROC-AUC improves, ``history.json`` and ``state.json``, all
+  atomically, so a run that is cut off resumes where it stopped.
+* Seeds: on the CPU, the same seed gives the same result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from .config import Profile
+from .features import FeatureSet
+from .models import build_model
+
+__all__ = [
+    "TrainingError",
+    "set_seed",
+    "carve_validation",
+    "FeatureBatches",
+    "TrainResult",
+    "train_model",
+    "predict_proba",
+    "load_trained",
+]
+
+
+class TrainingError(ValueError):
+    """Training cannot start: empty data, one class, or a bad checkpoint."""
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend; make TensorFlow ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # only for the determinism switch, never in models
+
+        with contextlib.suppress(Exception):  # older TF, or already set
+            tf.config.experimental.enable_op_determinism()
+
+
+def _check_labels(labels: np.ndarray, what: str) -> None:
+    if len(labels) == 0:
+        raise TrainingError(f"{what} is empty")
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise TrainingError(
+            f"{what} holds a single class ({int(classes[0])}); need normal and abnormal"
+        )
+
+
+def carve_validation(
+    features: FeatureSet, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of the *records* of ``features`` into (train, val) record ids.
+
+    Windows of one recording always land on the same side.
+    """
+    per_record = features.meta.drop_duplicates("record")[["record", "label"]]
+    _check_labels(per_record["label"].to_numpy(), "training set")
+    train_ids, val_ids = train_test_split(
+        per_record["record"].to_numpy(),
+        test_size=fraction,
+        stratify=per_record["label"].to_numpy(),
+        random_state=seed,
+    )
+    return np.asarray(train_ids), np.asarray(val_ids)
+
+
+class FeatureBatches(keras.utils.PyDataset):
+    """Shuffled float32 batches from a (possibly windowed, memory-mapped) FeatureSet.
+
+    With ``one_window_per_record`` each epoch draws one random window of each
+    recording, a cheap augmentation when the set holds full-recording windows.
+    """
+
+    def __init__(
+        self,
+        features: FeatureSet,
+        kind: str,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        one_window_per_record: bool = False,
+        sample_weight: dict[int, float] | None = None,
+    ):
+        super().__init__()
+        self.features = features
+        self.kind = kind
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.one_window = one_window_per_record
+        self.class_weight = sample_weight
+        codes, self._groups = np.unique(features.records, return_inverse=True)
+        self._n_records = len(codes)
+        self.on_epoch_end()
+
+    def _draw(self) -> np.ndarray:
+        if not self.one_window:
+            return np.arange(len(self.features))
+        # one random row per record: random priority, keep each group's max
+        priority = self.rng.random(len(self._groups))
+        order = np.lexsort((priority, self._groups))
+        last_of_group = np.r_[self._groups[order][1:] != self._groups[order][:-1], True]
+        return order[last_of_group]
+
+    def on_epoch_end(self):
+        self.index = self._draw()
+        if self.shuffle:
+            self.rng.shuffle(self.index)
+
+    def __len__(self):
+        return int(np.ceil(len(self.index) / self.batch_size))
+
+    def __getitem__(self, i):
+        rows = np.sort(self.index[i * self.batch_size : (i + 1) * self.batch_size])
+        x = self.features.inputs(self.kind, rows)
+        y = self.features.labels[rows].astype("float32")
+        if self.class_weight is None:
+            return x, y
+        w = np.where(y > 0.5, self.class_weight[1], self.class_weight[0]).astype("float32")
+        return x, y, w
+
+
+def predict_proba(
+    model: keras.Model, features: FeatureSet, kind: str, batch_size: int = 64
+) -> np.ndarray:
+    """P(abnormal) for every example of ``features``."""
+    batches = FeatureBatches(features, kind, batch_size, shuffle=False)
+    scores = [model.predict_on_batch(batches[i][0]) for i in range(len(batches))]
+    return np.concatenate([np.asarray(s).reshape(-1) for s in scores]).astype(np.float64)
+
+
+def _write_json(path: Path, payload) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(payload, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _balanced_weights(labels: np.ndarray) -> dict[int, float]:
+    n = len(labels)
+    n_pos = int(labels.sum())
+    return {0: n / (2.0 * (n - n_pos)), 1: n / (2.0 * n_pos)}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_model` leaves behind (also on disk in ``run_dir``)."""
+
+    model: keras.Model
+    run_dir: Path
+    history: dict
+    best_epoch: int
+    best_val_auc: float
+    val_records: np.ndarray
+    seconds: float
+
+
+def load_trained(run_dir: str | os.PathLike, which: str = "best") -> tuple[keras.Model, dict]:
+    """Load ``best.keras`` (or ``last.keras``) and the run's ``config.json``.
+
+    Raises :class:`TrainingError` with the path when the files are missing or
+    unreadable.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / f"{which}.keras"
+    config_path = run_dir / "config.json"
+    if not path.exists():
+        raise TrainingError(f"{path}: no trained model here")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise TrainingError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    return model, config
+
+
+def train_model(
+    kind: str,
+    profile: Profile,
+    features: FeatureSet,
+    run_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    extra_config: dict | None = None,
+) -> TrainResult:
+    """Train ``kind`` on ``features`` (training records only) and keep the best epoch.
+
+    Parameters
+    ----------
+    kind : {"fusion", "spectrogram", "waveform"}
+    profile : Profile
+        Model and training settings (``profile.train``).
+    features : FeatureSet
+        Training-split examples. One example per record, or several windows
+        per record (then each epoch samples one random window per record).
+    run_dir : path
+        Where checkpoints, history and config go. If it holds a finished run,
+        that run is loaded instead of training again; if it holds an
+        unfinished one, training resumes from ``last.keras``.
+    seed : int
+
+    Returns
+    -------
+    TrainResult
+    """
+    train_cfg = profile.train
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.json"
+    config = {
+        "kind": kind,
+        "seed": seed,
+        "profile": profile.to_dict(),
+        "backend": keras.backend.backend(),
+        **(extra_config or {}),
+    }
+    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    if state and state.get("config", {}).get("profile") != config["profile"]:
+        raise TrainingError(
+            f"{run_dir}: holds a run with a different configuration; choose another --out"
+        )
+
+    set_seed(seed)
+    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed)
+    train_set = features.select_records(train_ids)
+    val_set = features.select_records(val_ids)
+    windowed = bool(len(features) > features.meta["record"].nunique())
+    # Validation scores the first clip of each record, as the paper's test does.
+    if windowed:
+        val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
+    val_labels = val_set.labels
+    _check_labels(val_labels, "validation carve-out")
+
+    if state and state.get("finished"):
+        model, _ = load_trained(run_dir)
+        history = json.loads((run_dir / "history.json").read_text())
+        if progress:
+            print(f"{run_dir}: finished run found, loaded best.keras", file=sys.stderr)
+        return TrainResult(
+            model,
+            run_dir,
+            history,
+            state["best_epoch"],
+            state["best_val_auc"],
+            val_ids,
+            state.get("seconds", 0.0),
+        )
+
+    per_record = train_set.meta.drop_duplicates("record")["label"].to_numpy()
+    weights = _balanced_weights(per_record) if train_cfg.class_weighting else None
+    batches = FeatureBatches(
+        train_set,
+        kind,
+        train_cfg.batch_size,
+        seed=seed,
+        one_window_per_record=windowed,
+        sample_weight=weights,
+    )
+
+    if state:
+        model = keras.saving.load_model(run_dir / "last.keras")
+        history = json.loads((run_dir / "history.json").read_text())
+        start_epoch = state["epoch"] + 1
+        best_auc, best_epoch, wait = state["best_val_auc"], state["best_epoch"], state["wait"]
+        batches.rng = np.random.default_rng(seed + start_epoch)
+        if progress:
+            print(f"{run_dir}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
+    else:
+        model = build_model(kind, profile.features, profile.model)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay
+            ),
+            loss="binary_crossentropy",
+        )
+        history, start_epoch, best_auc, best_epoch, wait = {}, 0, -np.inf, -1, 0
+        _write_json(run_dir / "config.json", config)
+
+    elapsed = state.get("seconds", 0.0) if state else 0.0
+    for epoch in range(start_epoch, train_cfg.epochs):
+        t0 = time.perf_counter()
+        fit = model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        val_scores = predict_proba(model, val_set, kind)
+        val_auc = float(roc_auc_score(val_labels, val_scores))
+        val_loss = _bce(val_labels, val_scores)
+        dt = time.perf_counter() - t0
+        elapsed += dt
+        for key, value in (
+            ("loss", float(fit.history["loss"][-1])),
+            ("val_loss", val_loss),
+            ("val_roc_auc", val_auc),
+            ("seconds", dt),
+        ):
+            history.setdefault(key, []).append(value)
+        improved = val_auc > best_auc
+        if improved:
+            best_auc, best_epoch, wait = val_auc, epoch, 0
+            _save_model(model, run_dir / "best.keras")
+        else:
+            wait += 1
+        _save_model(model, run_dir / "last.keras")
+        _write_json(run_dir / "history.json", history)
+        stop = wait >= train_cfg.patience
+        _write_json(
+            state_path,
+            {
+                "epoch": epoch,
+                "best_epoch": best_epoch,
+                "best_val_auc": best_auc,
+                "wait": wait,
+                "seconds": elapsed,
+                "finished": stop or epoch + 1 == train_cfg.epochs,
+                "config": config,
+            },
+        )
+        if progress:
+            samples_per_s = len(batches.index) / max(dt, 1e-9)
+            print(
+                f"[{kind} seed {seed}] epoch {epoch + 1}/{train_cfg.epochs} "
+                f"loss {history['loss'][-1]:.4f} val_loss {val_loss:.4f} "
+                f"val_auc {val_auc:.4f}{' *' if improved else ''} "
+                f"({dt:.1f} s, {samples_per_s:.0f} samples/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        if stop:
+            break
+
+    model, _ = load_trained(run_dir)
+    return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
+
+
+def _bce(labels: np.ndarray, scores: np.ndarray) -> float:
+    p = np.clip(scores, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
