@@ -243,7 +243,10 @@ def train_model(
         **(extra_config or {}),
     }
     state = json.loads(state_path.read_text()) if state_path.exists() else None
-    if state and state.get("config", {}).get("profile") != config["profile"]:
+    # compare as JSON: tuples come back from disk as lists
+    if state and state.get("config", {}).get("profile") != json.loads(
+        json.dumps(config["profile"])
+    ):
         raise TrainingError(
             f"{run_dir}: holds a run with a different configuration; choose another --out"
         )
@@ -252,6 +255,7 @@ def train_model(
     train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed)
     train_set = features.select_records(train_ids)
     val_set = features.select_records(val_ids)
+    config["val_records"] = sorted(str(r) for r in val_ids)
     windowed = bool(len(features) > features.meta["record"].nunique())
     # Validation scores the first clip of each record, as the paper's test does.
     if windowed:

@@ -1,0 +1,307 @@
+"""The ``audiofuse`` command line.
+
+Subcommands: ``data`` (download, synthetic, index), ``features``, ``train``,
+``evaluate``, ``predict`` and ``bench``. Every one has ``--help``.
+
+Errors in input (a missing file, a corrupt recording, an empty dataset, a
+model that does not fit) print one line naming the file and exit non-zero,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+EXIT_INPUT_ERROR = 2
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "audiofuse-cpu"
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _fail(message: str, code: int = EXIT_INPUT_ERROR) -> int:
+    print(f"audiofuse: error: {message}", file=sys.stderr)
+    return code
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def _cmd_data_download(args) -> int:
+    from .config import data_dir
+    from .download import DownloadError, download_dataset
+
+    try:
+        path = download_dataset(
+            args.dataset, data_dir(args.data_dir), force=args.force, progress=not args.quiet
+        )
+    except DownloadError as err:
+        return _fail(str(err))
+    print(path)
+    return 0
+
+
+def _cmd_data_synthetic(args) -> int:
+    from .config import data_dir
+    from .synthetic import make_synthetic_datasets
+
+    out = Path(args.out) if args.out else data_dir(args.data_dir) / "synthetic" / args.size
+    paths = make_synthetic_datasets(out, size=args.size, seed=args.seed)
+    print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
+    return 0
+
+
+def _cmd_data_index(args) -> int:
+    from .data import index_pascal, index_physionet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = (index_physionet if args.dataset == "physionet2016" else index_pascal)(args.root)
+    group = ["split", "label"] if args.dataset == "physionet2016" else ["set", "original_class"]
+    print(table.groupby(group).size().rename("recordings").to_string())
+    print(
+        f"total {len(table)} recordings, {int(table['label'].sum())} abnormal"
+        + (" (SYNTHETIC)" if table.attrs.get("synthetic") else "")
+    )
+    for path, why in table.attrs.get("skipped", []):
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+# --- features ----------------------------------------------------------------------------
+
+
+def _cmd_features(args) -> int:
+    from .experiments import physionet_data, setup
+
+    ctx = setup(profile=args.profile, data_dir=args.data_dir)
+    train, test = physionet_data(ctx, windows=args.windows)
+    print(
+        f"{ctx.data} data, profile {ctx.profile.name}: {len(train)} train and "
+        f"{len(test)} test examples cached under {ctx.runs.parent.parent / 'cache'}"
+    )
+    return 0
+
+
+# --- train / evaluate ----------------------------------------------------------------------
+
+
+def _cmd_train(args) -> int:
+    from . import experiments
+
+    ctx = experiments.setup(
+        profile=args.profile,
+        data_dir=args.data_dir,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        runs_dir=args.runs_dir,
+        results_dir=args.results_dir,
+        n_boot=args.n_boot,
+    )
+    specs = [s for s in experiments.PAPER_MODELS if s.kind in args.models]
+    runs = experiments.run_models(ctx, specs, full_recording=not args.first_only)
+    table = experiments.main_table(ctx, runs, name=args.table)
+    print(table.to_string(index=False))
+    print(f"\nresults in {ctx.results}, models in {ctx.runs}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    """Score a trained model on the PhysioNet test split (threshold from its validation)."""
+    from . import evaluation, experiments
+    from .config import Profile
+    from .training import TrainingError, load_trained
+
+    try:
+        model, config = load_trained(args.model)
+    except TrainingError as err:
+        return _fail(str(err))
+    profile = Profile.from_dict(config["profile"])
+    ctx = experiments.setup(profile=profile.name, data_dir=args.data_dir, n_boot=args.n_boot)
+    ctx.profile = profile
+    train, test = experiments.physionet_data(ctx, windows=args.full_recording)
+    kind = config["kind"]
+    val_records = config.get("val_records")
+    if not val_records:
+        return _fail(f"{args.model}/config.json has no validation records; retrain the model")
+    val = experiments._record_scores(model, train.select_records(val_records), kind)
+    scores = experiments._record_scores(model, test, kind)
+    threshold = evaluation.choose_threshold(val["label"], val["score"])
+    metrics = evaluation.evaluate(scores["label"], scores["score"], threshold, n_boot=args.n_boot)
+    print(
+        json.dumps(
+            {
+                "model": str(args.model),
+                "data": ctx.data,
+                "evaluation": "full_recording" if args.full_recording else "first_5s",
+                **metrics,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+# --- predict ----------------------------------------------------------------------------
+
+
+def _cmd_predict(args) -> int:
+    from .predict import PredictError, Predictor
+
+    try:
+        predictor = Predictor.load(args.model)
+    except PredictError as err:
+        return _fail(str(err))
+    results, failures = [], 0
+    for path in args.files:
+        try:
+            results.append(predictor.predict_file(path, full_recording=not args.first_only))
+        except PredictError as err:
+            failures += 1
+            print(f"audiofuse: error: {err}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(results, indent=2))
+    else:
+        if results:
+            width = max(len(r["file"]) for r in results)
+            print(f"{'file':<{width}}  p(abnormal)  label     windows  seconds")
+            for r in results:
+                print(
+                    f"{r['file']:<{width}}  {r['p_abnormal']:11.3f}  {r['label']:<8}  "
+                    f"{r['windows']:7d}  {r['duration_s']:7.1f}"
+                )
+    return EXIT_INPUT_ERROR if failures else 0
+
+
+def _cmd_bench(args) -> int:
+    from .benchmark import main as bench_main
+
+    return bench_main(args)
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+def _add_data_dir(p) -> None:
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding physionet2016/ and pascal/ (default: synthetic data; "
+        "env AUDIOFUSE_DATA_DIR sets the project's data folder)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audiofuse",
+        description="AudioFuse: heart-sound classification by ViT-spectrogram + "
+        "1-D CNN-waveform late fusion.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="download, generate or index datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    dl = data_sub.add_parser("download", help="download a real dataset (verifies checksums)")
+    dl.add_argument("dataset", choices=["physionet2016", "pascal"])
+    dl.add_argument("--data-dir", default=None, help="target data folder (default: data/)")
+    dl.add_argument("--force", action="store_true", help="download again even if present")
+    dl.add_argument("--quiet", action="store_true", help="no progress bar")
+    dl.set_defaults(func=_cmd_data_download)
+    syn = data_sub.add_parser("synthetic", help="write the synthetic PCG datasets")
+    syn.add_argument("--size", choices=["smoke", "demo"], default="smoke")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--out", default=None, help="folder (default: data/synthetic/<size>)")
+    syn.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
+    syn.set_defaults(func=_cmd_data_synthetic)
+    idx = data_sub.add_parser("index", help="count the recordings of a dataset folder")
+    idx.add_argument("dataset", choices=["physionet2016", "pascal"])
+    idx.add_argument("root", help="the dataset's folder")
+    idx.add_argument("--csv", default=None, help="also write the index as CSV")
+    idx.set_defaults(func=_cmd_data_index)
+
+    feat = sub.add_parser("features", help="compute and cache the model inputs")
+    feat.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
+    feat.add_argument("--windows", action="store_true", help="full-recording windows")
+    _add_data_dir(feat)
+    feat.set_defaults(func=_cmd_features)
+
+    train = sub.add_parser("train", help="train and evaluate the paper's models")
+    train.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
+    _add_data_dir(train)
+    train.add_argument(
+        "--models",
+        nargs="+",
+        default=["spectrogram", "waveform", "fusion"],
+        choices=["spectrogram", "waveform", "fusion"],
+    )
+    train.add_argument("--seeds", nargs="+", type=int, default=[0])
+    train.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    train.add_argument("--first-only", action="store_true", help="skip full-recording evaluation")
+    train.add_argument("--runs-dir", default=None, help="where models go (default: runs/)")
+    train.add_argument("--results-dir", default=None, help="where tables go (default: results/)")
+    train.add_argument("--table", default="main_comparison", help="results table name")
+    train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs")
+    train.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="score a trained model on the PhysioNet test split")
+    ev.add_argument("model", help="a run folder holding best.keras and config.json")
+    _add_data_dir(ev)
+    ev.add_argument(
+        "--full-recording",
+        action="store_true",
+        help="average over 5 s windows covering each recording",
+    )
+    ev.add_argument("--n-boot", type=int, default=1000)
+    ev.set_defaults(func=_cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="P(abnormal) for your own recordings")
+    pr.add_argument("files", nargs="+", help="audio files (WAV/FLAC, any length and rate)")
+    pr.add_argument(
+        "--model",
+        default=str(DEFAULT_MODEL),
+        help="model folder (best.keras + config.json); default: the committed "
+        "model in models/audiofuse-cpu",
+    )
+    pr.add_argument("--format", choices=["table", "json"], default="table")
+    pr.add_argument(
+        "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
+    )
+    pr.set_defaults(func=_cmd_predict)
+
+    bench = sub.add_parser("bench", help="measure speed and cost (writes results/benchmark.*)")
+    bench.add_argument("--quick", action="store_true", help="small synthetic variant (tests)")
+    _add_data_dir(bench)
+    bench.add_argument("--out", default=None, help="output folder (default: results/)")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``audiofuse`` command."""
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    from .data import AudioError, DatasetError
+    from .evaluation import EvaluationError
+    from .training import TrainingError
+
+    try:
+        return args.func(args)
+    except (AudioError, DatasetError, TrainingError, EvaluationError, FileNotFoundError) as err:
+        return _fail(str(err))
+    except KeyboardInterrupt:
+        return _fail("interrupted; finished work is kept and a rerun resumes", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,718 @@
+"""The paper's experiments as functions: the notebooks only set parameters and call these.
+
+A typical notebook::
+
+    ctx = experiments.setup(profile="smoke", data_dir=None, seeds=[0, 1, 2])
+    runs = experiments.run_models(ctx, experiments.PAPER_MODELS)
+    experiments.main_table(ctx, runs)
+
+``data_dir=None`` (or ``"synthetic"``) uses the embedded synthetic PCG
+datasets; otherwise ``data_dir`` must hold ``physionet2016/`` and, for the
+cross-dataset experiment, ``pascal/``.
+
+Trained models land in ``runs/<data>/<profile>/<model>/seed<k>/`` and are
+reused (or resumed) when the same experiment runs again; tables and figures
+land in ``results/<data>/<profile>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from . import config as _config
+from . import evaluation, plots, reporting
+from .config import Profile, get_profile
+from .data import DatasetError, index_pascal, index_physionet, is_synthetic, physionet_split
+from .features import FeatureSet, load_or_extract
+from .models import count_params
+from .training import predict_proba, set_seed, train_model
+
+__all__ = [
+    "ModelSpec",
+    "PAPER_MODELS",
+    "VIT_SWEEP",
+    "FUSION_ABLATION",
+    "Context",
+    "setup",
+    "physionet_data",
+    "run_models",
+    "main_table",
+    "vit_sweep_table",
+    "fusion_ablation_table",
+    "cross_dataset",
+    "run_classical",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of a results table: a model kind plus changes to the profile's model."""
+
+    name: str
+    kind: str
+    overrides: tuple = ()
+
+    @property
+    def slug(self) -> str:
+        text = self.kind + "".join(f"-{k}{v}" for k, v in self.overrides)
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+    def profile(self, base: Profile) -> Profile:
+        return base.replace(model=base.model.replace(**dict(self.overrides)))
+
+
+PAPER_MODELS = (
+    ModelSpec("Spectrogram baseline (ViT)", "spectrogram"),
+    ModelSpec("Waveform baseline (1D-CNN)", "waveform"),
+    ModelSpec("AudioFuse (fusion)", "fusion"),
+)
+VIT_SWEEP = tuple(
+    ModelSpec(f"{d} x {h}", "fusion", (("depth", d), ("heads", h)))
+    for d, h in ((4, 8), (6, 8), (8, 8), (12, 6))
+)
+FUSION_ABLATION = tuple(
+    ModelSpec(label, "fusion", (("fusion", strategy),))
+    for label, strategy in (
+        ("Concatenation (paper)", "concat"),
+        ("Gated FiLM", "film"),
+        ("Cross-attention", "cross_attention"),
+    )
+)
+
+
+@dataclass
+class Context:
+    """Everything an experiment needs to know: profile, data, seeds, folders."""
+
+    profile: Profile
+    data: str  # "real" or "synthetic"
+    physionet_root: Path
+    pascal_root: Path
+    seeds: tuple[int, ...]
+    runs: Path
+    results: Path
+    n_boot: int = 1000
+    progress: bool = True
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def prov(self, **extra) -> dict:
+        return reporting.provenance(
+            data=self.data, profile=self.profile.name, seeds=self.seeds, **extra
+        )
+
+
+def setup(
+    profile: str = "smoke",
+    data_dir: str | None = None,
+    seeds=(0,),
+    epochs: int | None = None,
+    results_dir: str | None = None,
+    runs_dir: str | None = None,
+    n_boot: int = 1000,
+    progress: bool = True,
+) -> Context:
+    """Resolve the profile and the data, and make the output folders.
+
+    Parameters
+    ----------
+    profile : {"smoke", "cpu", "paper"}
+    data_dir : str, optional
+        Folder with ``physionet2016/`` (and ``pascal/``). ``None`` or
+        ``"synthetic"`` generates (once) and uses the synthetic datasets.
+    seeds : sequence of int
+    epochs : int, optional
+        Overrides the profile's maximum number of epochs.
+    """
+    chosen = get_profile(profile)
+    if epochs:
+        chosen = chosen.replace(train=chosen.train.replace(epochs=int(epochs)))
+    if data_dir in (None, "", "synthetic"):
+        from .synthetic import make_synthetic_datasets
+
+        size = "smoke" if chosen.name == "smoke" else "demo"
+        roots = make_synthetic_datasets(_config.data_dir() / "synthetic" / size, size=size)
+        physionet_root, pascal_root = Path(roots["physionet2016"]), Path(roots["pascal"])
+    else:
+        base = Path(data_dir).expanduser()
+        physionet_root, pascal_root = base / "physionet2016", base / "pascal"
+        if not physionet_root.is_dir():
+            raise DatasetError(
+                f"{physionet_root}: not found; run `audiofuse data download physionet2016` "
+                "or pass the folder that holds physionet2016/"
+            )
+    data = "synthetic" if is_synthetic(physionet_root) else "real"
+    runs = _config.runs_dir(runs_dir) / data / chosen.name
+    results_root = Path(results_dir) if results_dir else _config.runs_dir().parent / "results"
+    results = results_root / data / chosen.name
+    results.mkdir(parents=True, exist_ok=True)
+    return Context(
+        chosen,
+        data,
+        physionet_root,
+        pascal_root,
+        tuple(int(s) for s in seeds),
+        runs,
+        results,
+        n_boot,
+        progress,
+    )
+
+
+def _features(ctx: Context, table: pd.DataFrame, dataset: str, windows: bool) -> FeatureSet:
+    key = (dataset, windows)
+    if key not in ctx._cache:
+        ctx._cache[key] = load_or_extract(
+            table,
+            ctx.profile.features,
+            ctx.runs.parent.parent / "cache" / dataset,
+            windows=windows,
+            progress=ctx.progress,
+            desc=f"{dataset} {'windows' if windows else 'first clip'}",
+        )
+    return ctx._cache[key]
+
+
+def physionet_data(ctx: Context, windows: bool = False) -> tuple[FeatureSet, FeatureSet]:
+    """(train, test) features on the paper's split; ``windows`` for full recordings."""
+    if "physionet_index" not in ctx._cache:
+        ctx._cache["physionet_index"] = index_physionet(ctx.physionet_root)
+    table = ctx._cache["physionet_index"]
+    train, test = physionet_split(table)
+    features = _features(ctx, table, "physionet2016", windows)
+    return features.select_records(train["record"]), features.select_records(test["record"])
+
+
+def _record_scores(model, features: FeatureSet, kind: str) -> pd.DataFrame:
+    """Mean window probability per record (first clip only when not windowed)."""
+    scores = predict_proba(model, features, kind)
+    ids, mean = evaluation.aggregate_windows(scores, features.records)
+    labels = features.meta.drop_duplicates("record").set_index("record")["label"]
+    return pd.DataFrame({"record": ids, "label": labels.loc[ids].to_numpy(), "score": mean})
+
+
+def _evaluate_split(val: pd.DataFrame, test: pd.DataFrame, n_boot: int, seed: int) -> dict:
+    threshold = evaluation.choose_threshold(val["label"], val["score"])
+    return evaluation.evaluate(test["label"], test["score"], threshold, n_boot=n_boot, seed=seed)
+
+
+def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True) -> pd.DataFrame:
+    """Train (or reuse) each model for each seed and evaluate it on the test split.
+
+    Thresholds come from the validation carve-out of the training records
+    (Youden's J); the test split is only scored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (model, seed, evaluation): ``evaluation`` is ``first_5s``
+        (the paper's protocol) or ``full_recording`` (mean over 5 s windows).
+        Per-record scores are saved beside each trained model.
+    """
+    train_first, test_first = physionet_data(ctx)
+    random_windows = ctx.profile.train.random_windows
+    if random_windows or full_recording:
+        train_win, test_win = physionet_data(ctx, windows=True)
+    rows = []
+    for spec in specs:
+        profile = spec.profile(ctx.profile)
+        for seed in ctx.seeds:
+            run_dir = ctx.runs / spec.slug / f"seed{seed}"
+            result = train_model(
+                spec.kind,
+                profile,
+                train_win if random_windows else train_first,
+                run_dir,
+                seed=seed,
+                progress=ctx.progress,
+                extra_config={
+                    "data": ctx.data,
+                    "model_name": spec.name,
+                    "commit": reporting.git_commit(),
+                },
+            )
+            evaluations = {"first_5s": (train_first, test_first)}
+            if full_recording:
+                evaluations["full_recording"] = (train_win, test_win)
+            for name, (train_set, test_set) in evaluations.items():
+                val = _record_scores(
+                    result.model, train_set.select_records(result.val_records), spec.kind
+                )
+                test = _record_scores(result.model, test_set, spec.kind)
+                _save_scores(run_dir / f"scores_{name}.csv", val, test)
+                metrics = _evaluate_split(val, test, ctx.n_boot, seed)
+                rows.append(
+                    {
+                        "model": spec.name,
+                        "kind": spec.kind,
+                        "slug": spec.slug,
+                        "seed": seed,
+                        "evaluation": name,
+                        "params": count_params(result.model),
+                        "best_epoch": result.best_epoch + 1,
+                        "val_roc_auc": result.best_val_auc,
+                        "train_seconds": round(result.seconds, 1),
+                        **metrics,
+                    }
+                )
+            plots.plot_training_curves(
+                result.history,
+                ctx.results / "figures" / f"training_{spec.slug}_seed{seed}.png",
+                title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
+            )
+    return pd.DataFrame(rows)
+
+
+def _save_scores(path: Path, val: pd.DataFrame, test: pd.DataFrame) -> None:
+    both = pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
+    reporting.write_text_atomic(path, both.to_csv(index=False))
+
+
+def load_scores(ctx: Context, spec: ModelSpec, seed: int, evaluation_name="first_5s"):
+    """Per-record (val, test) scores saved by :func:`run_models`."""
+    both = pd.read_csv(
+        ctx.runs / spec.slug / f"seed{seed}" / f"scores_{evaluation_name}.csv",
+        dtype={"record": str},
+    )
+    return both[both["split"] == "val"], both[both["split"] == "test"]
+
+
+_SHOWN = ("roc_auc", "mcc", "f1_abnormal", "accuracy", "sensitivity", "specificity", "macc")
+
+
+def _summary(runs: pd.DataFrame, group=("model", "evaluation")) -> pd.DataFrame:
+    return evaluation.summarize_seeds(runs, group_cols=group, metrics=_SHOWN)
+
+
+def _ci_text(runs: pd.DataFrame, model: str, evaluation_name: str, metric: str) -> str:
+    """95 % bootstrap CI of the first seed, as text."""
+    row = runs[(runs["model"] == model) & (runs["evaluation"] == evaluation_name)].iloc[0]
+    return f"[{row[f'{metric}_ci_low']:.3f}, {row[f'{metric}_ci_high']:.3f}]"
+
+
+def main_table(
+    ctx: Context,
+    runs: pd.DataFrame,
+    *,
+    name="main_comparison",
+    extra_rows: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The paper's main comparison, ours (mean ± sd over seeds) beside the paper's.
+
+    Also writes ROC curves and confusion matrices of the first seed.
+    """
+    if extra_rows is not None:
+        runs = pd.concat([runs, extra_rows], ignore_index=True)
+    summary = _summary(runs)
+    table = []
+    for row in summary.itertuples(index=False):
+        kind = runs.loc[runs["model"] == row.model, "kind"].iloc[0]
+        paper = reporting.PAPER_MAIN.get(kind, {}) if row.evaluation == "first_5s" else {}
+        entry = {"model": row.model, "evaluation": row.evaluation, "seeds": row.n_seeds}
+        for metric in _SHOWN:
+            entry[evaluation.METRIC_LABELS[metric]] = getattr(row, f"{metric}_fmt")
+        entry["ROC-AUC 95% CI (seed 1)"] = _ci_text(runs, row.model, row.evaluation, "roc_auc")
+        entry["threshold"] = round(
+            float(
+                runs.loc[
+                    (runs["model"] == row.model) & (runs["evaluation"] == row.evaluation),
+                    "threshold",
+                ].mean()
+            ),
+            3,
+        )
+        for metric in ("roc_auc", "mcc", "f1_abnormal", "accuracy"):
+            entry[f"paper {evaluation.METRIC_LABELS[metric]}"] = paper.get(metric, np.nan)
+        table.append(entry)
+    table = pd.DataFrame(table)
+    reporting.write_table(
+        table,
+        ctx.results,
+        name,
+        title="PhysioNet 2016 test split (301 records): ours vs the paper",
+        prov=ctx.prov(),
+        notes=(
+            "Mean ± sd over seeds; the decision threshold is chosen on the validation carve-out "
+            "of the training records (Youden's J), never on the test split. `first_5s` is the "
+            "paper's protocol; `full_recording` averages P(abnormal) over 5 s windows covering "
+            "each whole recording. Paper columns are the published single-run numbers."
+        ),
+    )
+    runs.to_csv(ctx.results / f"{name}_per_seed.csv", index=False)
+    _main_figures(ctx, runs, name)
+    return table
+
+
+def _main_figures(ctx: Context, runs: pd.DataFrame, name: str) -> None:
+    seed = ctx.seeds[0]
+    for evaluation_name in runs["evaluation"].unique():
+        curves = {}
+        for slug, model in runs[["slug", "model"]].drop_duplicates().itertuples(index=False):
+            path = ctx.runs / slug / f"seed{seed}" / f"scores_{evaluation_name}.csv"
+            if not path.exists():
+                continue
+            both = pd.read_csv(path)
+            val, test = both[both["split"] == "val"], both[both["split"] == "test"]
+            curves[model] = (test["label"].to_numpy(), test["score"].to_numpy())
+            threshold = evaluation.choose_threshold(val["label"], val["score"])
+            plots.plot_confusion_matrix(
+                test["label"],
+                (test["score"] >= threshold).astype(int),
+                ctx.results / "figures" / f"confusion_{slug}_{evaluation_name}.png",
+                title=f"{model}, {evaluation_name} ({ctx.data}, {ctx.profile.name})",
+            )
+        if curves:
+            plots.plot_roc_curves(
+                curves,
+                ctx.results / "figures" / f"roc_{name}_{evaluation_name}.png",
+                title=f"ROC, PhysioNet test, {evaluation_name} ({ctx.data}, {ctx.profile.name}, "
+                f"seed {seed})",
+            )
+
+
+def vit_sweep_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
+    """The ViT depth x heads sweep with total parameter counts."""
+    first = runs[runs["evaluation"] == "first_5s"]
+    summary = _summary(first)
+    rows = []
+    for row in summary.itertuples(index=False):
+        d, h = (int(v) for v in row.model.split(" x "))
+        paper = reporting.PAPER_VIT_SWEEP.get((d, h), {})
+        rows.append(
+            {
+                "ViT depth x heads": row.model,
+                "total params (M)": round(
+                    first.loc[first["model"] == row.model, "params"].iloc[0] / 1e6, 3
+                ),
+                "seeds": row.n_seeds,
+                "ROC-AUC": row.roc_auc_fmt,
+                "Accuracy": row.accuracy_fmt,
+                "MCC": row.mcc_fmt,
+                "paper params (M)": paper.get("params_m", np.nan),
+                "paper ROC-AUC": paper.get("roc_auc", np.nan),
+                "paper Accuracy": paper.get("accuracy", np.nan),
+                "paper MCC": paper.get("mcc", np.nan),
+            }
+        )
+    table = pd.DataFrame(rows)
+    reporting.write_table(
+        table,
+        ctx.results,
+        "vit_sweep",
+        title="ViT sweep of the fusion model (first 5 s)",
+        prov=ctx.prov(),
+        notes="Parameter counts are for this profile's model. In the `paper` "
+        "profile they match the paper's within 5 %.",
+    )
+    runs.to_csv(ctx.results / "vit_sweep_per_seed.csv", index=False)
+    return table
+
+
+def fusion_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
+    """Concatenation vs gated FiLM vs cross-attention."""
+    summary = _summary(runs)
+    table = pd.DataFrame(
+        [
+            {
+                "fusion": row.model,
+                "evaluation": row.evaluation,
+                "total params": int(runs.loc[runs["model"] == row.model, "params"].iloc[0]),
+                "seeds": row.n_seeds,
+                "ROC-AUC": row.roc_auc_fmt,
+                "MCC": row.mcc_fmt,
+                "F1 (abnormal)": row.f1_abnormal_fmt,
+                "Accuracy": row.accuracy_fmt,
+                "MAcc": row.macc_fmt,
+            }
+            for row in summary.itertuples(index=False)
+        ]
+    )
+    reporting.write_table(
+        table,
+        ctx.results,
+        "fusion_ablation",
+        title="Fusion-strategy ablation (PhysioNet test split)",
+        prov=ctx.prov(),
+        notes="The paper names concatenation as its choice; it gives no "
+        "numbers for the alternatives, so there is no paper column.",
+    )
+    runs.to_csv(ctx.results / "fusion_ablation_per_seed.csv", index=False)
+    return table
+
+
+# --- cross-dataset: PhysioNet -> PASCAL ---------------------------------------------------
+
+
+def _embedding_model(model: keras.Model) -> keras.Model:
+    """The trained backbone up to the input of the MLP head."""
+    for layer in model.layers:
+        if layer.name.startswith("head_dense") or layer.name == "abnormal_probability":
+            return keras.Model(model.inputs, layer.input)
+    raise ValueError(f"{model.name}: no head layer found")
+
+
+def _embed(model, features: FeatureSet, kind: str, batch_size: int = 64) -> np.ndarray:
+    backbone = _embedding_model(model)
+    out = []
+    for start in range(0, len(features), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(features)))
+        out.append(np.asarray(backbone.predict_on_batch(features.inputs(kind, idx))))
+    return np.concatenate(out)
+
+
+def train_head(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    profile: Profile,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    epochs: int = 300,
+    patience: int = 30,
+) -> keras.Model:
+    """Train a fresh MLP head on frozen-backbone embeddings.
+
+    Equivalent to freezing the backbone and training the head, and far
+    cheaper: the backbone runs once. Early stopping uses a stratified inner
+    validation split of the given (training) rows.
+    """
+    set_seed(seed)
+    fit_idx, val_idx = train_test_split(
+        np.arange(len(labels)), test_size=val_fraction, stratify=labels, random_state=seed
+    )
+    inputs = keras.Input((embeddings.shape[1],))
+    x = inputs
+    for units in profile.model.head_units:
+        x = keras.layers.Dense(units, activation="relu")(x)
+        x = keras.layers.Dropout(profile.model.head_dropout)(x)
+    head = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    head.compile(
+        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4), loss="binary_crossentropy"
+    )
+    n_pos = labels[fit_idx].sum()
+    weights = {0: len(fit_idx) / (2 * (len(fit_idx) - n_pos)), 1: len(fit_idx) / (2 * n_pos)}
+    best, best_weights, wait = -np.inf, head.get_weights(), 0
+    for _ in range(epochs):
+        head.fit(
+            embeddings[fit_idx],
+            labels[fit_idx].astype("float32"),
+            batch_size=32,
+            epochs=1,
+            verbose=0,
+            class_weight=weights,
+            shuffle=True,
+        )
+        auc = roc_auc_score(labels[val_idx], head.predict_on_batch(embeddings[val_idx]).ravel())
+        if auc > best:
+            best, best_weights, wait = auc, head.get_weights(), 0
+        else:
+            wait += 1
+            if wait >= patience:
+                break
+    head.set_weights(best_weights)
+    head.val_idx = val_idx
+    return head
+
+
+def cross_dataset(
+    ctx: Context,
+    specs=PAPER_MODELS,
+    physionet_runs: pd.DataFrame | None = None,
+    *,
+    test_fraction: float = 0.15,
+) -> pd.DataFrame:
+    """PhysioNet-trained models on PASCAL, under two protocols.
+
+    ``zero_shot``: every labelled PASCAL recording, first 5 s, with the
+    threshold chosen on the PhysioNet validation carve-out.
+    ``head_trained`` (the paper's): the backbone frozen, the MLP head trained
+    on a stratified 85 % of PASCAL, tested on the other 15 % (88 recordings),
+    threshold from the head's inner validation split.
+    """
+    from .training import load_trained
+
+    pascal = index_pascal(ctx.pascal_root)
+    pascal_features = _features(ctx, pascal, "pascal", windows=False)
+    labels = pascal_features.labels
+    head_train_idx, head_test_idx = train_test_split(
+        np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=0
+    )
+    rows = []
+    for spec in specs:
+        profile = spec.profile(ctx.profile)
+        for seed in ctx.seeds:
+            run_dir = ctx.runs / spec.slug / f"seed{seed}"
+            model, _ = load_trained(run_dir)
+            val_path = run_dir / "scores_first_5s.csv"
+            both = pd.read_csv(val_path)
+            val = both[both["split"] == "val"]
+            physio_test = both[both["split"] == "test"]
+            physio_auc = roc_auc_score(physio_test["label"], physio_test["score"])
+            threshold = evaluation.choose_threshold(val["label"], val["score"])
+            scores = predict_proba(model, pascal_features, spec.kind)
+            zero = evaluation.evaluate(labels, scores, threshold, n_boot=ctx.n_boot, seed=seed)
+            embeddings = _embed(model, pascal_features, spec.kind)
+            head = train_head(
+                embeddings[head_train_idx], labels[head_train_idx], profile, seed=seed
+            )
+            inner = head_train_idx[head.val_idx]
+            head_threshold = evaluation.choose_threshold(
+                labels[inner], head.predict_on_batch(embeddings[inner]).ravel()
+            )
+            head_scores = head.predict_on_batch(embeddings[head_test_idx]).ravel()
+            tuned = evaluation.evaluate(
+                labels[head_test_idx], head_scores, head_threshold, n_boot=ctx.n_boot, seed=seed
+            )
+            for protocol, metrics, n in (
+                ("zero_shot", zero, len(labels)),
+                ("head_trained", tuned, len(head_test_idx)),
+            ):
+                rows.append(
+                    {
+                        "model": spec.name,
+                        "kind": spec.kind,
+                        "slug": spec.slug,
+                        "seed": seed,
+                        "protocol": protocol,
+                        "n_test": n,
+                        "physionet_roc_auc": physio_auc,
+                        "change_pct": 100 * (metrics["roc_auc"] - physio_auc) / physio_auc,
+                        **metrics,
+                    }
+                )
+            if seed == ctx.seeds[0]:
+                ctx._cache.setdefault("pascal_curves", {})[spec.name] = (labels, scores)
+    runs = pd.DataFrame(rows)
+    summary = evaluation.summarize_seeds(
+        runs, group_cols=("model", "protocol"), metrics=("roc_auc", "mcc", "accuracy", "change_pct")
+    )
+    table = []
+    for row in summary.itertuples(index=False):
+        kind = runs.loc[runs["model"] == row.model, "kind"].iloc[0]
+        paper = reporting.PAPER_PASCAL.get(kind, {})
+        table.append(
+            {
+                "model": row.model,
+                "protocol": row.protocol,
+                "seeds": row.n_seeds,
+                "n test": int(
+                    runs.loc[
+                        (runs["model"] == row.model) & (runs["protocol"] == row.protocol), "n_test"
+                    ].iloc[0]
+                ),
+                "PASCAL ROC-AUC": row.roc_auc_fmt,
+                "change vs PhysioNet (%)": row.change_pct_fmt,
+                "MCC": row.mcc_fmt,
+                "Accuracy": row.accuracy_fmt,
+                "paper ROC-AUC": paper.get("roc_auc", np.nan),
+                "paper change (%)": paper.get("change_pct", np.nan),
+            }
+        )
+    table = pd.DataFrame(table)
+    reporting.write_table(
+        table,
+        ctx.results,
+        "pascal_robustness",
+        title="Cross-dataset: trained on PhysioNet 2016, tested on PASCAL",
+        prov=ctx.prov(),
+        notes=(
+            "`zero_shot`: all labelled PASCAL recordings, PhysioNet threshold. "
+            "`head_trained`: backbone frozen, head trained on 85 % of PASCAL, tested on a "
+            "stratified 15 %. Change is relative to the same model's PhysioNet test ROC-AUC. "
+            "The paper's table does not say which protocol its numbers come from."
+        ),
+    )
+    runs.to_csv(ctx.results / "pascal_robustness_per_seed.csv", index=False)
+    if ctx._cache.get("pascal_curves"):
+        plots.plot_roc_curves(
+            ctx._cache["pascal_curves"],
+            ctx.results / "figures" / "roc_pascal_zero_shot.png",
+            title=f"ROC, PASCAL zero-shot ({ctx.data}, {ctx.profile.name})",
+        )
+    return table
+
+
+# --- classical baseline -------------------------------------------------------------------
+
+
+def run_classical(ctx: Context, *, full_recording: bool = True) -> pd.DataFrame:
+    """Gradient boosting on hand-crafted features, same split, same evaluation."""
+    from . import classical
+
+    if "physionet_index" not in ctx._cache:
+        ctx._cache["physionet_index"] = index_physionet(ctx.physionet_root)
+    train, test = physionet_split(ctx._cache["physionet_index"])
+    rows = []
+    cache = ctx.runs.parent.parent / "cache" / "classical"
+    modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
+    for name, windows in modes:
+        x_train, m_train = _classical_features(train, cache, windows, ctx.progress)
+        x_test, m_test = _classical_features(test, cache, windows, ctx.progress)
+        for seed in ctx.seeds:
+            model = classical.fit_classical(
+                x_train, m_train["label"].to_numpy(), seed=seed, groups=m_train["record"].to_numpy()
+            )
+            val_ids, val_scores = evaluation.aggregate_windows(model.val_scores, model.val_groups)
+            val_labels = m_train.drop_duplicates("record").set_index("record").loc[val_ids, "label"]
+            threshold = evaluation.choose_threshold(val_labels.to_numpy(), val_scores)
+            ids, scores = evaluation.aggregate_windows(
+                model.predict_proba(x_test), m_test["record"].to_numpy()
+            )
+            y = m_test.drop_duplicates("record").set_index("record").loc[ids, "label"].to_numpy()
+            metrics = evaluation.evaluate(y, scores, threshold, n_boot=ctx.n_boot, seed=seed)
+            rows.append(
+                {
+                    "model": "Classical (HistGradientBoosting)",
+                    "kind": "classical",
+                    "slug": "classical",
+                    "seed": seed,
+                    "evaluation": name,
+                    "params": np.nan,
+                    **metrics,
+                }
+            )
+            out = ctx.runs / "classical" / f"seed{seed}"
+            out.mkdir(parents=True, exist_ok=True)
+            val_frame = pd.DataFrame(
+                {"record": val_ids, "label": val_labels.to_numpy(), "score": val_scores}
+            )
+            test_frame = pd.DataFrame({"record": ids, "label": y, "score": scores})
+            _save_scores(out / f"scores_{name}.csv", val_frame, test_frame)
+    return pd.DataFrame(rows)
+
+
+def _classical_features(table: pd.DataFrame, cache: Path, windows: bool, progress: bool):
+    """classical.featurize_table with an atomic on-disk cache."""
+    from . import classical
+    from .features import _table_fingerprint
+
+    key = f"{'windows' if windows else 'first'}-{_table_fingerprint(table)}"
+    path = cache / f"{key}.npz"
+    if path.exists():
+        saved = np.load(path, allow_pickle=False)
+        meta = pd.DataFrame({"record": saved["record"].astype(str), "label": saved["label"]})
+        return saved["X"], meta
+    x, meta = classical.featurize_table(table, windows=windows, progress=progress)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{key}.tmp.npz"
+    np.savez(tmp, X=x, record=meta["record"].astype(str).to_numpy(), label=meta["label"].to_numpy())
+    tmp.replace(path)
+    return x, meta[["record", "label"]].reset_index(drop=True)
+
+
+def save_json(path: Path, payload) -> None:
+    """Small helper for notebooks: atomically write JSON."""
+    reporting.write_text_atomic(path, json.dumps(payload, indent=2, default=str))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

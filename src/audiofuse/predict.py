@@ -1,0 +1,141 @@
+"""Scoring your own recordings with a trained model.
+
+A recording of any length and sample rate is resampled to the model's
+profile, cut into 5 s windows that cover all of it, and the model's
+P(abnormal) is averaged over the windows. The label uses the decision
+threshold stored with the model (chosen on its validation carve-out).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import Profile
+from .data import AudioError, load_audio
+from .features import recording_features
+
+__all__ = ["PredictError", "Predictor"]
+
+
+class PredictError(ValueError):
+    """A file or model that cannot be used; the message names it."""
+
+
+class Predictor:
+    """A trained model plus the profile and threshold it was trained with.
+
+    Parameters
+    ----------
+    model : keras.Model
+    profile : Profile
+    kind : {"fusion", "spectrogram", "waveform"}
+    threshold : float
+        P(abnormal) at or above which a recording is called abnormal.
+    """
+
+    def __init__(
+        self, model, profile: Profile, kind: str, threshold: float = 0.5, source: str = ""
+    ):
+        self.model = model
+        self.profile = profile
+        self.kind = kind
+        self.threshold = float(threshold)
+        self.source = source
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> Predictor:
+        """Load ``folder/best.keras`` and ``folder/config.json``.
+
+        Raises
+        ------
+        PredictError
+            When the folder, the model or its configuration is missing, or the
+            model's inputs do not fit the stored profile.
+        """
+        from .training import TrainingError, load_trained
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise PredictError(f"{folder}: model folder not found")
+        try:
+            model, config = load_trained(folder)
+        except TrainingError as err:
+            raise PredictError(str(err)) from None
+        if "profile" not in config or "kind" not in config:
+            raise PredictError(f"{folder / 'config.json'}: missing 'profile' or 'kind'")
+        profile = Profile.from_dict(config["profile"])
+        expected = {
+            "spectrogram": tuple(profile.features.spectrogram_shape),
+            "waveform": tuple(profile.features.waveform_shape),
+        }
+        for tensor in model.inputs:
+            name = tensor.name.split(":")[0]
+            shape = tuple(tensor.shape[1:])
+            if name in expected and shape != expected[name]:
+                raise PredictError(
+                    f"{folder}: model input {name!r} has shape {shape} but the stored "
+                    f"profile gives {expected[name]}; the model does not fit its configuration"
+                )
+        threshold = config.get("threshold", 0.5)
+        return cls(model, profile, config["kind"], threshold, str(folder))
+
+    def predict_samples(self, samples: np.ndarray, *, full_recording: bool = True) -> dict:
+        """P(abnormal) for samples already at ``profile.features.sample_rate``."""
+        spec, wave = recording_features(samples, self.profile.features, windows=full_recording)
+        inputs = {}
+        if self.kind in ("fusion", "spectrogram"):
+            inputs["spectrogram"] = spec[..., None]
+        if self.kind in ("fusion", "waveform"):
+            inputs["waveform"] = wave[..., None]
+        window_scores = np.asarray(self.model.predict_on_batch(inputs)).reshape(-1)
+        p = float(window_scores.mean())
+        return {
+            "p_abnormal": round(p, 4),
+            "label": "abnormal" if p >= self.threshold else "normal",
+            "threshold": round(self.threshold, 4),
+            "windows": int(len(window_scores)),
+            "window_p_abnormal": [round(float(s), 4) for s in window_scores],
+        }
+
+    def predict_file(self, path: str | os.PathLike, *, full_recording: bool = True) -> dict:
+        """Score one audio file; :class:`PredictError` names the file on failure."""
+        t0 = time.perf_counter()
+        cfg = self.profile.features
+        try:
+            samples = load_audio(
+                path,
+                cfg.sample_rate,
+                resample_type=cfg.resample_type,
+                max_seconds=None if full_recording else cfg.clip_seconds,
+            )
+        except AudioError as err:
+            raise PredictError(str(err)) from None
+        result = self.predict_samples(samples, full_recording=full_recording)
+        return {
+            "file": str(path),
+            "duration_s": round(len(samples) / cfg.sample_rate, 2),
+            **result,
+            "model": self.source,
+            "seconds": round(time.perf_counter() - t0, 4),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Predictor(kind={self.kind!r}, profile={self.profile.name!r}, "
+            f"threshold={self.threshold:.3f}, source={self.source!r})"
+        )
+
+
+def write_model_card(folder: str | os.PathLike, payload: dict) -> None:
+    """Merge ``payload`` (threshold, metrics, provenance) into ``config.json``."""
+    from .reporting import write_text_atomic
+
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text()) if path.exists() else {}
+    config.update(payload)
+    write_text_atomic(path, json.dumps(config, indent=2, default=str))

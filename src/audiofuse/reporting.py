@@ -1,0 +1,141 @@
+"""Results tables with provenance, and the paper's numbers beside ours.
+
+Every table written here is a CSV plus a Markdown file whose header says which
+data it came from (real or synthetic), which profile, which seeds and which
+git commit produced it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "PAPER_MAIN",
+    "PAPER_PASCAL",
+    "PAPER_VIT_SWEEP",
+    "git_commit",
+    "provenance",
+    "write_text_atomic",
+    "write_table",
+    "format_table",
+]
+
+# The paper's Table (PhysioNet 2016 test set, 301 records).
+PAPER_MAIN = {
+    "spectrogram": {"roc_auc": 0.8066, "mcc": 0.4444, "f1_abnormal": 0.7383, "accuracy": 0.7193},
+    "waveform": {"roc_auc": 0.8223, "mcc": 0.4884, "f1_abnormal": 0.7057, "accuracy": 0.7376},
+    "fusion": {"roc_auc": 0.8608, "mcc": 0.5508, "f1_abnormal": 0.7664, "accuracy": 0.7741},
+}
+# Zero-shot PASCAL ROC-AUC and its change relative to PhysioNet.
+PAPER_PASCAL = {
+    "spectrogram": {"roc_auc": 0.4873, "change_pct": -39.6},
+    "waveform": {"roc_auc": 0.6782, "change_pct": -17.5},
+    "fusion": {"roc_auc": 0.7181, "change_pct": -16.6},
+}
+# ViT depth x heads sweep of the fusion model.
+PAPER_VIT_SWEEP = {
+    (4, 8): {"params_m": 1.99, "roc_auc": 0.8451, "accuracy": 0.7612, "mcc": 0.5215},
+    (6, 8): {"params_m": 2.56, "roc_auc": 0.8608, "accuracy": 0.7741, "mcc": 0.5508},
+    (8, 8): {"params_m": 3.17, "roc_auc": 0.8592, "accuracy": 0.7713, "mcc": 0.5451},
+    (12, 6): {"params_m": 4.35, "roc_auc": 0.8515, "accuracy": 0.7689, "mcc": 0.5402},
+}
+
+
+def git_commit(repo: str | os.PathLike | None = None) -> str:
+    """Current commit (short hash), with ``+dirty`` when the tree has changes."""
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(*, data: str, profile: str, seeds, **extra) -> dict:
+    """What produced a result: data kind, profile, seeds, commit, machine, date."""
+    import keras
+
+    return {
+        "data": data,
+        "profile": profile,
+        "seeds": ",".join(str(s) for s in seeds),
+        "commit": git_commit(),
+        "backend": keras.backend.backend(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **extra,
+    }
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def format_table(table: pd.DataFrame, digits: int = 4) -> str:
+    """A DataFrame as a GitHub Markdown table (no extra dependency)."""
+
+    def cell(value):
+        if isinstance(value, float):
+            return "" if pd.isna(value) else f"{value:.{digits}f}"
+        return str(value)
+
+    header = "| " + " | ".join(str(c) for c in table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def write_table(
+    table: pd.DataFrame,
+    folder: str | os.PathLike,
+    name: str,
+    *,
+    title: str,
+    prov: dict,
+    notes: str = "",
+    digits: int = 4,
+) -> tuple[Path, Path]:
+    """Write ``name.csv`` and ``name.md`` (with a provenance header) into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_text = "".join(f"# {k}: {v}\n" for k, v in prov.items()) + table.to_csv(index=False)
+    csv_path = write_text_atomic(folder / f"{name}.csv", csv_text)
+    label = (
+        "SYNTHETIC data -- not a result about heart sounds"
+        if prov.get("data") == "synthetic"
+        else f"{prov.get('data', '?')} data"
+    )
+    meta = ", ".join(f"{k} `{v}`" for k, v in prov.items() if k != "data")
+    md = f"### {title}\n\n**{label}**; {meta}.\n\n{format_table(table, digits)}\n"
+    if notes:
+        md += f"\n{notes.strip()}\n"
+    md_path = write_text_atomic(folder / f"{name}.md", md)
+    return csv_path, md_path
