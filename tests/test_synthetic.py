@@ -301,12 +301,12 @@ def test_pascal_csv_files_follow_kaggle(pascal_root):
 def test_make_synthetic_datasets_smoke(tmp_path):
     paths = make_synthetic_datasets(tmp_path, size="smoke", seed=0)
     assert paths == {
-        "physionet2016": tmp_path / "synthetic" / "physionet2016",
-        "pascal": tmp_path / "synthetic" / "pascal",
+        "physionet2016": tmp_path / "synthetic" / "smoke" / "physionet2016",
+        "pascal": tmp_path / "synthetic" / "smoke" / "pascal",
     }
     physionet = index_physionet(paths["physionet2016"])
-    assert len(physionet) == 160
+    assert len(physionet) == 320
     assert set(physionet.loc[physionet["split"] == "test", "label"]) == {0, 1}
-    assert len(index_pascal(paths["pascal"])) == 60
+    assert len(index_pascal(paths["pascal"])) == 80
     with pytest.raises(ValueError, match="unknown size"):
         make_synthetic_datasets(tmp_path, size="huge")

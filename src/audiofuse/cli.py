@@ -51,10 +51,10 @@ def _cmd_data_download(args) -> int:
 
 
 def _cmd_data_synthetic(args) -> int:
-    from .config import data_dir
+    from .config import synthetic_dir
     from .synthetic import make_synthetic_datasets
 
-    out = Path(args.out) if args.out else data_dir(args.data_dir) / "synthetic" / args.size
+    out = synthetic_dir(args.out)
     paths = make_synthetic_datasets(out, size=args.size, seed=args.seed)
     print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
     return 0
@@ -221,8 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn = data_sub.add_parser("synthetic", help="write the synthetic PCG datasets")
     syn.add_argument("--size", choices=["smoke", "demo"], default="smoke")
     syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--out", default=None, help="folder (default: data/synthetic/<size>)")
-    syn.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
+    syn.add_argument("--out", default=None, help="data folder; writes <out>/synthetic/<size>/ (default: data/)")
     syn.set_defaults(func=_cmd_data_synthetic)
     idx = data_sub.add_parser("index", help="count the recordings of a dataset folder")
     idx.add_argument("dataset", choices=["physionet2016", "pascal"])

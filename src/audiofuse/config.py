@@ -36,6 +36,7 @@ __all__ = [
     "get_profile",
     "config_hash",
     "data_dir",
+    "synthetic_dir",
     "runs_dir",
 ]
 
@@ -293,6 +294,20 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     if override:
         return Path(override).expanduser()
     env = os.environ.get("AUDIOFUSE_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def synthetic_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where the synthetic datasets are written (``AUDIOFUSE_SYNTHETIC_DIR``).
+
+    Kept apart from :func:`data_dir`, which may point at a read-only copy of
+    the real data; defaults to ``data/`` at the repository root.
+    """
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get("AUDIOFUSE_SYNTHETIC_DIR")
     if env:
         return Path(env).expanduser()
     return Path(__file__).resolve().parents[2] / "data"

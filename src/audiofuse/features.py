@@ -236,9 +236,9 @@ class FeatureSet:
 
 
 def _table_fingerprint(table: pd.DataFrame) -> str:
-    """Identity of the recordings: names, paths, sizes and mtimes."""
+    """Identity of the recordings: names, absolute paths, sizes and mtimes."""
     h = hashlib.sha256()
-    for record, path in zip(table["record"], table["path"], strict=True):
+    for record, path in zip(table["record"], table["path"].map(os.path.abspath), strict=True):
         try:
             st = os.stat(path)
             stamp = f"{st.st_size}:{int(st.st_mtime)}"

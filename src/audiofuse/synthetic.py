@@ -1128,11 +1128,11 @@ def write_pascal_like(
 _SIZES = {
     # smoke: seconds to write on two cores; enough records for both classes in every split
     "smoke": {
-        "physionet": {"n_records": 160, "min_seconds": 5.0, "max_seconds": 12.0},
-        "pascal": {"n_records": 60},
+        "physionet": {"n_records": 320, "min_seconds": 5.0, "max_seconds": 10.0},
+        "pascal": {"n_records": 80},
     },
     "demo": {
-        "physionet": {"n_records": 400, "min_seconds": 5.0, "max_seconds": 30.0},
+        "physionet": {"n_records": 600, "min_seconds": 5.0, "max_seconds": 30.0},
         "pascal": {"n_records": 150},
     },
 }
@@ -1148,8 +1148,8 @@ def make_synthetic_datasets(
     data_root : str or Path
         The project's data folder (see :func:`audiofuse.config.data_dir`).
     size : {"smoke", "demo"}
-        ``"smoke"``: 160 PhysioNet-like records of 5-12 s and 60 PASCAL-like
-        ones, written in seconds. ``"demo"``: 400 records of 5-30 s and 150.
+        ``"smoke"``: 320 PhysioNet-like records of 5-10 s and 80 PASCAL-like
+        ones, written in seconds. ``"demo"``: 600 records of 5-30 s and 150.
         Both hold out 20 % of the PhysioNet-like records as the test split
         (the real data: ~9 %) so that the small test set has both classes in
         useful numbers.
@@ -1163,7 +1163,7 @@ def make_synthetic_datasets(
     """
     if size not in _SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(_SIZES)}")
-    base = Path(data_root) / "synthetic"
+    base = Path(data_root) / "synthetic" / size
     sizes = _SIZES[size]
     physionet = write_physionet_like(
         base / "physionet2016", seed=seed, test_fraction=0.2, **sizes["physionet"]

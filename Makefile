@@ -1,0 +1,68 @@
+# AudioFuse: one command per job. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= smoke
+DATA_DIR ?=
+SEEDS ?= [0, 1, 2]
+EPOCHS ?= null
+N_BOOT ?= 1000
+DATA_KIND := $(if $(strip $(DATA_DIR)),real,synthetic)
+EXECUTED := results/$(DATA_KIND)/$(PROFILE)/notebooks
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+SHARED_DATA := $(wildcard ../shared/data/physionet2016)
+BENCH_DATA_DIR ?= $(if $(SHARED_DATA),../shared/data,)
+
+.PHONY: help setup data demo reproduce test lint bench clean notebooks
+
+help:
+	@echo "make setup      venv + pinned requirements + editable install"
+	@echo "make demo       whole reproduction on synthetic data, smoke profile (offline, minutes)"
+	@echo "make test       the test suite"
+	@echo "make data       download PhysioNet 2016 and PASCAL into data/"
+	@echo "make reproduce  every notebook via papermill: PROFILE=paper|cpu|smoke DATA_DIR=..."
+	@echo "make bench      speed/cost benchmark -> results/benchmark.md"
+	@echo "make lint       ruff"
+	@echo "make clean      remove generated files (keeps committed real-data results)"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+data: setup
+	$(BIN)/audiofuse data download physionet2016
+	$(BIN)/audiofuse data download pascal
+
+demo: setup
+	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(SEEDS)"
+
+reproduce: setup
+	@mkdir -p $(EXECUTED)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb ($(DATA_KIND) data, $(PROFILE) profile)"; \
+	  $(BIN)/papermill --no-progress-bar --log-level WARNING "$$nb" "$(EXECUTED)/$$(basename $$nb)" \
+	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" \
+	    -y "{SEEDS: $(SEEDS), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT)}" || exit 1; \
+	done
+	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests scripts
+
+bench: setup
+	$(BIN)/audiofuse bench $(if $(BENCH_DATA_DIR),--data-dir $(BENCH_DATA_DIR),)
+
+notebooks: setup
+	$(BIN)/python scripts/build_notebooks.py
+
+clean:
+	rm -rf runs data/synthetic results/synthetic .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

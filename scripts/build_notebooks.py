@@ -1,0 +1,163 @@
+"""Write the thin experiment notebooks in notebooks/ (run: python scripts/build_notebooks.py).
+
+The notebooks are generated so that their shared cells (parameters, the
+Colab install cell, set-up) are written once, here, and stay identical. Each
+notebook holds parameters, calls into ``audiofuse`` and displays, never model
+or preprocessing code. They are written without outputs; papermill runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+REPO_URL = "https://github.com/audiofuse-companion/audiofuse"
+COLAB = "https://colab.research.google.com/github/audiofuse-companion/audiofuse/blob/main/notebooks"
+
+PARAMETERS = """\
+# Parameters (papermill overrides these; see `make reproduce`).
+PROFILE = "smoke"     # smoke | cpu | paper
+DATA_DIR = None       # None or "synthetic": embedded synthetic data; else a folder with physionet2016/ and pascal/
+SEEDS = [0, 1, 2]
+EPOCHS = None         # None: the profile's own maximum
+N_BOOT = 1000         # bootstrap resamples for the 95 % CIs
+RESULTS_DIR = None    # None: results/ in the repository
+RUNS_DIR = None       # None: runs/ in the repository (trained models, feature caches)
+"""
+
+COLAB_INSTALL = f"""\
+import sys
+
+if "google.colab" in sys.modules:  # only in Colab: fetch and install the package
+    import subprocess
+
+    subprocess.run("git clone -q {REPO_URL} audiofuse && pip install -q -e audiofuse",
+                   shell=True, check=True)
+    sys.path.insert(0, "audiofuse/src")
+"""
+
+SETUP = """\
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from audiofuse import experiments as ex
+
+ctx = ex.setup(profile=PROFILE, data_dir=DATA_DIR, seeds=SEEDS, epochs=EPOCHS,
+               results_dir=RESULTS_DIR, runs_dir=RUNS_DIR, n_boot=N_BOOT)
+display(Markdown(f"**{ctx.data.upper()} data**, profile `{ctx.profile.name}`, seeds {list(ctx.seeds)}"
+                 + (" -- synthetic results say nothing about heart sounds." if ctx.data == "synthetic" else "")))
+"""
+
+NOTEBOOKS = {
+    "01_data_preparation": (
+        "Data preparation: indexes, feature cache, and a look at a few recordings",
+        "Indexes PhysioNet 2016 (the paper's split: the 301 `validation/` records are the test "
+        "set) and PASCAL, caches the model inputs of the chosen profile, and shows a few "
+        "recordings with their spectrograms.",
+        [
+            "physionet, pascal = ex.dataset_overview(ctx)\n"
+            "display(physionet)\ndisplay(pascal)",
+            "train, test = ex.physionet_data(ctx)\n"
+            "print(f'{len(train)} training and {len(test)} test examples; '\n"
+            "      f'features: {train.info}')",
+            "for path in ex.example_figures(ctx, n=4):\n    display(Image(str(path)))",
+        ],
+    ),
+    "02_baselines": (
+        "Baselines: the spectrogram ViT, the waveform 1-D CNN, and a classical baseline",
+        "Trains the two single-branch baselines of the paper (or reuses finished runs), and "
+        "adds a cheap classical row: gradient boosting on hand-crafted features of the first "
+        "5 s. Thresholds come from the validation carve-out, never the test split.",
+        [
+            "runs = ex.run_models(ctx, ex.PAPER_MODELS[:2])\n"
+            "classical = ex.run_classical(ctx)\n"
+            "table = ex.main_table(ctx, runs, name='baselines', extra_rows=classical)\n"
+            "display(table)",
+            "display(Image(str(ctx.results / 'figures' / 'roc_baselines_first_5s.png')))",
+        ],
+    ),
+    "03_fusion": (
+        "AudioFuse: late fusion of the ViT and the 1-D CNN",
+        "Trains AudioFuse and writes the paper's main comparison, with the baselines (reused "
+        "from notebook 02 when already trained) and the classical row.",
+        [
+            "runs = ex.run_models(ctx, ex.PAPER_MODELS)\n"
+            "classical = ex.run_classical(ctx)\n"
+            "table = ex.main_table(ctx, runs, extra_rows=classical)\n"
+            "display(table)",
+            "for name in ('roc_main_comparison_first_5s.png', 'roc_main_comparison_full_recording.png',\n"
+            "             'confusion_fusion_first_5s.png'):\n"
+            "    display(Image(str(ctx.results / 'figures' / name)))",
+        ],
+    ),
+    "04_vit_ablation": (
+        "ViT ablation: depth x heads",
+        "The paper's sweep of the fusion model's ViT: 4x8, 6x8, 8x8 and 12x6, the mean of the "
+        "seeds for each, with total parameter counts.",
+        [
+            "runs = ex.run_models(ctx, ex.VIT_SWEEP, full_recording=False)\n"
+            "display(ex.vit_sweep_table(ctx, runs))",
+        ],
+    ),
+    "05_fusion_ablation": (
+        "Fusion-strategy ablation: concatenation, gated FiLM, cross-attention",
+        "Same branches, three ways to join them.",
+        [
+            "runs = ex.run_models(ctx, ex.FUSION_ABLATION)\n"
+            "display(ex.fusion_ablation_table(ctx, runs))",
+        ],
+    ),
+    "06_cross_dataset": (
+        "Cross-dataset: trained on PhysioNet 2016, tested on PASCAL",
+        "Zero-shot on all labelled PASCAL recordings, and the paper's protocol: the "
+        "PhysioNet-trained backbone frozen, the head trained on 85 % of PASCAL, tested on a "
+        "stratified 15 %.",
+        [
+            "ex.run_models(ctx, ex.PAPER_MODELS)  # reuses finished runs\n"
+            "display(ex.cross_dataset(ctx, ex.PAPER_MODELS))",
+            "display(Image(str(ctx.results / 'figures' / 'roc_pascal_zero_shot.png')))",
+        ],
+    ),
+    "07_results": (
+        "Results: every table and figure",
+        "Gathers the tables written by notebooks 01-06 into `results/README.md`.",
+        [
+            "readme = ex.write_results_index(ctx)\n"
+            "display(Markdown(readme.read_text()))",
+        ],
+    ),
+}
+
+
+def build(name: str, title: str, intro: str, calls: list[str]) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB}/{name}.ipynb)"
+    parameters = new_code_cell(PARAMETERS)
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        new_markdown_cell(f"# {title}\n\n{badge}\n\n{intro}"),
+        parameters,
+        new_code_cell(COLAB_INSTALL),
+        new_code_cell(SETUP),
+        *[new_code_cell(code) for code in calls],
+    ]
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{name[:2]}-{i}"
+    return nb
+
+
+def main() -> None:
+    out = ROOT / "notebooks"
+    out.mkdir(exist_ok=True)
+    for name, (title, intro, calls) in NOTEBOOKS.items():
+        nbformat.write(build(name, title, intro, calls), out / f"{name}.ipynb")
+        print(out / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
