@@ -35,6 +35,7 @@ __all__ = [
     "PROFILES",
     "get_profile",
     "config_hash",
+    "REPO_ROOT",
     "data_dir",
     "synthetic_dir",
     "runs_dir",
@@ -283,6 +284,9 @@ def config_hash(*configs) -> str:
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:

@@ -152,7 +152,7 @@ def setup(
             )
     data = "synthetic" if is_synthetic(physionet_root) else "real"
     runs = _config.runs_dir(runs_dir) / data / chosen.name
-    results_root = Path(results_dir) if results_dir else _config.runs_dir().parent / "results"
+    results_root = Path(results_dir) if results_dir else _config.REPO_ROOT / "results"
     results = results_root / data / chosen.name
     results.mkdir(parents=True, exist_ok=True)
     return Context(
@@ -798,4 +798,65 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
     discussion = root / "discussion.md"
     if discussion.exists():
         parts.append("\n" + discussion.read_text())
-    return reporting.write_text_atomic(root / "README.md", "\n".join(parts))
+    index = reporting.write_text_atomic(root / "README.md", "\n".join(parts))
+    project_readme = root.parent / "README.md"
+    if project_readme.exists() and root.resolve() == _config.REPO_ROOT / "results":
+        update_readme_tables(project_readme, root)
+    return index
+
+
+def update_readme_tables(readme: str | Path, results_root: str | Path,
+                         prefer=("real/cpu", "real/paper", "synthetic/smoke")) -> bool:
+    """Copy the main tables of the best available results into the README's results block.
+
+    The block lies between ``<!-- results:start -->`` and ``<!-- results:end -->``.
+    Returns False when the README has no such block.
+    """
+    readme, root = Path(readme), Path(results_root)
+    text = readme.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in text or end not in text:
+        return False
+    blocks = []
+    for key in prefer:
+        folder = root / key
+        for name in ("main_comparison", "pascal_robustness"):
+            table = folder / f"{name}.md"
+            if table.exists():
+                blocks.append(table.read_text().replace("### ", "#### ", 1))
+    body = "\n".join(blocks) if blocks else "(no results yet: run `make demo`)"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    reporting.write_text_atomic(readme, f"{head}{start}\n{body}\n{end}{tail}")
+    return True
+
+
+def export_model(ctx: Context, spec: ModelSpec, seed: int, dest: str | Path) -> Path:
+    """Copy a trained run to ``dest`` with its validation threshold and test metrics.
+
+    ``audiofuse predict`` reads the threshold from the exported ``config.json``.
+    """
+    import shutil
+
+    from .predict import write_model_card
+
+    run_dir = ctx.runs / spec.slug / f"seed{seed}"
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / "best.keras", dest / ".best.keras.tmp")
+    (dest / ".best.keras.tmp").replace(dest / "best.keras")
+    shutil.copyfile(run_dir / "config.json", dest / "config.json")
+    card = {"exported_from": str(run_dir), "data": ctx.data}
+    for name in ("first_5s", "full_recording"):
+        path = run_dir / f"scores_{name}.csv"
+        if not path.exists():
+            continue
+        val, test = load_scores(ctx, spec, seed, name)
+        threshold = evaluation.choose_threshold(val["label"], val["score"])
+        metrics = evaluation.binary_metrics(test["label"], test["score"], threshold)
+        card[f"test_metrics_{name}"] = {k: round(float(v), 4) for k, v in metrics.items()}
+        if name == "full_recording":  # predict averages over windows by default
+            card["threshold"] = round(float(threshold), 6)
+        card.setdefault("threshold", round(float(threshold), 6))
+    write_model_card(dest, card)
+    return dest
