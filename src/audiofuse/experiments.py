@@ -67,6 +67,12 @@ class ModelSpec:
         text = self.kind + "".join(f"-{k}{v}" for k, v in self.overrides)
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
+    def run_slug(self, base: Profile) -> str:
+        """Folder name of this model's runs; overrides equal to ``base`` are left out,
+        so that e.g. the paper's 6x8 row of the ViT sweep reuses the main fusion run."""
+        changed = tuple((k, v) for k, v in self.overrides if getattr(base.model, k) != v)
+        return ModelSpec(self.name, self.kind, changed).slug
+
     def profile(self, base: Profile) -> Profile:
         return base.replace(model=base.model.replace(**dict(self.overrides)))
 
@@ -225,8 +231,9 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
     rows = []
     for spec in specs:
         profile = spec.profile(ctx.profile)
+        slug = spec.run_slug(ctx.profile)
         for seed in ctx.seeds:
-            run_dir = ctx.runs / spec.slug / f"seed{seed}"
+            run_dir = ctx.runs / slug / f"seed{seed}"
             result = train_model(
                 spec.kind,
                 profile,
@@ -254,7 +261,7 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
                     {
                         "model": spec.name,
                         "kind": spec.kind,
-                        "slug": spec.slug,
+                        "slug": slug,
                         "seed": seed,
                         "evaluation": name,
                         "params": count_params(result.model),
@@ -266,7 +273,7 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
                 )
             plots.plot_training_curves(
                 result.history,
-                ctx.results / "figures" / f"training_{spec.slug}_seed{seed}.png",
+                ctx.results / "figures" / f"training_{slug}_seed{seed}.png",
                 title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
             )
     return pd.DataFrame(rows)
@@ -280,7 +287,7 @@ def _save_scores(path: Path, val: pd.DataFrame, test: pd.DataFrame) -> None:
 def load_scores(ctx: Context, spec: ModelSpec, seed: int, evaluation_name="first_5s"):
     """Per-record (val, test) scores saved by :func:`run_models`."""
     both = pd.read_csv(
-        ctx.runs / spec.slug / f"seed{seed}" / f"scores_{evaluation_name}.csv",
+        ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}" / f"scores_{evaluation_name}.csv",
         dtype={"record": str},
     )
     return both[both["split"] == "val"], both[both["split"] == "test"]
@@ -549,8 +556,9 @@ def cross_dataset(
     rows = []
     for spec in specs:
         profile = spec.profile(ctx.profile)
+        slug = spec.run_slug(ctx.profile)
         for seed in ctx.seeds:
-            run_dir = ctx.runs / spec.slug / f"seed{seed}"
+            run_dir = ctx.runs / slug / f"seed{seed}"
             model, _ = load_trained(run_dir)
             val_path = run_dir / "scores_first_5s.csv"
             both = pd.read_csv(val_path)
@@ -580,7 +588,7 @@ def cross_dataset(
                     {
                         "model": spec.name,
                         "kind": spec.kind,
-                        "slug": spec.slug,
+                        "slug": slug,
                         "seed": seed,
                         "protocol": protocol,
                         "n_test": n,
@@ -726,19 +734,28 @@ def dataset_overview(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if "physionet_index" not in ctx._cache:
         ctx._cache["physionet_index"] = index_physionet(ctx.physionet_root)
     table = ctx._cache["physionet_index"]
-    physionet = (table.groupby(["split", "label"]).agg(recordings=("record", "size"),
-                                                       mean_seconds=("duration", "mean"))
-                 .reset_index())
+    physionet = (
+        table.groupby(["split", "label"])
+        .agg(recordings=("record", "size"), mean_seconds=("duration", "mean"))
+        .reset_index()
+    )
     pascal = None
     if ctx.pascal_root.is_dir():
         p = index_pascal(ctx.pascal_root)
-        pascal = (p.groupby(["set", "original_class", "label"])
-                  .agg(recordings=("record", "size"), sample_rate=("sample_rate", "first"))
-                  .reset_index())
+        pascal = (
+            p.groupby(["set", "original_class", "label"])
+            .agg(recordings=("record", "size"), sample_rate=("sample_rate", "first"))
+            .reset_index()
+        )
     counts = pd.concat([physionet.assign(dataset="physionet2016")], ignore_index=True)
-    reporting.write_table(counts, ctx.results, "data_physionet2016",
-                          title="PhysioNet 2016 recordings per split and label", prov=ctx.prov(),
-                          digits=1)
+    reporting.write_table(
+        counts,
+        ctx.results,
+        "data_physionet2016",
+        title="PhysioNet 2016 recordings per split and label",
+        prov=ctx.prov(),
+        digits=1,
+    )
     return physionet, pascal
 
 
@@ -746,19 +763,22 @@ def example_figures(ctx: Context, n: int = 4) -> list[Path]:
     """Waveform + log-Mel figures of ``n`` training recordings (half of each class)."""
     train, _ = physionet_data(ctx)
     meta = train.meta
-    picks = list(meta.index[meta["label"] == 0][: n // 2]) + \
-        list(meta.index[meta["label"] == 1][: n - n // 2])
+    picks = list(meta.index[meta["label"] == 0][: n // 2]) + list(
+        meta.index[meta["label"] == 1][: n - n // 2]
+    )
     paths = []
     for i in picks:
         row = meta.loc[i]
         label = "abnormal" if row["label"] == 1 else "normal"
-        paths.append(plots.plot_example(
-            np.asarray(train.waveforms[i, :, 0], dtype=np.float32),
-            np.asarray(train.spectrograms[i, :, :, 0], dtype=np.float32),
-            ctx.profile.features.sample_rate,
-            ctx.results / "figures" / f"example_{row['record']}.png",
-            title=f"{row['record']} ({label}; {ctx.data}, {ctx.profile.name} profile inputs)",
-        ))
+        paths.append(
+            plots.plot_example(
+                np.asarray(train.waveforms[i, :, 0], dtype=np.float32),
+                np.asarray(train.spectrograms[i, :, :, 0], dtype=np.float32),
+                ctx.profile.features.sample_rate,
+                ctx.results / "figures" / f"example_{row['record']}.png",
+                title=f"{row['record']} ({label}; {ctx.data}, {ctx.profile.name} profile inputs)",
+            )
+        )
     return paths
 
 
@@ -771,8 +791,14 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
     if results_root is None:
         results_root = ctx.results.parent.parent if ctx else Path("results")
     root = Path(results_root)
-    order = ["main_comparison", "baselines", "pascal_robustness", "vit_sweep",
-             "fusion_ablation", "data_physionet2016"]
+    order = [
+        "main_comparison",
+        "baselines",
+        "pascal_robustness",
+        "vit_sweep",
+        "fusion_ablation",
+        "data_physionet2016",
+    ]
     parts = [
         "# Results\n",
         "Generated by `notebooks/07_results.ipynb` (`make reproduce` / `make demo`) from the "
@@ -781,8 +807,10 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
         "the pipeline runs; they say nothing about heart sounds.\n",
     ]
     for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
-        tables = sorted(folder.glob("*.md"),
-                        key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
+        tables = sorted(
+            folder.glob("*.md"),
+            key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem),
+        )
         if not tables:
             continue
         data, profile = folder.parent.name, folder.name
@@ -792,8 +820,10 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
         figures = sorted((folder / "figures").glob("*.png"))
         shown = [f for f in figures if f.name.startswith(("roc_", "confusion_fusion"))]
         if shown:
-            parts.append("**Figures** (all in "
-                         f"[`{folder.relative_to(root)}/figures/`]({folder.relative_to(root)}/figures/)):\n")
+            parts.append(
+                "**Figures** (all in "
+                f"[`{folder.relative_to(root)}/figures/`]({folder.relative_to(root)}/figures/)):\n"
+            )
             parts.extend(f"\n![{f.stem}]({f.relative_to(root)})\n" for f in shown)
     discussion = root / "discussion.md"
     if discussion.exists():
@@ -805,8 +835,11 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
     return index
 
 
-def update_readme_tables(readme: str | Path, results_root: str | Path,
-                         prefer=("real/cpu", "real/paper", "synthetic/smoke")) -> bool:
+def update_readme_tables(
+    readme: str | Path,
+    results_root: str | Path,
+    prefer=("real/cpu", "real/paper", "synthetic/smoke"),
+) -> bool:
     """Copy the main tables of the best available results into the README's results block.
 
     The block lies between ``<!-- results:start -->`` and ``<!-- results:end -->``.
@@ -840,7 +873,7 @@ def export_model(ctx: Context, spec: ModelSpec, seed: int, dest: str | Path) -> 
 
     from .predict import write_model_card
 
-    run_dir = ctx.runs / spec.slug / f"seed{seed}"
+    run_dir = ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}"
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / "best.keras", dest / ".best.keras.tmp")
