@@ -128,9 +128,12 @@ def _film(spec_vec, wave_vec, cfg: ModelConfig):
     gamma = layers.Dense(width, name="film_gamma")(wave_vec)
     beta = layers.Dense(width, name="film_beta")(wave_vec)
     gate = layers.Dense(width, activation="sigmoid", name="film_gate")(wave_vec)
-    modulated = layers.Lambda(
-        lambda t: t[0] * (1.0 + t[1] * t[2]) + t[1] * t[3], name="film_apply"
-    )([spec_vec, gate, gamma, beta])
+    # s + s * (g * gamma) + g * beta, from stock layers: a Lambda would not load
+    # back from a .keras file (Keras refuses to deserialize Python lambdas).
+    scale = layers.Multiply(name="film_scale")([gate, gamma])
+    shift = layers.Multiply(name="film_shift")([gate, beta])
+    scaled = layers.Multiply(name="film_scaled")([spec_vec, scale])
+    modulated = layers.Add(name="film_apply")([spec_vec, scaled, shift])
     return layers.Concatenate(name="fusion_concat")([modulated, wave_vec])
 
 

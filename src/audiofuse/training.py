@@ -224,7 +224,9 @@ def train_model(
     run_dir : path
         Where checkpoints, history and config go. If it holds a finished run,
         that run is loaded instead of training again; if it holds an
-        unfinished one, training resumes from ``last.keras``.
+        unfinished one, training resumes from ``last.keras``. A run that
+        stopped at its epoch limit resumes when ``profile.train.epochs`` is
+        raised; any other change of profile raises :class:`TrainingError`.
     seed : int
 
     Returns
@@ -243,13 +245,19 @@ def train_model(
         **(extra_config or {}),
     }
     state = json.loads(state_path.read_text()) if state_path.exists() else None
-    # compare as JSON: tuples come back from disk as lists
-    if state and state.get("config", {}).get("profile") != json.loads(
-        json.dumps(config["profile"])
+    if state and _resumable(state.get("config", {}).get("profile")) != _resumable(
+        config["profile"]
     ):
         raise TrainingError(
-            f"{run_dir}: holds a run with a different configuration; choose another --out"
+            f"{run_dir}: holds a run with a different configuration; choose another --runs-dir"
         )
+    # A run that reached its epoch limit (not early-stopped) continues when
+    # asked for more epochs; an early-stopped one stays finished.
+    finished = bool(
+        state
+        and state.get("finished")
+        and (state["wait"] >= train_cfg.patience or state["epoch"] + 1 >= train_cfg.epochs)
+    )
 
     set_seed(seed)
     train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed)
@@ -263,7 +271,7 @@ def train_model(
     val_labels = val_set.labels
     _check_labels(val_labels, "validation carve-out")
 
-    if state and state.get("finished"):
+    if finished:
         model, _ = load_trained(run_dir)
         history = json.loads((run_dir / "history.json").read_text())
         if progress:
@@ -295,6 +303,10 @@ def train_model(
         start_epoch = state["epoch"] + 1
         best_auc, best_epoch, wait = state["best_val_auc"], state["best_epoch"], state["wait"]
         batches.rng = np.random.default_rng(seed + start_epoch)
+        config_path = run_dir / "config.json"
+        stored = json.loads(config_path.read_text()) if config_path.exists() else dict(config)
+        stored["profile"] = config["profile"]  # the epoch limit may have been raised
+        _write_json(config_path, stored)
         if progress:
             print(f"{run_dir}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
     else:
@@ -360,6 +372,16 @@ def train_model(
 
     model, _ = load_trained(run_dir)
     return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
+
+
+def _resumable(profile: dict | None) -> dict | None:
+    """A profile as JSON (tuples become lists, as on disk), less the epoch limit,
+    which a resumed run may raise."""
+    if profile is None:
+        return None
+    profile = json.loads(json.dumps(profile))
+    profile.get("train", {}).pop("epochs", None)
+    return profile
 
 
 def _bce(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -1,0 +1,218 @@
+"""Tests of the trainer (audiofuse.training) on synthetic features, smoke profile.
+
+The runs use the waveform-only model: it traces fastest, and the checkpoint,
+resume and determinism logic is the same for every kind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiofuse import training
+from audiofuse.data import index_physionet, physionet_split
+from audiofuse.features import FeatureSet, extract_features
+from audiofuse.training import (
+    FeatureBatches,
+    TrainingError,
+    carve_validation,
+    load_trained,
+    train_model,
+)
+
+KIND = "waveform"
+RUN_FILES = {"best.keras", "last.keras", "history.json", "state.json", "config.json"}
+
+
+@pytest.fixture(scope="module")
+def features(synthetic_roots, smoke_profile) -> FeatureSet:
+    train, _ = physionet_split(index_physionet(synthetic_roots["physionet2016"]))
+    sample = train.groupby("label").head(20).reset_index(drop=True)
+    return extract_features(sample, smoke_profile.features, n_jobs=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(features, smoke_profile, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run_a")
+    return train_model(KIND, smoke_profile, features, run_dir, seed=0, progress=False)
+
+
+def _json(path):
+    return json.loads(path.read_text())
+
+
+def _fake_features(labels_per_record, windows_per_record) -> FeatureSet:
+    """A FeatureSet with tiny arrays, for the record-level logic."""
+    rows = [
+        {"record": f"r{i:03d}", "label": int(label), "window": w}
+        for i, (label, k) in enumerate(zip(labels_per_record, windows_per_record, strict=True))
+        for w in range(k)
+    ]
+    meta = pd.DataFrame(rows)
+    n = len(meta)
+    return FeatureSet(np.zeros((n, 2, 2, 1), "float16"), np.zeros((n, 4, 1), "float16"), meta)
+
+
+# --- a finished run -------------------------------------------------------------------------
+
+
+def test_run_folder_holds_every_artifact(trained, smoke_profile):
+    run_dir = trained.run_dir
+    names = {p.name for p in run_dir.iterdir()}
+    assert names == RUN_FILES  # nothing temporary left behind
+    history = _json(run_dir / "history.json")
+    assert set(history) == {"loss", "val_loss", "val_roc_auc", "seconds"}
+    assert all(len(v) == 2 for v in history.values())
+    assert history == trained.history
+    state = _json(run_dir / "state.json")
+    assert state["finished"] and state["epoch"] == 1
+    assert state["best_epoch"] == trained.best_epoch
+    assert state["best_val_auc"] == trained.best_val_auc == max(history["val_roc_auc"])
+    config = _json(run_dir / "config.json")
+    assert (config["kind"], config["seed"]) == (KIND, 0)
+    assert config["profile"] == json.loads(json.dumps(smoke_profile.to_dict()))
+    assert config["val_records"] == sorted(trained.val_records.tolist())
+    model, stored = load_trained(run_dir)
+    assert stored == config
+    assert {t.name.split(":")[0] for t in model.inputs} == {"waveform"}
+
+
+def test_same_seed_gives_the_same_history(trained, features, smoke_profile, tmp_path):
+    again = train_model(KIND, smoke_profile, features, tmp_path / "run_b", seed=0, progress=False)
+    assert again.history["val_roc_auc"] == trained.history["val_roc_auc"]
+    assert again.history["loss"] == trained.history["loss"]
+    assert sorted(again.val_records) == sorted(trained.val_records)
+
+
+def test_finished_run_is_loaded_without_training(
+    trained, features, smoke_profile, monkeypatch, capsys
+):
+    last = trained.run_dir / "last.keras"
+    stamp = last.stat().st_mtime_ns
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a finished run must not train again")
+
+    monkeypatch.setattr(keras.Model, "fit", no_fit)
+    again = train_model(KIND, smoke_profile, features, trained.run_dir, seed=0)
+    assert "finished run found" in capsys.readouterr().err
+    assert again.history == trained.history
+    assert again.best_epoch == trained.best_epoch
+    assert last.stat().st_mtime_ns == stamp
+
+
+def test_resume_with_more_epochs_continues(
+    trained, features, smoke_profile, tmp_path, monkeypatch, capsys
+):
+    run_dir = tmp_path / "run_c"
+    one_epoch = smoke_profile.replace(train=smoke_profile.train.replace(epochs=1))
+    first = train_model(KIND, one_epoch, features, run_dir, seed=0, progress=False)
+    assert len(first.history["val_roc_auc"]) == 1
+    assert _json(run_dir / "state.json")["finished"]
+    # deterministic: the first epoch is the 2-epoch run's first epoch
+    assert first.history["val_roc_auc"][0] == trained.history["val_roc_auc"][0]
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("resuming must load last.keras, not build a new model")
+
+    monkeypatch.setattr(training, "build_model", no_build)
+    resumed = train_model(KIND, smoke_profile, features, run_dir, seed=0)
+    assert "resuming at epoch 2" in capsys.readouterr().err
+    assert len(resumed.history["val_roc_auc"]) == 2
+    assert resumed.history["val_roc_auc"][0] == first.history["val_roc_auc"][0]
+    state = _json(run_dir / "state.json")
+    assert state["epoch"] == 1 and state["finished"]
+    assert _json(run_dir / "config.json")["profile"]["train"]["epochs"] == 2
+
+
+def test_interrupted_run_resumes_where_it_stopped(
+    trained, features, smoke_profile, tmp_path, monkeypatch, capsys
+):
+    """A run cut off after its first epoch (as state.json then records it) resumes."""
+    run_dir = tmp_path / "run_d"
+    shutil.copytree(trained.run_dir, run_dir)
+    history = {k: v[:1] for k, v in trained.history.items()}
+    (run_dir / "history.json").write_text(json.dumps(history))
+    state = _json(run_dir / "state.json")
+    state.update(epoch=0, finished=False, wait=0, best_epoch=0)
+    state["best_val_auc"] = history["val_roc_auc"][0]
+    (run_dir / "state.json").write_text(json.dumps(state))
+
+    monkeypatch.setattr(training, "build_model", None)  # must load last.keras instead
+    resumed = train_model(KIND, smoke_profile, features, run_dir, seed=0)
+    assert "resuming at epoch 2" in capsys.readouterr().err
+    assert len(resumed.history["loss"]) == 2
+    assert resumed.history["val_roc_auc"][0] == history["val_roc_auc"][0]
+    state = _json(run_dir / "state.json")
+    assert state["epoch"] == 1 and state["finished"]
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
+
+
+def test_other_profile_in_the_same_folder_raises(trained, features, smoke_profile):
+    other = smoke_profile.replace(model=smoke_profile.model.replace(head_units=(16,)))
+    with pytest.raises(TrainingError, match="different configuration"):
+        train_model(KIND, other, features, trained.run_dir, seed=0, progress=False)
+    other_lr = smoke_profile.replace(train=smoke_profile.train.replace(learning_rate=0.1))
+    with pytest.raises(TrainingError, match="different configuration"):
+        train_model(KIND, other_lr, features, trained.run_dir, seed=0, progress=False)
+
+
+def test_load_trained_errors_name_the_path(tmp_path):
+    with pytest.raises(TrainingError, match="best.keras: no trained model"):
+        load_trained(tmp_path)
+    (tmp_path / "best.keras").write_bytes(b"not a model")
+    with pytest.raises(TrainingError, match="cannot load model"):
+        load_trained(tmp_path)
+
+
+# --- data checks ----------------------------------------------------------------------------
+
+
+def test_carve_validation_is_stratified_disjoint_and_keeps_windows_together():
+    rng = np.random.default_rng(0)
+    labels = np.array([1] * 20 + [0] * 60)
+    fs = _fake_features(labels, rng.integers(1, 5, labels.size))
+    train_ids, val_ids = carve_validation(fs, 0.25, seed=3)
+    assert not set(train_ids) & set(val_ids)
+    assert set(train_ids) | set(val_ids) == set(fs.records)
+    assert len(val_ids) == 20
+    per_record = fs.meta.drop_duplicates("record").set_index("record")["label"]
+    assert per_record.loc[val_ids].sum() == 5  # 25 % of the 20 abnormal
+    train_rows, val_rows = fs.select_records(train_ids), fs.select_records(val_ids)
+    assert len(train_rows) + len(val_rows) == len(fs)
+    assert not set(train_rows.records) & set(val_rows.records)
+    # reproducible from the seed, different for another seed
+    assert sorted(carve_validation(fs, 0.25, seed=3)[1]) == sorted(val_ids)
+    assert sorted(carve_validation(fs, 0.25, seed=4)[1]) != sorted(val_ids)
+
+
+def test_single_class_or_empty_training_data_raises(smoke_profile, tmp_path):
+    one_class = _fake_features([0] * 10, [1] * 10)
+    with pytest.raises(TrainingError, match="single class"):
+        carve_validation(one_class, 0.2, seed=0)
+    with pytest.raises(TrainingError, match="single class"):
+        train_model(KIND, smoke_profile, one_class, tmp_path / "run", progress=False)
+    with pytest.raises(TrainingError, match="empty"):
+        carve_validation(one_class.subset(np.zeros(10, bool)), 0.2, seed=0)
+    assert not (tmp_path / "run" / "best.keras").exists()
+
+
+def test_feature_batches_draw_one_window_per_record():
+    labels = np.array([1, 0, 0, 1, 0, 0])
+    fs = _fake_features(labels, [3, 1, 2, 4, 1, 2])
+    batches = FeatureBatches(
+        fs, "waveform", 4, seed=0, one_window_per_record=True, sample_weight={0: 0.75, 1: 1.5}
+    )
+    assert len(batches) == 2  # 6 records, 4 a batch
+    for _ in range(3):
+        rows = batches.index
+        assert sorted(fs.records[rows]) == sorted(set(fs.records))
+        batches.on_epoch_end()
+    x, y, w = batches[0]
+    assert set(x) == {"waveform"} and x["waveform"].dtype == np.float32
+    np.testing.assert_array_equal(w, np.where(y > 0.5, 1.5, 0.75))
