@@ -39,6 +39,7 @@ import cv2
 import librosa
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .config import FeatureConfig, config_hash
@@ -153,6 +154,15 @@ def recording_features(
     starts = window_starts(len(samples), cfg) if windows else np.array([0])
     pairs = [clip_features(fix_length(samples, cfg.clip_samples, s), cfg) for s in starts]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def _single_threaded_blas() -> None:
+    """Pool initializer: one BLAS thread per worker.
+
+    The per-clip matrix products are tiny; with OpenBLAS's default threads they
+    ran up to 50x slower on a busy 2-core machine (measured in the benchmark).
+    """
+    threadpool_limits(1)
 
 
 def _features_for_path(args) -> tuple[str, np.ndarray | None, np.ndarray | None, str | None]:
@@ -288,11 +298,12 @@ def extract_features(
     results = []
     bar = tqdm(total=len(jobs), desc=desc, unit="rec", disable=not progress, file=sys.stderr)
     if n_jobs == 1:
-        for job in jobs:
-            results.append(_features_for_path(job))
-            bar.update()
+        with threadpool_limits(1):
+            for job in jobs:
+                results.append(_features_for_path(job))
+                bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        with ProcessPoolExecutor(max_workers=n_jobs, initializer=_single_threaded_blas) as pool:
             for result in pool.map(_features_for_path, jobs, chunksize=8):
                 results.append(result)
                 bar.update()
