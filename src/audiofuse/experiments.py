@@ -703,7 +703,7 @@ def _classical_features(table: pd.DataFrame, cache: Path, windows: bool, progres
     from . import classical
     from .features import _table_fingerprint
 
-    key = f"{'windows' if windows else 'first'}-{_table_fingerprint(table)}"
+    key = f"v{classical.FEATURE_VERSION}-{'windows' if windows else 'first'}-{_table_fingerprint(table)}"
     path = cache / f"{key}.npz"
     if path.exists():
         saved = np.load(path, allow_pickle=False)
