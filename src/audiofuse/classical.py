@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 
 from .config import FeatureConfig
 from .data import AudioError, load_audio
-from .features import fix_length, window_starts
+from .features import fix_length, window_starts, worker_context
 
 __all__ = [
     "ANALYSIS_RATE",
@@ -466,7 +466,9 @@ def featurize_table(
                 results.append(_featurize_path(job))
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(
+            max_workers=n_jobs, mp_context=worker_context(), initializer=_init_worker
+        ) as pool:
             for result in pool.map(_featurize_path, jobs, chunksize=4):
                 results.append(result)
                 bar.update()

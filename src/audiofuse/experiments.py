@@ -345,7 +345,7 @@ def main_table(
         table,
         ctx.results,
         name,
-        title="PhysioNet 2016 test split (301 records): ours vs the paper",
+        title=f"PhysioNet 2016 test split ({int(runs['n'].iloc[0])} records): ours vs the paper",
         prov=ctx.prov(),
         notes=(
             "Mean ± sd over seeds; the decision threshold is chosen on the validation carve-out "

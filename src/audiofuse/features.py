@@ -57,6 +57,7 @@ __all__ = [
     "extract_features",
     "load_or_extract",
     "CACHE_VERSION",
+    "worker_context",
 ]
 
 CACHE_VERSION = 1
@@ -154,6 +155,20 @@ def recording_features(
     starts = window_starts(len(samples), cfg) if windows else np.array([0])
     pairs = [clip_features(fix_length(samples, cfg.clip_samples, s), cfg) for s in starts]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def worker_context():
+    """Start method for worker pools: ``forkserver``, where the platform has it.
+
+    Forking a process in which TensorFlow has already run (a notebook that
+    trained a model, then extracts more features) can leave the child holding
+    locks of threads that do not exist there, and the pool dies. A fork server
+    starts clean once and forks the workers from itself.
+    """
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _single_threaded_blas() -> None:
@@ -303,7 +318,9 @@ def extract_features(
                 results.append(_features_for_path(job))
                 bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=n_jobs, initializer=_single_threaded_blas) as pool:
+        with ProcessPoolExecutor(
+            max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
+        ) as pool:
             for result in pool.map(_features_for_path, jobs, chunksize=8):
                 results.append(result)
                 bar.update()
