@@ -712,7 +712,10 @@ def _classical_features(table: pd.DataFrame, cache: Path, windows: bool, progres
     x, meta = classical.featurize_table(table, windows=windows, progress=progress)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{key}.tmp.npz"
-    np.savez(tmp, X=x, record=meta["record"].astype(str).to_numpy(), label=meta["label"].to_numpy())
+    # a fixed-width unicode array: pandas' string columns would be saved as
+    # objects, which np.load refuses without pickle
+    records = np.asarray(meta["record"].astype(str).tolist(), dtype=str)
+    np.savez(tmp, X=x, record=records, label=meta["label"].to_numpy())
     tmp.replace(path)
     return x, meta[["record", "label"]].reset_index(drop=True)
 
