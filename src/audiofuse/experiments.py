@@ -268,6 +268,7 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
                         "best_epoch": result.best_epoch + 1,
                         "val_roc_auc": result.best_val_auc,
                         "train_seconds": round(result.seconds, 1),
+                        "train_commit": _train_commit(run_dir),
                         **metrics,
                     }
                 )
@@ -277,6 +278,12 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
                 title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
             )
     return pd.DataFrame(rows)
+
+
+def _train_commit(run_dir: Path) -> str:
+    """The commit that trained the model in ``run_dir`` (from its config.json)."""
+    path = run_dir / "config.json"
+    return json.loads(path.read_text()).get("commit", "unknown") if path.exists() else "unknown"
 
 
 def _save_scores(path: Path, val: pd.DataFrame, test: pd.DataFrame) -> None:
