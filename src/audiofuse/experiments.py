@@ -889,7 +889,11 @@ def export_model(ctx: Context, spec: ModelSpec, seed: int, dest: str | Path) -> 
     shutil.copyfile(run_dir / "best.keras", dest / ".best.keras.tmp")
     (dest / ".best.keras.tmp").replace(dest / "best.keras")
     shutil.copyfile(run_dir / "config.json", dest / "config.json")
-    card = {"exported_from": str(run_dir), "data": ctx.data}
+    try:
+        source = str(run_dir.resolve().relative_to(_config.REPO_ROOT))
+    except ValueError:
+        source = str(run_dir)
+    card = {"exported_from": source, "data": ctx.data}
     for name in ("first_5s", "full_recording"):
         path = run_dir / f"scores_{name}.csv"
         if not path.exists():
