@@ -352,7 +352,10 @@ def main_table(
         table,
         ctx.results,
         name,
-        title=f"PhysioNet 2016 test split ({int(runs['n'].iloc[0])} records): ours vs the paper",
+        title=(
+            f"{'' if name == 'main_comparison' else name.replace('_', ' ').capitalize() + ': '}"
+            f"PhysioNet 2016 test split ({int(runs['n'].iloc[0])} records): ours vs the paper"
+        ),
         prov=ctx.prov(),
         notes=(
             "Mean ± sd over seeds; the decision threshold is chosen on the validation carve-out "
