@@ -42,18 +42,16 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .config import FeatureConfig
 from .data import AudioError, load_audio
-from .features import fix_length, window_starts, worker_context
+from .features import fix_length, map_recordings, window_starts
 
 __all__ = [
     "ANALYSIS_RATE",
@@ -375,13 +373,6 @@ def clip_feature_vector(clip: np.ndarray, sample_rate: int) -> np.ndarray:
 # a table of recordings
 
 
-def _init_worker() -> None:
-    """One BLAS thread per worker: the small matrix products are much faster so."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
 def _featurize_path(args) -> tuple[str, np.ndarray | None, np.ndarray | None, str | None]:
     """Worker: (path, features (k, d), window starts in s, error) for one file."""
     path, seconds, sample_rate, windows, hop_seconds = args
@@ -456,23 +447,9 @@ def featurize_table(
     ]
     t0 = time.perf_counter()
     desc = "classical features" + (" (windows)" if windows else "")
-    bar = tqdm(total=len(jobs), desc=desc, unit="rec", disable=not progress, file=sys.stderr)
-    results = []
-    if n_jobs == 1:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            for job in jobs:
-                results.append(_featurize_path(job))
-                bar.update()
-    else:
-        with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=worker_context(), initializer=_init_worker
-        ) as pool:
-            for result in pool.map(_featurize_path, jobs, chunksize=4):
-                results.append(result)
-                bar.update()
-    bar.close()
+    results = map_recordings(
+        _featurize_path, jobs, n_jobs=n_jobs, desc=desc, progress=progress, chunksize=4
+    )
     elapsed = time.perf_counter() - t0
 
     base = table.reset_index(drop=True)

@@ -58,6 +58,7 @@ __all__ = [
     "load_or_extract",
     "CACHE_VERSION",
     "worker_context",
+    "map_recordings",
 ]
 
 CACHE_VERSION = 1
@@ -178,6 +179,32 @@ def _single_threaded_blas() -> None:
     ran up to 50x slower on a busy 2-core machine (measured in the benchmark).
     """
     threadpool_limits(1)
+
+
+def map_recordings(
+    worker, jobs: list, *, n_jobs: int, desc: str, progress: bool = True, chunksize: int = 8
+) -> list:
+    """``[worker(job) for job in jobs]`` over a process pool, with a progress bar.
+
+    Workers run with one BLAS thread each, in a fork-server pool (see
+    :func:`worker_context`); ``n_jobs=1`` runs in this process.
+    """
+    results = []
+    bar = tqdm(total=len(jobs), desc=desc, unit="rec", disable=not progress, file=sys.stderr)
+    if n_jobs == 1:
+        with threadpool_limits(1):
+            for job in jobs:
+                results.append(worker(job))
+                bar.update()
+    else:
+        with ProcessPoolExecutor(
+            max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
+        ) as pool:
+            for result in pool.map(worker, jobs, chunksize=chunksize):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return results
 
 
 def _features_for_path(args) -> tuple[str, np.ndarray | None, np.ndarray | None, str | None]:
@@ -310,21 +337,9 @@ def extract_features(
     paths = table["path"].astype(str).tolist()
     jobs = [(p, cfg, windows) for p in paths]
     t0 = time.perf_counter()
-    results = []
-    bar = tqdm(total=len(jobs), desc=desc, unit="rec", disable=not progress, file=sys.stderr)
-    if n_jobs == 1:
-        with threadpool_limits(1):
-            for job in jobs:
-                results.append(_features_for_path(job))
-                bar.update()
-    else:
-        with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
-        ) as pool:
-            for result in pool.map(_features_for_path, jobs, chunksize=8):
-                results.append(result)
-                bar.update()
-    bar.close()
+    results = map_recordings(
+        _features_for_path, jobs, n_jobs=n_jobs, desc=desc, progress=progress, chunksize=8
+    )
     elapsed = time.perf_counter() - t0
 
     specs, waves, rows, skipped = [], [], [], []
