@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -370,8 +369,3 @@ def index_pascal(root: str | Path, *, probe: bool = True) -> pd.DataFrame:
         rows = _attach_header_info(rows, skipped)
     columns = ["record", "set", "original_class", "label", "path", "sample_rate", "duration"]
     return _finish_index(rows, skipped, columns, root)
-
-
-def summarize(table: pd.DataFrame, by: Iterable[str] | str = "label") -> pd.DataFrame:
-    """Counts per group (for displays in notebooks)."""
-    return table.groupby(by).size().rename("recordings").reset_index()

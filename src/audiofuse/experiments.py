@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,11 +187,16 @@ def _features(ctx: Context, table: pd.DataFrame, dataset: str, windows: bool) ->
     return ctx._cache[key]
 
 
-def physionet_data(ctx: Context, windows: bool = False) -> tuple[FeatureSet, FeatureSet]:
-    """(train, test) features on the paper's split; ``windows`` for full recordings."""
+def _physionet_index(ctx: Context) -> pd.DataFrame:
+    """The PhysioNet index, read once per context."""
     if "physionet_index" not in ctx._cache:
         ctx._cache["physionet_index"] = index_physionet(ctx.physionet_root)
-    table = ctx._cache["physionet_index"]
+    return ctx._cache["physionet_index"]
+
+
+def physionet_data(ctx: Context, windows: bool = False) -> tuple[FeatureSet, FeatureSet]:
+    """(train, test) features on the paper's split; ``windows`` for full recordings."""
+    table = _physionet_index(ctx)
     train, test = physionet_split(table)
     features = _features(ctx, table, "physionet2016", windows)
     return features.select_records(train["record"]), features.select_records(test["record"])
@@ -666,9 +670,7 @@ def run_classical(ctx: Context, *, full_recording: bool = True) -> pd.DataFrame:
     """Gradient boosting on hand-crafted features, same split, same evaluation."""
     from . import classical
 
-    if "physionet_index" not in ctx._cache:
-        ctx._cache["physionet_index"] = index_physionet(ctx.physionet_root)
-    train, test = physionet_split(ctx._cache["physionet_index"])
+    train, test = physionet_split(_physionet_index(ctx))
     rows = []
     cache = ctx.runs.parent.parent / "cache" / "classical"
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
@@ -730,23 +732,12 @@ def _classical_features(table: pd.DataFrame, cache: Path, windows: bool, progres
     return x, meta[["record", "label"]].reset_index(drop=True)
 
 
-def save_json(path: Path, payload) -> None:
-    """Small helper for notebooks: atomically write JSON."""
-    reporting.write_text_atomic(path, json.dumps(payload, indent=2, default=str))
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # --- data overview and the results index ----------------------------------------------------
 
 
 def dataset_overview(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Recording counts per split/label (PhysioNet) and per set/class (PASCAL)."""
-    if "physionet_index" not in ctx._cache:
-        ctx._cache["physionet_index"] = index_physionet(ctx.physionet_root)
-    table = ctx._cache["physionet_index"]
+    table = _physionet_index(ctx)
     physionet = (
         table.groupby(["split", "label"])
         .agg(recordings=("record", "size"), mean_seconds=("duration", "mean"))

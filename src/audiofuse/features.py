@@ -53,6 +53,7 @@ __all__ = [
     "window_starts",
     "clip_features",
     "recording_features",
+    "load_recording",
     "FeatureSet",
     "extract_features",
     "load_or_extract",
@@ -207,16 +208,21 @@ def map_recordings(
     return results
 
 
+def load_recording(path, cfg: FeatureConfig, *, windows: bool = False) -> np.ndarray:
+    """Read ``path`` at the profile's rate: all of it for windows, else the first clip."""
+    return load_audio(
+        path,
+        cfg.sample_rate,
+        resample_type=cfg.resample_type,
+        max_seconds=None if windows else cfg.clip_seconds,
+    )
+
+
 def _features_for_path(args) -> tuple[str, np.ndarray | None, np.ndarray | None, str | None]:
     """Worker: read, resample and featurize one file; errors come back as text."""
     path, cfg, windows = args
     try:
-        samples = load_audio(
-            path,
-            cfg.sample_rate,
-            resample_type=cfg.resample_type,
-            max_seconds=None if windows else cfg.clip_seconds,
-        )
+        samples = load_recording(path, cfg, windows=windows)
         spec, wave = recording_features(samples, cfg, windows=windows)
         return path, spec.astype(np.float16), wave.astype(np.float16), None
     except AudioError as err:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import Profile
-from .data import AudioError, load_audio
-from .features import recording_features
+from .data import AudioError
+from .features import load_recording, recording_features
 
 __all__ = ["PredictError", "Predictor"]
 
@@ -107,12 +107,7 @@ class Predictor:
         t0 = time.perf_counter()
         cfg = self.profile.features
         try:
-            samples = load_audio(
-                path,
-                cfg.sample_rate,
-                resample_type=cfg.resample_type,
-                max_seconds=None if full_recording else cfg.clip_seconds,
-            )
+            samples = load_recording(path, cfg, windows=full_recording)
         except AudioError as err:
             raise PredictError(str(err)) from None
         result = self.predict_samples(samples, full_recording=full_recording)
