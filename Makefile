@@ -7,6 +7,7 @@ DATA_DIR ?=
 SEEDS ?= [0, 1, 2]
 EPOCHS ?= null
 N_BOOT ?= 1000
+TRAIN ?= True
 DATA_KIND := $(if $(strip $(DATA_DIR)),real,synthetic)
 EXECUTED := results/$(DATA_KIND)/$(PROFILE)/notebooks
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
@@ -21,6 +22,7 @@ help:
 	@echo "make test       the test suite"
 	@echo "make data       download PhysioNet 2016 and PASCAL into data/"
 	@echo "make reproduce  every notebook via papermill: PROFILE=paper|cpu|smoke DATA_DIR=..."
+	@echo "                (TRAIN=False: tables from runs trained elsewhere, e.g. on a GPU)"
 	@echo "make bench      speed/cost benchmark -> results/benchmark.md"
 	@echo "make lint       ruff"
 	@echo "make clean      remove generated files (keeps committed real-data results)"
@@ -46,7 +48,7 @@ reproduce: setup
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb ($(DATA_KIND) data, $(PROFILE) profile)"; \
 	  $(BIN)/papermill --no-progress-bar --log-level WARNING "$$nb" "$(EXECUTED)/$$(basename $$nb)" \
-	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" \
+	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" -p TRAIN $(TRAIN) \
 	    -y "{SEEDS: $(SEEDS), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT)}" || exit 1; \
 	done
 	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"

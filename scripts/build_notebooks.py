@@ -26,6 +26,7 @@ EPOCHS = None         # None: the profile's own maximum
 N_BOOT = 1000         # bootstrap resamples for the 95 % CIs
 RESULTS_DIR = None    # None: results/ in the repository
 RUNS_DIR = None       # None: runs/ in the repository (trained models, feature caches)
+TRAIN = True          # False: tables from runs already trained and scored (e.g. on a GPU), no training
 """
 
 COLAB_INSTALL = f"""\
@@ -46,7 +47,7 @@ from IPython.display import Image, Markdown, display
 from audiofuse import experiments as ex
 
 ctx = ex.setup(profile=PROFILE, data_dir=DATA_DIR, seeds=SEEDS, epochs=EPOCHS,
-               results_dir=RESULTS_DIR, runs_dir=RUNS_DIR, n_boot=N_BOOT)
+               results_dir=RESULTS_DIR, runs_dir=RUNS_DIR, n_boot=N_BOOT, train=TRAIN)
 display(Markdown(f"**{ctx.data.upper()} data**, profile `{ctx.profile.name}`, seeds {list(ctx.seeds)}"
                  + (" -- synthetic results say nothing about heart sounds." if ctx.data == "synthetic" else "")))
 """
@@ -58,8 +59,7 @@ NOTEBOOKS = {
         "set) and PASCAL, caches the model inputs of the chosen profile, and shows a few "
         "recordings with their spectrograms.",
         [
-            "physionet, pascal = ex.dataset_overview(ctx)\n"
-            "display(physionet)\ndisplay(pascal)",
+            "physionet, pascal = ex.dataset_overview(ctx)\ndisplay(physionet)\ndisplay(pascal)",
             "train, test = ex.physionet_data(ctx)\n"
             "print(f'{len(train)} training and {len(test)} test examples; '\n"
             "      f'features: {train.info}')",
@@ -125,8 +125,7 @@ NOTEBOOKS = {
         "Results: every table and figure",
         "Gathers the tables written by notebooks 01-06 into `results/README.md`.",
         [
-            "readme = ex.write_results_index(ctx)\n"
-            "display(Markdown(readme.read_text()))",
+            "readme = ex.write_results_index(ctx)\ndisplay(Markdown(readme.read_text()))",
         ],
     ),
 }
@@ -134,7 +133,11 @@ NOTEBOOKS = {
 
 def build(name: str, title: str, intro: str, calls: list[str]) -> nbformat.NotebookNode:
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB}/{name}.ipynb)"
     parameters = new_code_cell(PARAMETERS)

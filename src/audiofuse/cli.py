@@ -79,6 +79,28 @@ def _cmd_data_index(args) -> int:
     return 0
 
 
+def _cmd_data_pack(args) -> int:
+    from .config import get_profile
+    from .pack import pack_datasets
+
+    source = Path(args.data_dir) if args.data_dir else None
+    if source is None or not source.is_dir():
+        return _fail(f"{args.data_dir}: pass --data-dir, the folder holding physionet2016/")
+    manifest = pack_datasets(
+        source,
+        args.out,
+        get_profile(args.profile).features,
+        datasets=args.datasets,
+        whole_test_records=not args.first_only,
+    )
+    for name, info in manifest["datasets"].items():
+        print(
+            f"{name}: {info['files']} files ({info['whole_files']} whole), "
+            f"{info['bytes'] / 1e6:.1f} MB -> {Path(args.out) / name}"
+        )
+    return 0
+
+
 # --- features ----------------------------------------------------------------------------
 
 
@@ -115,6 +137,27 @@ def _cmd_train(args) -> int:
     print(table.to_string(index=False))
     print(f"\nresults in {ctx.results}, models in {ctx.runs}")
     return 0
+
+
+def _cmd_train_runs(args) -> int:
+    from . import experiments
+
+    summary = experiments.train_runs(
+        {
+            "profile": args.profile,
+            "data_dir": args.data_dir,
+            "seeds": args.seeds,
+            "epochs": args.epochs,
+            "runs_dir": args.runs_dir,
+        },
+        args.tables,
+        workers=args.workers,
+        deadline_s=None if args.deadline_min is None else 60 * args.deadline_min,
+        pascal=args.pascal,
+    )
+    if len(summary):
+        print(summary.to_string(index=False))
+    return 1 if "error" in summary else 0
 
 
 def _cmd_evaluate(args) -> int:
@@ -221,13 +264,32 @@ def build_parser() -> argparse.ArgumentParser:
     syn = data_sub.add_parser("synthetic", help="write the synthetic PCG datasets")
     syn.add_argument("--size", choices=["smoke", "demo"], default="smoke")
     syn.add_argument("--seed", type=int, default=0)
-    syn.add_argument("--out", default=None, help="data folder; writes <out>/synthetic/<size>/ (default: data/)")
+    syn.add_argument(
+        "--out", default=None, help="data folder; writes <out>/synthetic/<size>/ (default: data/)"
+    )
     syn.set_defaults(func=_cmd_data_synthetic)
     idx = data_sub.add_parser("index", help="count the recordings of a dataset folder")
     idx.add_argument("dataset", choices=["physionet2016", "pascal"])
     idx.add_argument("root", help="the dataset's folder")
     idx.add_argument("--csv", default=None, help="also write the index as CSV")
     idx.set_defaults(func=_cmd_data_index)
+
+    pack = data_sub.add_parser(
+        "pack", help="compact copy holding only the audio a profile reads (for a GPU machine)"
+    )
+    pack.add_argument("out", help="output folder")
+    pack.add_argument("--profile", default="paper", choices=["smoke", "cpu", "paper"])
+    pack.add_argument(
+        "--datasets",
+        nargs="+",
+        default=["physionet2016", "pascal"],
+        choices=["physionet2016", "pascal"],
+    )
+    pack.add_argument(
+        "--first-only", action="store_true", help="keep only the first clip of test records too"
+    )
+    _add_data_dir(pack)
+    pack.set_defaults(func=_cmd_data_pack)
 
     feat = sub.add_parser("features", help="compute and cache the model inputs")
     feat.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
@@ -252,6 +314,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--table", default="main_comparison", help="results table name")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs")
     train.set_defaults(func=_cmd_train)
+
+    many = sub.add_parser(
+        "train-runs",
+        help="train and score every run the tables need, several at once (for a GPU); "
+        "`make reproduce` then builds the tables from the saved scores",
+    )
+    many.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
+    _add_data_dir(many)
+    many.add_argument(
+        "--tables",
+        nargs="+",
+        default=["main", "sweep", "ablation"],
+        choices=["main", "sweep", "ablation"],
+    )
+    many.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    many.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    many.add_argument("--workers", type=int, default=1, help="runs trained at the same time")
+    many.add_argument(
+        "--deadline-min",
+        type=float,
+        default=None,
+        help="start no run that would likely end after this many minutes",
+    )
+    many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
+    many.add_argument("--runs-dir", default=None, help="where models go (default: runs/)")
+    many.set_defaults(func=_cmd_train_runs)
 
     ev = sub.add_parser("evaluate", help="score a trained model on the PhysioNet test split")
     ev.add_argument("model", help="a run folder holding best.keras and config.json")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +34,8 @@ from . import evaluation, plots, reporting
 from .config import Profile, get_profile
 from .data import DatasetError, index_pascal, index_physionet, is_synthetic, physionet_split
 from .features import FeatureSet, load_or_extract
-from .models import count_params
-from .training import predict_proba, set_seed, train_model
+from .models import build_model, count_params
+from .training import finished_state, predict_proba, set_seed, train_model
 
 __all__ = [
     "ModelSpec",
@@ -108,6 +109,7 @@ class Context:
     results: Path
     n_boot: int = 1000
     progress: bool = True
+    train: bool = True
     _cache: dict = field(default_factory=dict, repr=False)
 
     def prov(self, **extra) -> dict:
@@ -125,6 +127,7 @@ def setup(
     runs_dir: str | None = None,
     n_boot: int = 1000,
     progress: bool = True,
+    train: bool = True,
 ) -> Context:
     """Resolve the profile and the data, and make the output folders.
 
@@ -137,6 +140,9 @@ def setup(
     seeds : sequence of int
     epochs : int, optional
         Overrides the profile's maximum number of epochs.
+    train : bool
+        ``False`` builds tables only from runs already trained and scored
+        (e.g. on a GPU with ``audiofuse train-runs``) and skips missing ones.
     """
     chosen = get_profile(profile)
     if epochs:
@@ -170,6 +176,7 @@ def setup(
         results,
         n_boot,
         progress,
+        train,
     )
 
 
@@ -219,7 +226,12 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
     """Train (or reuse) each model for each seed and evaluate it on the test split.
 
     Thresholds come from the validation carve-out of the training records
-    (Youden's J); the test split is only scored.
+    (Youden's J); the test split is only scored. A finished run whose scores
+    are saved is evaluated from those scores alone, without its model or the
+    features, so tables can be rebuilt from runs trained on another machine.
+
+    With ``ctx.train`` false, runs that are not finished and scored are
+    skipped (and named on stderr) instead of trained.
 
     Returns
     -------
@@ -228,66 +240,236 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
         (the paper's protocol) or ``full_recording`` (mean over 5 s windows).
         Per-record scores are saved beside each trained model.
     """
-    train_first, test_first = physionet_data(ctx)
-    random_windows = ctx.profile.train.random_windows
-    if random_windows or full_recording:
-        train_win, test_win = physionet_data(ctx, windows=True)
+    names = EVALUATIONS if full_recording else EVALUATIONS[:1]
     rows = []
     for spec in specs:
-        profile = spec.profile(ctx.profile)
-        slug = spec.run_slug(ctx.profile)
         for seed in ctx.seeds:
-            run_dir = ctx.runs / slug / f"seed{seed}"
-            result = train_model(
-                spec.kind,
-                profile,
-                train_win if random_windows else train_first,
-                run_dir,
-                seed=seed,
-                progress=ctx.progress,
-                extra_config={
-                    "data": ctx.data,
-                    "model_name": spec.name,
-                    "commit": reporting.git_commit(),
-                },
-            )
-            evaluations = {"first_5s": (train_first, test_first)}
-            if full_recording:
-                evaluations["full_recording"] = (train_win, test_win)
-            for name, (train_set, test_set) in evaluations.items():
-                val = _record_scores(
-                    result.model, train_set.select_records(result.val_records), spec.kind
-                )
-                test = _record_scores(result.model, test_set, spec.kind)
-                _save_scores(run_dir / f"scores_{name}.csv", val, test)
-                metrics = _evaluate_split(val, test, ctx.n_boot, seed)
-                rows.append(
-                    {
-                        "model": spec.name,
-                        "kind": spec.kind,
-                        "slug": slug,
-                        "seed": seed,
-                        "evaluation": name,
-                        "params": count_params(result.model),
-                        "best_epoch": result.best_epoch + 1,
-                        "val_roc_auc": result.best_val_auc,
-                        "train_seconds": round(result.seconds, 1),
-                        "train_commit": _train_commit(run_dir),
-                        **metrics,
-                    }
-                )
+            run_dir = ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}"
+            if not _scored(ctx, spec, run_dir, names):
+                if not ctx.train:
+                    print(f"{run_dir}: not trained and scored here; skipped", file=sys.stderr)
+                    continue
+                train_and_score(ctx, spec, seed, full_recording=full_recording)
+            rows += _score_rows(ctx, spec, seed, names)
+            history = json.loads((run_dir / "history.json").read_text())
             plots.plot_training_curves(
-                result.history,
-                ctx.results / "figures" / f"training_{slug}_seed{seed}.png",
+                history,
+                ctx.results / "figures" / f"training_{spec.run_slug(ctx.profile)}_seed{seed}.png",
                 title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
             )
     return pd.DataFrame(rows)
 
 
-def _train_commit(run_dir: Path) -> str:
-    """The commit that trained the model in ``run_dir`` (from its config.json)."""
-    path = run_dir / "config.json"
-    return json.loads(path.read_text()).get("commit", "unknown") if path.exists() else "unknown"
+EVALUATIONS = ("first_5s", "full_recording")
+
+
+def _scored(ctx: Context, spec: ModelSpec, run_dir: Path, names) -> bool:
+    """True when the run is finished and every score file postdates its training."""
+    if finished_state(run_dir, spec.profile(ctx.profile)) is None:
+        return False
+    trained = (run_dir / "state.json").stat().st_mtime
+    paths = [run_dir / f"scores_{name}.csv" for name in names]
+    return all(p.exists() and p.stat().st_mtime >= trained for p in paths)
+
+
+def train_and_score(ctx: Context, spec: ModelSpec, seed: int, *, full_recording: bool = True):
+    """Train one model (or load its finished run) and save its per-record scores.
+
+    Writes ``scores_first_5s.csv`` (and ``scores_full_recording.csv``) beside
+    the model: validation-carve-out and test scores, one row per record.
+    """
+    train_first, test_first = physionet_data(ctx)
+    random_windows = ctx.profile.train.random_windows
+    if random_windows or full_recording:
+        train_win, test_win = physionet_data(ctx, windows=True)
+    run_dir = ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}"
+    result = train_model(
+        spec.kind,
+        spec.profile(ctx.profile),
+        train_win if random_windows else train_first,
+        run_dir,
+        seed=seed,
+        progress=ctx.progress,
+        extra_config={"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()},
+    )
+    evaluations = {"first_5s": (train_first, test_first)}
+    if full_recording:
+        evaluations["full_recording"] = (train_win, test_win)
+    for name, (train_set, test_set) in evaluations.items():
+        val = _record_scores(result.model, train_set.select_records(result.val_records), spec.kind)
+        test = _record_scores(result.model, test_set, spec.kind)
+        _save_scores(run_dir / f"scores_{name}.csv", val, test)
+    return result
+
+
+TABLE_SPECS = {
+    "main": PAPER_MODELS,
+    "sweep": VIT_SWEEP,
+    "ablation": FUSION_ABLATION,
+}
+
+
+def _unique_runs(ctx: Context, specs) -> list[ModelSpec]:
+    """One spec per run folder (the sweep's 6x8 and the ablation's concat are the main fusion)."""
+    seen, unique = set(), []
+    for spec in specs:
+        if spec.run_slug(ctx.profile) not in seen:
+            seen.add(spec.run_slug(ctx.profile))
+            unique.append(spec)
+    return unique
+
+
+def _run_job(setup_kwargs: dict, spec: ModelSpec, seed: int, pascal: bool) -> dict:
+    """Worker: train and score one run in its own process (one GPU context each)."""
+    import time
+
+    start = time.perf_counter()
+    ctx = setup(**setup_kwargs)
+    result = train_and_score(ctx, spec, seed)
+    if pascal:
+        pascal_scores(ctx, spec, seed)
+    return {
+        "run": f"{spec.run_slug(ctx.profile)}/seed{seed}",
+        "best_val_auc": round(float(result.best_val_auc), 4),
+        "epochs": len(result.history.get("loss", [])),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def train_runs(
+    setup_kwargs: dict,
+    tables=("main", "sweep", "ablation"),
+    *,
+    workers: int = 1,
+    deadline_s: float | None = None,
+    pascal: bool = False,
+) -> pd.DataFrame:
+    """Train and score every run that ``tables`` need, ``workers`` at a time.
+
+    Small models leave most of a GPU idle, so several runs share it, each in
+    its own process. Runs start in order of importance: every seed of the
+    main table first, then the other tables seed by seed. No run starts
+    when ``deadline_s`` (seconds from now) would likely cut it off; finished
+    runs are reused and unfinished ones resume, so calling again completes
+    the set. The tables are then built by the notebooks from the saved
+    scores, here or on another machine.
+
+    Parameters
+    ----------
+    setup_kwargs : dict
+        Arguments of :func:`setup` (profile, data_dir, seeds, ...).
+    tables : sequence of {"main", "sweep", "ablation"}
+    workers : int
+        Concurrent training processes.
+    deadline_s : float, optional
+    pascal : bool
+        Also score PASCAL (zero-shot and head-trained) with every main-table run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run started here: ``run, best_val_auc, epochs, seconds``
+        (or ``error``).
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    import time
+
+    start = time.monotonic()
+    ctx = setup(**setup_kwargs)
+    # features once, here, with every core; the workers memory-map the cache
+    physionet_data(ctx)
+    physionet_data(ctx, windows=True)
+    if pascal:
+        _features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
+    main = _unique_runs(ctx, TABLE_SPECS["main"]) if "main" in tables else []
+    others = _unique_runs(ctx, [s for t in tables if t != "main" for s in TABLE_SPECS[t]])
+    others = [
+        s for s in others if s.run_slug(ctx.profile) not in {m.run_slug(ctx.profile) for m in main}
+    ]
+    jobs = [(spec, seed, pascal) for seed in ctx.seeds for spec in main]
+    jobs += [(spec, seed, False) for seed in ctx.seeds for spec in others]
+    jobs = [
+        job
+        for job in jobs
+        if not (
+            _scored(
+                ctx, job[0], ctx.runs / job[0].run_slug(ctx.profile) / f"seed{job[1]}", EVALUATIONS
+            )
+            and (not job[2] or _pascal_scored(ctx, job[0], job[1]))
+        )
+    ]
+    print(f"{len(jobs)} runs to train or score, {workers} at a time", file=sys.stderr, flush=True)
+    rows, durations, pending = [], [], {}
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        while jobs or pending:
+            elapsed = time.monotonic() - start
+            typical = max(durations) if durations else 0.0
+            while (
+                jobs
+                and len(pending) < workers
+                and (deadline_s is None or elapsed + typical < deadline_s)
+            ):
+                spec, seed, with_pascal = jobs.pop(0)
+                future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal)
+                pending[future] = f"{spec.run_slug(ctx.profile)}/seed{seed}"
+            if not pending:
+                break
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                name = pending.pop(future)
+                try:
+                    row = future.result()
+                    durations.append(row["seconds"])
+                except Exception as exc:  # one failed run must not sink the others
+                    row = {"run": name, "error": f"{type(exc).__name__}: {exc}"}
+                rows.append(row)
+                print(f"done {row}", file=sys.stderr, flush=True)
+    if jobs:
+        print(
+            f"deadline: {len(jobs)} runs not started: "
+            + ", ".join(f"{s.run_slug(ctx.profile)}/seed{k}" for s, k, _ in jobs),
+            file=sys.stderr,
+        )
+    return pd.DataFrame(rows)
+
+
+def _pascal_scored(ctx: Context, spec: ModelSpec, seed: int) -> bool:
+    run_dir = ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}"
+    path = run_dir / "scores_pascal.csv"
+    return path.exists() and path.stat().st_mtime >= (run_dir / "state.json").stat().st_mtime
+
+
+def _score_rows(ctx: Context, spec: ModelSpec, seed: int, names) -> list[dict]:
+    """Table rows of one finished, scored run, from its saved files alone."""
+    run_dir = ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}"
+    state = json.loads((run_dir / "state.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    params = config.get("params")
+    if params is None:  # runs stored before params were recorded
+        params = count_params(
+            build_model(spec.kind, ctx.profile.features, spec.profile(ctx.profile).model)
+        )
+    rows = []
+    for name in names:
+        val, test = load_scores(ctx, spec, seed, name)
+        rows.append(
+            {
+                "model": spec.name,
+                "kind": spec.kind,
+                "slug": spec.run_slug(ctx.profile),
+                "seed": seed,
+                "evaluation": name,
+                "params": int(params),
+                "best_epoch": state["best_epoch"] + 1,
+                "val_roc_auc": state["best_val_auc"],
+                "train_seconds": round(state.get("seconds", 0.0), 1),
+                "train_commit": config.get("commit", "unknown"),
+                "backend": config.get("backend", "unknown"),
+                **_evaluate_split(val, test, ctx.n_boot, seed),
+            }
+        )
+    return rows
 
 
 def _save_scores(path: Path, val: pd.DataFrame, test: pd.DataFrame) -> None:
@@ -544,6 +726,63 @@ def train_head(
     return head
 
 
+def pascal_scores(
+    ctx: Context, spec: ModelSpec, seed: int, *, test_fraction: float = 0.15
+) -> pd.DataFrame:
+    """Per-record PASCAL scores of one trained run, under both protocols.
+
+    Saved as ``scores_pascal.csv`` beside the model and reused while newer
+    than the run. Columns ``record, label, score, protocol, split``:
+    ``zero_shot`` rows score every labelled recording with the PhysioNet
+    model; ``head_trained`` rows hold the head's inner validation (``val``,
+    for its threshold) and the held-out 15 % (``test``).
+    """
+    from .training import load_trained
+
+    run_dir = ctx.runs / spec.run_slug(ctx.profile) / f"seed{seed}"
+    path = run_dir / "scores_pascal.csv"
+    if _pascal_scored(ctx, spec, seed):
+        return pd.read_csv(path, dtype={"record": str})
+    pascal_features = _features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
+    labels, records = pascal_features.labels, pascal_features.records
+    head_train_idx, head_test_idx = train_test_split(
+        np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=0
+    )
+    model, _ = load_trained(run_dir)
+    scores = predict_proba(model, pascal_features, spec.kind)
+    embeddings = _embed(model, pascal_features, spec.kind)
+    head = train_head(
+        embeddings[head_train_idx], labels[head_train_idx], spec.profile(ctx.profile), seed=seed
+    )
+    inner = head_train_idx[head.val_idx]
+    parts = [
+        pd.DataFrame(
+            {
+                "record": records,
+                "label": labels,
+                "score": scores,
+                "protocol": "zero_shot",
+                "split": "test",
+            }
+        )
+    ]
+    for split, idx in (("val", inner), ("test", head_test_idx)):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "record": records[idx],
+                    "label": labels[idx],
+                    "score": head.predict_on_batch(embeddings[idx]).ravel(),
+                    "protocol": "head_trained",
+                    "split": split,
+                }
+            )
+        )
+    table = pd.concat(parts, ignore_index=True)
+    reporting.write_text_atomic(path, table.to_csv(index=False))
+    return table
+
+
 def cross_dataset(
     ctx: Context,
     specs=PAPER_MODELS,
@@ -559,45 +798,30 @@ def cross_dataset(
     on a stratified 85 % of PASCAL, tested on the other 15 % (88 recordings),
     threshold from the head's inner validation split.
     """
-    from .training import load_trained
-
-    pascal = index_pascal(ctx.pascal_root)
-    pascal_features = _features(ctx, pascal, "pascal", windows=False)
-    labels = pascal_features.labels
-    head_train_idx, head_test_idx = train_test_split(
-        np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=0
-    )
     rows = []
     for spec in specs:
-        profile = spec.profile(ctx.profile)
         slug = spec.run_slug(ctx.profile)
         for seed in ctx.seeds:
             run_dir = ctx.runs / slug / f"seed{seed}"
-            model, _ = load_trained(run_dir)
-            val_path = run_dir / "scores_first_5s.csv"
-            both = pd.read_csv(val_path)
-            val = both[both["split"] == "val"]
-            physio_test = both[both["split"] == "test"]
+            if not (run_dir / "scores_first_5s.csv").exists():
+                print(f"{run_dir}: no PhysioNet scores; skipped", file=sys.stderr)
+                continue
+            val, physio_test = load_scores(ctx, spec, seed)
             physio_auc = roc_auc_score(physio_test["label"], physio_test["score"])
-            threshold = evaluation.choose_threshold(val["label"], val["score"])
-            scores = predict_proba(model, pascal_features, spec.kind)
-            zero = evaluation.evaluate(labels, scores, threshold, n_boot=ctx.n_boot, seed=seed)
-            embeddings = _embed(model, pascal_features, spec.kind)
-            head = train_head(
-                embeddings[head_train_idx], labels[head_train_idx], profile, seed=seed
-            )
-            inner = head_train_idx[head.val_idx]
-            head_threshold = evaluation.choose_threshold(
-                labels[inner], head.predict_on_batch(embeddings[inner]).ravel()
-            )
-            head_scores = head.predict_on_batch(embeddings[head_test_idx]).ravel()
-            tuned = evaluation.evaluate(
-                labels[head_test_idx], head_scores, head_threshold, n_boot=ctx.n_boot, seed=seed
-            )
-            for protocol, metrics, n in (
-                ("zero_shot", zero, len(labels)),
-                ("head_trained", tuned, len(head_test_idx)),
+            pascal = pascal_scores(ctx, spec, seed, test_fraction=test_fraction)
+            zero = pascal[pascal["protocol"] == "zero_shot"]
+            head_val = pascal[(pascal["protocol"] == "head_trained") & (pascal["split"] == "val")]
+            head_test = pascal[(pascal["protocol"] == "head_trained") & (pascal["split"] == "test")]
+            for protocol, threshold_from, scored in (
+                ("zero_shot", val, zero),
+                ("head_trained", head_val, head_test),
             ):
+                threshold = evaluation.choose_threshold(
+                    threshold_from["label"], threshold_from["score"]
+                )
+                metrics = evaluation.evaluate(
+                    scored["label"], scored["score"], threshold, n_boot=ctx.n_boot, seed=seed
+                )
                 rows.append(
                     {
                         "model": spec.name,
@@ -605,14 +829,17 @@ def cross_dataset(
                         "slug": slug,
                         "seed": seed,
                         "protocol": protocol,
-                        "n_test": n,
+                        "n_test": len(scored),
                         "physionet_roc_auc": physio_auc,
                         "change_pct": 100 * (metrics["roc_auc"] - physio_auc) / physio_auc,
                         **metrics,
                     }
                 )
             if seed == ctx.seeds[0]:
-                ctx._cache.setdefault("pascal_curves", {})[spec.name] = (labels, scores)
+                ctx._cache.setdefault("pascal_curves", {})[spec.name] = (
+                    zero["label"].to_numpy(),
+                    zero["score"].to_numpy(),
+                )
     runs = pd.DataFrame(rows)
     summary = evaluation.summarize_seeds(
         runs, group_cols=("model", "protocol"), metrics=("roc_auc", "mcc", "accuracy", "change_pct")

@@ -39,6 +39,7 @@ __all__ = [
     "train_model",
     "predict_proba",
     "load_trained",
+    "finished_state",
 ]
 
 
@@ -244,20 +245,8 @@ def train_model(
         "backend": keras.backend.backend(),
         **(extra_config or {}),
     }
-    state = json.loads(state_path.read_text()) if state_path.exists() else None
-    if state and _resumable(state.get("config", {}).get("profile")) != _resumable(
-        config["profile"]
-    ):
-        raise TrainingError(
-            f"{run_dir}: holds a run with a different configuration; choose another --runs-dir"
-        )
-    # A run that reached its epoch limit (not early-stopped) continues when
-    # asked for more epochs; an early-stopped one stays finished.
-    finished = bool(
-        state
-        and state.get("finished")
-        and (state["wait"] >= train_cfg.patience or state["epoch"] + 1 >= train_cfg.epochs)
-    )
+    state = _read_state(run_dir, profile)
+    finished = _is_finished(state, train_cfg)
 
     set_seed(seed)
     train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed)
@@ -318,6 +307,7 @@ def train_model(
             loss="binary_crossentropy",
         )
         history, start_epoch, best_auc, best_epoch, wait = {}, 0, -np.inf, -1, 0
+        config["params"] = int(model.count_params())
         _write_json(run_dir / "config.json", config)
 
     elapsed = state.get("seconds", 0.0) if state else 0.0
@@ -374,12 +364,51 @@ def train_model(
     return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
 
 
+def _read_state(run_dir: Path, profile: Profile) -> dict | None:
+    """The run's state.json, checked to belong to ``profile`` (None when absent)."""
+    state_path = run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    if state and _resumable(state.get("config", {}).get("profile")) != _resumable(
+        profile.to_dict()
+    ):
+        raise TrainingError(
+            f"{run_dir}: holds a run with a different configuration; choose another --runs-dir"
+        )
+    return state
+
+
+def _is_finished(state: dict | None, train_cfg) -> bool:
+    # A run that reached its epoch limit (not early-stopped) continues when
+    # asked for more epochs; an early-stopped one stays finished.
+    return bool(
+        state
+        and state.get("finished")
+        and (state["wait"] >= train_cfg.patience or state["epoch"] + 1 >= train_cfg.epochs)
+    )
+
+
+def finished_state(run_dir: str | os.PathLike, profile: Profile) -> dict | None:
+    """``state.json`` of a finished run of ``profile`` in ``run_dir``, else None.
+
+    Lets results be rebuilt from a run's saved scores without loading the
+    model, e.g. when the model was trained on another machine.
+
+    Raises
+    ------
+    TrainingError
+        If ``run_dir`` holds a run of a different configuration.
+    """
+    state = _read_state(Path(run_dir), profile)
+    return state if _is_finished(state, profile.train) else None
+
+
 def _resumable(profile: dict | None) -> dict | None:
     """A profile as JSON (tuples become lists, as on disk), less the epoch limit,
     which a resumed run may raise."""
     if profile is None:
         return None
-    profile = json.loads(json.dumps(profile))
+    # through Profile so that fields added since the run was stored take their defaults
+    profile = json.loads(json.dumps(Profile.from_dict(profile).to_dict()))
     profile.get("train", {}).pop("epochs", None)
     return profile
 
