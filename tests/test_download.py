@@ -135,8 +135,9 @@ def physionet(server):
 
 
 def _get(server, dest, sources, **kwargs):
-    return dl.download_dataset("physionet2016", dest, base_url=server.base_url,
-                               progress=False, sources=sources, **kwargs)
+    return dl.download_dataset(
+        "physionet2016", dest, base_url=server.base_url, progress=False, sources=sources, **kwargs
+    )
 
 
 # --------------------------------------------------------------------------
@@ -251,8 +252,7 @@ def test_sha256sums_mismatch_inside_archive(server, tmp_path):
     data = _zip(physionet_entries(corrupt="a0002.wav"))
     server.files[PHYSIONET_ZIP] = data
     with pytest.raises(dl.DownloadError, match=r"training-a/a0002\.wav") as info:
-        dl.download_dataset("physionet2016", tmp_path, base_url=server.base_url,
-                            progress=False)
+        dl.download_dataset("physionet2016", tmp_path, base_url=server.base_url, progress=False)
     assert "SHA256SUMS" in str(info.value)
     assert not (tmp_path / "physionet2016").exists()
     assert not (tmp_path / dl.DOWNLOADS_DIRNAME / PHYSIONET_ZIP).exists()
@@ -286,8 +286,7 @@ def test_base_url_from_environment(server, physionet, tmp_path, monkeypatch):
 
 def test_http_error_names_url(server, tmp_path):
     with pytest.raises(dl.DownloadError, match=r"cannot reach .*\(HTTP 404"):
-        dl.download_dataset("physionet2016", tmp_path, base_url=server.base_url,
-                            progress=False)
+        dl.download_dataset("physionet2016", tmp_path, base_url=server.base_url, progress=False)
 
 
 def test_existing_foreign_folder_is_not_overwritten(server, physionet, tmp_path):
@@ -319,8 +318,9 @@ def test_zip_slip_download_leaves_nothing(server, tmp_path):
     data = _zip({f"{PHYSIONET_TOP}/training-a/REFERENCE.csv": b"x,1\n", "../../evil.txt": b"!"})
     server.files[PHYSIONET_ZIP] = data
     with pytest.raises(dl.DownloadError, match="zip-slip"):
-        dl.download_dataset("physionet2016", tmp_path / "data", base_url=server.base_url,
-                            progress=False)
+        dl.download_dataset(
+            "physionet2016", tmp_path / "data", base_url=server.base_url, progress=False
+        )
     assert not (tmp_path / "evil.txt").exists()
     assert not (tmp_path / "data" / "physionet2016").exists()
     assert not any((tmp_path / "data" / dl.DOWNLOADS_DIRNAME).iterdir())  # bad zip deleted

@@ -216,3 +216,15 @@ def test_feature_batches_draw_one_window_per_record():
     x, y, w = batches[0]
     assert set(x) == {"waveform"} and x["waveform"].dtype == np.float32
     np.testing.assert_array_equal(w, np.where(y > 0.5, 1.5, 0.75))
+
+
+def test_finished_state_reads_a_finished_run_only(trained, smoke_profile, tmp_path):
+    state = training.finished_state(trained.run_dir, smoke_profile)
+    assert state is not None and state["best_epoch"] == trained.best_epoch
+    more = smoke_profile.replace(train=smoke_profile.train.replace(epochs=99))
+    assert training.finished_state(trained.run_dir, more) is None  # would resume
+    assert training.finished_state(tmp_path, smoke_profile) is None  # nothing there
+    other = smoke_profile.replace(model=smoke_profile.model.replace(width=48))
+    with pytest.raises(TrainingError, match="different configuration"):
+        training.finished_state(trained.run_dir, other)
+    assert _json(trained.run_dir / "config.json")["params"] == trained.model.count_params()
