@@ -499,6 +499,17 @@ def _ci_text(runs: pd.DataFrame, model: str, evaluation_name: str, metric: str) 
     return f"[{row[f'{metric}_ci_low']:.3f}, {row[f'{metric}_ci_high']:.3f}]"
 
 
+def _trained_by(runs: pd.DataFrame) -> dict:
+    """Backend and commit that trained a table's runs (which may predate the table)."""
+    if "backend" not in runs or "train_commit" not in runs:
+        return {}
+    trained = runs.dropna(subset=["backend", "train_commit"])  # classical rows have none
+    pairs = sorted(
+        {f"{b} @ {c}" for b, c in zip(trained["backend"], trained["train_commit"], strict=True)}
+    )
+    return {"trained": "; ".join(pairs)} if pairs else {}
+
+
 def main_table(
     ctx: Context,
     runs: pd.DataFrame,
@@ -542,7 +553,7 @@ def main_table(
             f"{'' if name == 'main_comparison' else name.replace('_', ' ').capitalize() + ': '}"
             f"PhysioNet 2016 test split ({int(runs['n'].iloc[0])} records): ours vs the paper"
         ),
-        prov=ctx.prov(),
+        prov=ctx.prov(**_trained_by(runs)),
         notes=(
             "Mean ± sd over seeds; the decision threshold is chosen on the validation carve-out "
             "of the training records (Youden's J), never on the test split. `first_5s` is the "
@@ -612,7 +623,7 @@ def vit_sweep_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
         ctx.results,
         "vit_sweep",
         title="ViT sweep of the fusion model (first 5 s)",
-        prov=ctx.prov(),
+        prov=ctx.prov(**_trained_by(runs)),
         notes="Parameter counts are for this profile's model. In the `paper` "
         "profile they match the paper's within 5 %.",
     )
@@ -644,7 +655,7 @@ def fusion_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
         ctx.results,
         "fusion_ablation",
         title="Fusion-strategy ablation (PhysioNet test split)",
-        prov=ctx.prov(),
+        prov=ctx.prov(**_trained_by(runs)),
         notes="The paper names concatenation as its choice; it gives no "
         "numbers for the alternatives, so there is no paper column.",
     )
@@ -807,6 +818,7 @@ def cross_dataset(
                 print(f"{run_dir}: no PhysioNet scores; skipped", file=sys.stderr)
                 continue
             val, physio_test = load_scores(ctx, spec, seed)
+            config = json.loads((run_dir / "config.json").read_text())
             physio_auc = roc_auc_score(physio_test["label"], physio_test["score"])
             pascal = pascal_scores(ctx, spec, seed, test_fraction=test_fraction)
             zero = pascal[pascal["protocol"] == "zero_shot"]
@@ -832,6 +844,8 @@ def cross_dataset(
                         "n_test": len(scored),
                         "physionet_roc_auc": physio_auc,
                         "change_pct": 100 * (metrics["roc_auc"] - physio_auc) / physio_auc,
+                        "backend": config.get("backend", "unknown"),
+                        "train_commit": config.get("commit", "unknown"),
                         **metrics,
                     }
                 )
@@ -872,7 +886,7 @@ def cross_dataset(
         ctx.results,
         "pascal_robustness",
         title="Cross-dataset: trained on PhysioNet 2016, tested on PASCAL",
-        prov=ctx.prov(),
+        prov=ctx.prov(**_trained_by(runs)),
         notes=(
             "`zero_shot`: all labelled PASCAL recordings, PhysioNet threshold. "
             "`head_trained`: backbone frozen, head trained on 85 % of PASCAL, tested on a "
