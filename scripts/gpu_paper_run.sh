@@ -11,6 +11,9 @@
 # Finally it packs every run's scores, histories and configs, not the weights, into
 # OUT_DIR/paper_runs.tar.gz, with the log, and copies the seed-0 main models.
 #
+# Runs record the commit that trained them. Where the copy's .git is missing or
+# stale (a synced folder, an upload), set AUDIOFUSE_COMMIT=<short hash> first.
+#
 # Back on any machine: `tar -xzf paper_runs.tar.gz -C runs`, then
 # `make reproduce PROFILE=paper DATA_DIR=... TRAIN=False` builds every table from
 # those scores. Colab: set the runtime to GPU and run the same lines in a cell.

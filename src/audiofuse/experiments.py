@@ -1083,7 +1083,7 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
 def update_readme_tables(
     readme: str | Path,
     results_root: str | Path,
-    prefer=("real/cpu", "real/paper", "synthetic/smoke"),
+    prefer=("real/paper", "real/cpu", "synthetic/smoke"),
 ) -> bool:
     """Copy the main tables of the best available results into the README's results block.
 
@@ -1098,6 +1098,9 @@ def update_readme_tables(
     blocks = []
     for key in prefer:
         folder = root / key
+        if (folder / "main_comparison.md").exists():
+            data, profile = key.split("/")
+            blocks.append(f"### {data} data, `{profile}` profile\n")
         for name in ("main_comparison", "pascal_robustness"):
             table = folder / f"{name}.md"
             if table.exists():

@@ -49,7 +49,13 @@ PAPER_VIT_SWEEP = {
 
 
 def git_commit(repo: str | os.PathLike | None = None) -> str:
-    """Current commit (short hash), with ``+dirty`` when the tree has changes."""
+    """Current commit (short hash), with ``+dirty`` when ``src/`` has changes.
+
+    ``AUDIOFUSE_COMMIT`` overrides it, for copies of the tree whose ``.git`` is
+    missing or stale (a synced folder on a GPU machine, a Colab upload).
+    """
+    if os.environ.get("AUDIOFUSE_COMMIT"):
+        return os.environ["AUDIOFUSE_COMMIT"]
     repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
