@@ -29,6 +29,14 @@ def packed(synthetic_roots, cfg, tmp_path_factory):
     return data_dir, dest, manifest
 
 
+def _features_of_both(source_path, copy_path, cfg, windows=False):
+    """(spectrograms, waveforms) of the original recording and of its packed copy."""
+    return [
+        recording_features(load_recording(path, cfg, windows=windows), cfg, windows=windows)
+        for path in (source_path, copy_path)
+    ]
+
+
 def test_same_records_splits_and_labels(packed):
     data_dir, dest, manifest = packed
     for name, index in (("physionet2016", index_physionet), ("pascal", index_pascal)):
@@ -49,8 +57,7 @@ def test_first_clips_keep_exactly_what_the_loader_reads(packed, cfg):
         kept, kept_rate = read_audio(copy["path"][i])
         assert kept_rate == rate
         assert len(kept) == min(len(original), kept_samples(cfg.clip_seconds, rate))
-        a = recording_features(load_recording(source["path"][i], cfg), cfg)
-        b = recording_features(load_recording(copy["path"][i], cfg), cfg)
+        a, b = _features_of_both(source["path"][i], copy["path"][i], cfg)
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
 
@@ -62,8 +69,7 @@ def test_test_records_stay_whole(packed, cfg):
     test = np.flatnonzero(source["split"].to_numpy() == "test")
     assert manifest["datasets"]["physionet2016"]["whole_files"] == len(test)
     i = test[0]
-    a = recording_features(load_recording(source["path"][i], cfg, windows=True), cfg, windows=True)
-    b = recording_features(load_recording(copy["path"][i], cfg, windows=True), cfg, windows=True)
+    a, b = _features_of_both(source["path"][i], copy["path"][i], cfg, windows=True)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
 
@@ -75,8 +81,7 @@ def test_audio_above_the_profile_rate_is_stored_resampled(packed, cfg):
     i = int(np.flatnonzero(source["set"].to_numpy() == "A")[0])
     assert read_audio(source["path"][i])[1] > cfg.sample_rate  # set A: 44.1 kHz
     assert read_audio(copy["path"][i])[1] == cfg.sample_rate
-    a_spec, a_wave = recording_features(load_recording(source["path"][i], cfg), cfg)
-    b_spec, b_wave = recording_features(load_recording(copy["path"][i], cfg), cfg)
+    (a_spec, a_wave), (b_spec, b_wave) = _features_of_both(source["path"][i], copy["path"][i], cfg)
     # only the 16-bit rounding of the resampled signal differs, and the few
     # samples the resampler pushed past full scale (clipped, counted in the manifest)
     assert np.mean(np.abs(a_wave - b_wave) < 1e-4) > 0.99
