@@ -29,6 +29,16 @@ def packed(synthetic_roots, cfg, tmp_path_factory):
     return data_dir, dest, manifest
 
 
+@pytest.fixture(scope="module")
+def indexes(packed):
+    """{dataset: (index of the original, index of the packed copy)}."""
+    data_dir, dest, _ = packed
+    return {
+        name: (index(data_dir / name, probe=False), index(dest / name, probe=False))
+        for name, index in (("physionet2016", index_physionet), ("pascal", index_pascal))
+    }
+
+
 def _features_of_both(source_path, copy_path, cfg, windows=False):
     """(spectrograms, waveforms) of the original recording and of its packed copy."""
     return [
@@ -48,10 +58,8 @@ def test_same_records_splits_and_labels(packed):
     assert json.loads((dest / MANIFEST).read_text()) == manifest
 
 
-def test_first_clips_keep_exactly_what_the_loader_reads(packed, cfg):
-    data_dir, dest, _ = packed
-    source = index_physionet(data_dir / "physionet2016", probe=False)
-    copy = index_physionet(dest / "physionet2016", probe=False)
+def test_first_clips_keep_exactly_what_the_loader_reads(indexes, cfg):
+    source, copy = indexes["physionet2016"]
     for i in np.flatnonzero(source["split"].to_numpy() == "train")[:5]:
         original, rate = read_audio(source["path"][i])
         kept, kept_rate = read_audio(copy["path"][i])
@@ -62,10 +70,9 @@ def test_first_clips_keep_exactly_what_the_loader_reads(packed, cfg):
             np.testing.assert_array_equal(x, y)
 
 
-def test_test_records_stay_whole(packed, cfg):
-    data_dir, dest, manifest = packed
-    source = index_physionet(data_dir / "physionet2016", probe=False)
-    copy = index_physionet(dest / "physionet2016", probe=False)
+def test_test_records_stay_whole(packed, indexes, cfg):
+    manifest = packed[2]
+    source, copy = indexes["physionet2016"]
     test = np.flatnonzero(source["split"].to_numpy() == "test")
     assert manifest["datasets"]["physionet2016"]["whole_files"] == len(test)
     i = test[0]
@@ -74,10 +81,8 @@ def test_test_records_stay_whole(packed, cfg):
         np.testing.assert_array_equal(x, y)
 
 
-def test_audio_above_the_profile_rate_is_stored_resampled(packed, cfg):
-    data_dir, dest, _ = packed
-    source = index_pascal(data_dir / "pascal", probe=False)
-    copy = index_pascal(dest / "pascal", probe=False)
+def test_audio_above_the_profile_rate_is_stored_resampled(indexes, cfg):
+    source, copy = indexes["pascal"]
     i = int(np.flatnonzero(source["set"].to_numpy() == "A")[0])
     assert read_audio(source["path"][i])[1] > cfg.sample_rate  # set A: 44.1 kHz
     assert read_audio(copy["path"][i])[1] == cfg.sample_rate

@@ -245,6 +245,15 @@ def _add_data_dir(p) -> None:
     )
 
 
+def _add_run_options(p, seeds: list[int]) -> None:
+    """Options of every command that trains: profile, data, seeds, epochs, runs folder."""
+    p.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
+    _add_data_dir(p)
+    p.add_argument("--seeds", nargs="+", type=int, default=seeds)
+    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--runs-dir", default=None, help="where models go (default: runs/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audiofuse",
@@ -298,18 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     feat.set_defaults(func=_cmd_features)
 
     train = sub.add_parser("train", help="train and evaluate the paper's models")
-    train.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
-    _add_data_dir(train)
+    _add_run_options(train, seeds=[0])
     train.add_argument(
         "--models",
         nargs="+",
         default=["spectrogram", "waveform", "fusion"],
         choices=["spectrogram", "waveform", "fusion"],
     )
-    train.add_argument("--seeds", nargs="+", type=int, default=[0])
-    train.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     train.add_argument("--first-only", action="store_true", help="skip full-recording evaluation")
-    train.add_argument("--runs-dir", default=None, help="where models go (default: runs/)")
     train.add_argument("--results-dir", default=None, help="where tables go (default: results/)")
     train.add_argument("--table", default="main_comparison", help="results table name")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs")
@@ -320,16 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train and score every run the tables need, several at once (for a GPU); "
         "`make reproduce` then builds the tables from the saved scores",
     )
-    many.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
-    _add_data_dir(many)
+    _add_run_options(many, seeds=[0, 1, 2])
     many.add_argument(
         "--tables",
         nargs="+",
         default=["main", "sweep", "ablation"],
         choices=["main", "sweep", "ablation"],
     )
-    many.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    many.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     many.add_argument("--workers", type=int, default=1, help="runs trained at the same time")
     many.add_argument(
         "--deadline-min",
@@ -338,7 +340,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="start no run that would likely end after this many minutes",
     )
     many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
-    many.add_argument("--runs-dir", default=None, help="where models go (default: runs/)")
     many.set_defaults(func=_cmd_train_runs)
 
     ev = sub.add_parser("evaluate", help="score a trained model on the PhysioNet test split")
