@@ -22,6 +22,7 @@ from audiofuse.training import (
     TrainingError,
     carve_validation,
     load_trained,
+    record_weights,
     train_model,
 )
 
@@ -46,11 +47,14 @@ def _json(path):
     return json.loads(path.read_text())
 
 
-def _fake_features(labels_per_record, windows_per_record) -> FeatureSet:
+def _fake_features(labels_per_record, windows_per_record, subsets=None) -> FeatureSet:
     """A FeatureSet with tiny arrays, for the record-level logic."""
+    subsets = subsets if subsets is not None else ["a"] * len(labels_per_record)
     rows = [
-        {"record": f"r{i:03d}", "label": int(label), "window": w}
-        for i, (label, k) in enumerate(zip(labels_per_record, windows_per_record, strict=True))
+        {"record": f"r{i:03d}", "subset": subset, "label": int(label), "window": w}
+        for i, (label, k, subset) in enumerate(
+            zip(labels_per_record, windows_per_record, subsets, strict=True)
+        )
         for w in range(k)
     ]
     meta = pd.DataFrame(rows)
@@ -205,8 +209,9 @@ def test_single_class_or_empty_training_data_raises(smoke_profile, tmp_path):
 def test_feature_batches_draw_one_window_per_record():
     labels = np.array([1, 0, 0, 1, 0, 0])
     fs = _fake_features(labels, [3, 1, 2, 4, 1, 2])
+    weights = record_weights(fs.meta, "label")  # 2 abnormal, 4 normal records
     batches = FeatureBatches(
-        fs, "waveform", 4, seed=0, one_window_per_record=True, sample_weight={0: 0.75, 1: 1.5}
+        fs, "waveform", 4, seed=0, one_window_per_record=True, row_weights=weights
     )
     assert len(batches) == 2  # 6 records, 4 a batch
     for _ in range(3):
@@ -228,3 +233,75 @@ def test_finished_state_reads_a_finished_run_only(trained, smoke_profile, tmp_pa
     with pytest.raises(TrainingError, match="different configuration"):
         training.finished_state(trained.run_dir, other)
     assert _json(trained.run_dir / "config.json")["params"] == trained.model.count_params()
+
+
+def _confounded(windows=1):
+    """Records of two subsets whose abnormal rates differ, as PhysioNet's a and e."""
+    labels, subsets = [], []
+    for subset, _, n_abnormal, n_normal in (("a", 0, 30, 10), ("e", 1, 5, 45)):
+        labels += [1] * n_abnormal + [0] * n_normal
+        subsets += [subset] * (n_abnormal + n_normal)
+    return _fake_features(labels, [windows] * len(labels), subsets)
+
+
+def test_record_weights_balance_classes_overall_or_within_each_subset():
+    fs = _confounded()
+    meta = fs.meta
+    by_label = record_weights(meta, "label")  # 35 abnormal, 55 normal of 90
+    np.testing.assert_allclose(by_label[meta["label"] == 1], 90 / 70)
+    np.testing.assert_allclose(by_label[meta["label"] == 0], 90 / 110)
+    by_subset = record_weights(meta, "subset")
+    assert by_subset.mean() == pytest.approx(1.0)
+    for subset in ("a", "e"):
+        rows = (meta["subset"] == subset).to_numpy()
+        per_class = [by_subset[rows & (meta["label"] == y).to_numpy()].sum() for y in (0, 1)]
+        assert per_class[0] == pytest.approx(per_class[1])  # subset says nothing of the label
+    # subsets keep their share of the records: 40 and 50
+    share_a = by_subset[(meta["subset"] == "a").to_numpy()].sum() / by_subset.sum()
+    assert share_a == pytest.approx(40 / 90)
+
+
+def test_record_weights_are_per_record_not_per_window():
+    one = record_weights(_confounded().meta, "subset")
+    fs = _confounded(windows=3)
+    three = record_weights(fs.meta, "subset")
+    np.testing.assert_allclose(three[fs.meta["window"].to_numpy() == 0], one)
+
+
+def test_subset_balance_stratifies_the_carve_out_by_subset_and_label():
+    fs = _confounded()
+    _, val_ids = carve_validation(fs, 0.2, seed=0, balance="subset")
+    val = fs.meta.drop_duplicates("record").set_index("record").loc[val_ids]
+    counts = val.groupby(["subset", "label"]).size().to_dict()
+    assert counts == {("a", 0): 2, ("a", 1): 6, ("e", 0): 9, ("e", 1): 1}
+
+
+def test_subset_balance_needs_subsets_and_a_known_mode():
+    fs = _confounded()
+    with pytest.raises(TrainingError, match="subset"):
+        record_weights(fs.meta.drop(columns="subset"), "subset")
+    with pytest.raises(TrainingError, match="balance must be one of"):
+        carve_validation(fs, 0.2, seed=0, balance="site")
+
+
+def test_subset_balance_falls_back_to_labels_when_a_pair_cannot_be_split():
+    fs = _confounded()
+    meta = fs.meta.copy()
+    meta.loc[0, "subset"] = "c"  # a subset with a single record
+    fs = FeatureSet(fs.spectrograms, fs.waveforms, meta)
+    _, val_ids = carve_validation(fs, 0.2, seed=0, balance="subset")
+    _, by_label = carve_validation(fs, 0.2, seed=0, balance="label")
+    assert sorted(val_ids) == sorted(by_label)  # fell back to the labels
+
+
+def test_subset_balanced_training_weights_its_validation_auc(features, smoke_profile, tmp_path):
+    profile = smoke_profile.replace(train=smoke_profile.train.replace(epochs=2, balance="subset"))
+    result = train_model(KIND, profile, features, tmp_path / "run", seed=0, progress=False)
+    config = _json(tmp_path / "run" / "config.json")
+    assert config["profile"]["train"]["balance"] == "subset"
+    val = features.select_records(result.val_records)
+    scores = training.predict_proba(result.model, val, KIND)
+    from sklearn.metrics import roc_auc_score
+
+    weighted = roc_auc_score(val.labels, scores, sample_weight=record_weights(val.meta, "subset"))
+    assert result.best_val_auc == pytest.approx(weighted)

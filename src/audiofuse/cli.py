@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tables",
         nargs="+",
         default=["main", "sweep", "ablation"],
-        choices=["main", "sweep", "ablation"],
+        choices=["main", "sweep", "ablation", "balance"],
+        help="tables whose runs to train (balance: the subset-balance ablation, beyond the paper)",
     )
     many.add_argument("--workers", type=int, default=1, help="runs trained at the same time")
     many.add_argument(

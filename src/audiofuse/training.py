@@ -4,6 +4,9 @@
   abnormal).
 * A stratified validation carve-out of the *training* records drives early
   stopping, checkpointing and (later) the decision threshold.
+* ``balance="subset"`` (beyond the paper) balances the classes within each
+  recording subset instead, in the loss weights, the carve-out and the
+  validation ROC-AUC; see :func:`record_weights`.
 * Every epoch writes ``last.keras`` (model + optimizer), ``best.keras`` when
   validation ROC-AUC improves, ``history.json`` and ``state.json``, all
   atomically, so a run that is cut off resumes where it stopped.
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -33,6 +37,8 @@ from .models import build_model
 __all__ = [
     "TrainingError",
     "set_seed",
+    "BALANCE_MODES",
+    "record_weights",
     "carve_validation",
     "FeatureBatches",
     "TrainResult",
@@ -67,20 +73,73 @@ def _check_labels(labels: np.ndarray, what: str) -> None:
         )
 
 
+BALANCE_MODES = ("label", "subset")
+
+
+def _balance_columns(meta: pd.DataFrame, balance: str) -> list[str]:
+    if balance not in BALANCE_MODES:
+        raise TrainingError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
+    if balance == "subset" and "subset" not in meta.columns:
+        raise TrainingError(
+            "balance='subset' needs the recording subset of each record (PhysioNet's "
+            "training-a..f); this data has none"
+        )
+    return ["label"] if balance == "label" else ["subset", "label"]
+
+
+def record_weights(meta: pd.DataFrame, balance: str = "label") -> np.ndarray:
+    """Loss weight of every row of ``meta``, from counts of its *records*.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+        ``FeatureSet.meta``: needs ``record`` and ``label`` (and ``subset`` for
+        ``balance="subset"``); the windows of one record share its weight.
+    balance : {"label", "subset"}
+        ``"label"``: ``n / (2 n_y)``, so both classes carry equal total weight
+        (the usual class weights; the mean over records is 1). ``"subset"``:
+        ``n_s / (2 n_sy)`` for subset ``s``, rescaled to a mean of 1 over
+        records, so the classes carry equal weight *within every subset*
+        while each subset keeps its share of the records. The subset then
+        says nothing about the label, as in PhysioNet's test list.
+
+    Returns
+    -------
+    numpy.ndarray of float64, one weight per row of ``meta``
+    """
+    columns = _balance_columns(meta, balance)
+    records = meta.drop_duplicates("record")
+    n_cell = records.groupby(columns)["record"].transform("size").to_numpy()
+    if balance == "label":
+        per_record = len(records) / (2.0 * n_cell)
+    else:
+        n_subset = records.groupby("subset")["record"].transform("size").to_numpy()
+        per_record = n_subset / (2.0 * n_cell)
+        per_record = per_record / per_record.mean()
+    lookup = pd.Series(per_record, index=records["record"].to_numpy())
+    return lookup.loc[meta["record"].to_numpy()].to_numpy(dtype=np.float64)
+
+
 def carve_validation(
-    features: FeatureSet, fraction: float, seed: int
+    features: FeatureSet, fraction: float, seed: int, balance: str = "label"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of the *records* of ``features`` into (train, val) record ids.
 
-    Windows of one recording always land on the same side.
+    Windows of one recording always land on the same side. The strata are the
+    labels, or with ``balance="subset"`` the (subset, label) pairs, unless a
+    pair holds a single record (it could not be split): then the labels.
     """
-    per_record = features.meta.drop_duplicates("record")[["record", "label"]]
-    _check_labels(per_record["label"].to_numpy(), "training set")
+    _balance_columns(features.meta, balance)
+    per_record = features.meta.drop_duplicates("record")
+    labels = per_record["label"].to_numpy()
+    _check_labels(labels, "training set")
+    strata = labels
+    if balance == "subset":
+        pairs = per_record["subset"].astype(str) + "/" + per_record["label"].astype(str)
+        if pairs.value_counts().min() >= 2:
+            strata = pairs.to_numpy()
     train_ids, val_ids = train_test_split(
-        per_record["record"].to_numpy(),
-        test_size=fraction,
-        stratify=per_record["label"].to_numpy(),
-        random_state=seed,
+        per_record["record"].to_numpy(), test_size=fraction, stratify=strata, random_state=seed
     )
     return np.asarray(train_ids), np.asarray(val_ids)
 
@@ -90,6 +149,8 @@ class FeatureBatches(keras.utils.PyDataset):
 
     With ``one_window_per_record`` each epoch draws one random window of each
     recording, a cheap augmentation when the set holds full-recording windows.
+    ``row_weights`` (one per row of ``features``, e.g. from
+    :func:`record_weights`) become the batches' sample weights.
     """
 
     def __init__(
@@ -101,7 +162,7 @@ class FeatureBatches(keras.utils.PyDataset):
         shuffle: bool = True,
         seed: int = 0,
         one_window_per_record: bool = False,
-        sample_weight: dict[int, float] | None = None,
+        row_weights: np.ndarray | None = None,
     ):
         super().__init__()
         self.features = features
@@ -110,7 +171,9 @@ class FeatureBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
         self.one_window = one_window_per_record
-        self.class_weight = sample_weight
+        if row_weights is not None and len(row_weights) != len(features):
+            raise ValueError(f"{len(row_weights)} row weights for {len(features)} rows")
+        self.row_weights = None if row_weights is None else np.asarray(row_weights, "float32")
         codes, self._groups = np.unique(features.records, return_inverse=True)
         self._n_records = len(codes)
         self.on_epoch_end()
@@ -136,10 +199,9 @@ class FeatureBatches(keras.utils.PyDataset):
         rows = np.sort(self.index[i * self.batch_size : (i + 1) * self.batch_size])
         x = self.features.inputs(self.kind, rows)
         y = self.features.labels[rows].astype("float32")
-        if self.class_weight is None:
+        if self.row_weights is None:
             return x, y
-        w = np.where(y > 0.5, self.class_weight[1], self.class_weight[0]).astype("float32")
-        return x, y, w
+        return x, y, self.row_weights[rows]
 
 
 def predict_proba(
@@ -162,12 +224,6 @@ def _save_model(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
-
-
-def _balanced_weights(labels: np.ndarray) -> dict[int, float]:
-    n = len(labels)
-    n_pos = int(labels.sum())
-    return {0: n / (2.0 * (n - n_pos)), 1: n / (2.0 * n_pos)}
 
 
 @dataclass
@@ -249,7 +305,8 @@ def train_model(
     finished = _is_finished(state, train_cfg)
 
     set_seed(seed)
-    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed)
+    balance = train_cfg.balance
+    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed, balance)
     train_set = features.select_records(train_ids)
     val_set = features.select_records(val_ids)
     config["val_records"] = sorted(str(r) for r in val_ids)
@@ -259,6 +316,8 @@ def train_model(
         val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
     val_labels = val_set.labels
     _check_labels(val_labels, "validation carve-out")
+    # "label" keeps the plain ROC-AUC; "subset" weights it as the loss is weighted
+    val_weights = record_weights(val_set.meta, balance) if balance == "subset" else None
 
     if finished:
         model, _ = load_trained(run_dir)
@@ -275,15 +334,14 @@ def train_model(
             state.get("seconds", 0.0),
         )
 
-    per_record = train_set.meta.drop_duplicates("record")["label"].to_numpy()
-    weights = _balanced_weights(per_record) if train_cfg.class_weighting else None
+    weights = record_weights(train_set.meta, balance) if train_cfg.class_weighting else None
     batches = FeatureBatches(
         train_set,
         kind,
         train_cfg.batch_size,
         seed=seed,
         one_window_per_record=windowed,
-        sample_weight=weights,
+        row_weights=weights,
     )
 
     if state:
@@ -315,7 +373,7 @@ def train_model(
         t0 = time.perf_counter()
         fit = model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
         val_scores = predict_proba(model, val_set, kind)
-        val_auc = float(roc_auc_score(val_labels, val_scores))
+        val_auc = float(roc_auc_score(val_labels, val_scores, sample_weight=val_weights))
         val_loss = _bce(val_labels, val_scores)
         dt = time.perf_counter() - t0
         elapsed += dt

@@ -1,0 +1,27 @@
+"""The experiment specs: which profile each table row trains, and where its runs go."""
+
+from __future__ import annotations
+
+from audiofuse import experiments as ex
+from audiofuse.config import get_profile
+
+
+def test_overrides_reach_the_model_or_the_training_settings():
+    cpu = get_profile("cpu")
+    deep = ex.ModelSpec("8 x 8", "fusion", (("depth", 8), ("heads", 8))).profile(cpu)
+    assert (deep.model.depth, deep.model.heads) == (8, 8) and deep.train == cpu.train
+    balanced = ex.ModelSpec("b", "fusion", (("balance", "subset"),)).profile(cpu)
+    assert balanced.train.balance == "subset" and balanced.model == cpu.model
+    assert balanced.train.replace(balance="label") == cpu.train
+
+
+def test_rows_equal_to_the_profile_share_the_main_runs_folder():
+    paper = get_profile("paper")
+    main_fusion = ex.PAPER_MODELS[2].run_slug(paper)
+    assert ex.VIT_SWEEP[1].run_slug(paper) == main_fusion  # 6 x 8 is the paper's ViT
+    slugs = [spec.run_slug(paper) for spec in ex.BALANCE_ABLATION]
+    main = {spec.run_slug(paper) for spec in ex.PAPER_MODELS}
+    assert set(slugs[0::2]) == main  # the paper's balance: the main table's runs
+    assert slugs[1::2] == [
+        f"{kind}-balancesubset" for kind in ("spectrogram", "waveform", "fusion")
+    ]
