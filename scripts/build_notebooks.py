@@ -127,11 +127,12 @@ NOTEBOOKS = {
         "training subsets run from 6 % to 83 % abnormal, so a model can score well on its "
         "validation carve-out by telling the subsets (sites, stethoscopes) apart. This "
         "ablation trains the paper's three models with the classes balanced within each "
-        "subset, in the loss, the carve-out and early stopping, beside the paper's setting. "
-        "The test split is untouched.",
+        "subset, in the loss, the carve-out and early stopping, beside the paper's setting, "
+        "and the classical baseline with the same loss weights. The test split is untouched.",
         [
             "runs = ex.run_models(ctx, ex.BALANCE_ABLATION)\n"
-            "display(ex.balance_ablation_table(ctx, runs))",
+            "classical = pd.concat([ex.run_classical(ctx, balance=b) for b in ('label', 'subset')])\n"
+            "display(ex.balance_ablation_table(ctx, runs, extra_rows=classical))",
         ],
     ),
     "08_results": (

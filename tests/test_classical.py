@@ -200,6 +200,24 @@ def test_refit_uses_every_row(toy_features):
     assert len(model.val_scores) == 24
 
 
+def test_sample_weights_and_strata_reach_the_trees_and_the_carve_out(toy_features):
+    X, y = toy_features
+    site = np.where(np.arange(len(y)) < 60, "a", "e")
+    strata = np.char.add(site, y.astype(str))  # a0, a1: 30 rows each; e0, e1: 10
+    weights = np.where(site == "e", 3.0, 1.0)
+    weighted = fit_classical(
+        X, y, seed=0, val_fraction=0.3, params=FAST, strata=strata, sample_weight=weights
+    )
+    held_out = pd.Series(strata[weighted.val_groups]).value_counts().to_dict()
+    assert held_out == {"a0": 9, "a1": 9, "e0": 3, "e1": 3}
+    assert weighted.params["class_weight"] is None  # the weights balance the classes
+    plain = fit_classical(X, y, seed=0, val_fraction=0.3, params=FAST, strata=strata)
+    np.testing.assert_array_equal(plain.val_groups, weighted.val_groups)
+    assert not np.allclose(plain.val_scores, weighted.val_scores)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fit_classical(X, y, sample_weight=weights[:-1])
+
+
 def test_fit_rejects_bad_inputs(toy_features):
     X, y = toy_features
     with pytest.raises(ValueError, match="single class"):

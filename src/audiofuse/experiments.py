@@ -36,7 +36,7 @@ from .config import Profile, TrainConfig, get_profile
 from .data import DatasetError, index_pascal, index_physionet, is_synthetic, physionet_split
 from .features import FeatureSet, load_or_extract
 from .models import build_model, count_params
-from .training import finished_state, predict_proba, set_seed, train_model
+from .training import finished_state, predict_proba, record_weights, set_seed, train_model
 
 __all__ = [
     "ModelSpec",
@@ -115,13 +115,14 @@ FUSION_ABLATION = tuple(
 )
 # Beyond the paper: the same models with the classes balanced within each
 # recording subset (see TrainConfig.balance).
+BALANCE_LABELS = {
+    "label": "classes balanced (paper)",
+    "subset": "classes balanced within each subset",
+}
 BALANCE_ABLATION = tuple(
-    ModelSpec(f"{spec.name}, {label}", spec.kind, overrides)
+    ModelSpec(f"{spec.name}, {BALANCE_LABELS[balance]}", spec.kind, overrides)
     for spec in PAPER_MODELS
-    for label, overrides in (
-        ("classes balanced (paper)", ()),
-        ("classes balanced within each subset", (("balance", "subset"),)),
-    )
+    for balance, overrides in (("label", ()), ("subset", (("balance", "subset"),)))
 )
 
 
@@ -666,12 +667,17 @@ def _ablation_table(
 ) -> pd.DataFrame:
     """Mean ± sd per (model, evaluation) of an ablation, written as ``name``.md/.csv."""
     summary = _summary(runs)
+
+    def total_params(model: str):
+        count = runs.loc[runs["model"] == model, "params"].iloc[0]
+        return "—" if pd.isna(count) else int(count)  # classical rows have none
+
     table = pd.DataFrame(
         [
             {
                 first_column: row.model,
                 "evaluation": row.evaluation,
-                "total params": int(runs.loc[runs["model"] == row.model, "params"].iloc[0]),
+                "total params": total_params(row.model),
                 "seeds": row.n_seeds,
                 "ROC-AUC": row.roc_auc_fmt,
                 "MCC": row.mcc_fmt,
@@ -702,8 +708,15 @@ def fusion_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def balance_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
-    """Classes balanced overall (the paper) vs within each recording subset."""
+def balance_ablation_table(
+    ctx: Context, runs: pd.DataFrame, extra_rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Classes balanced overall (the paper) vs within each recording subset.
+
+    ``extra_rows``: e.g. :func:`run_classical` under both balances.
+    """
+    if extra_rows is not None:
+        runs = pd.concat([runs, extra_rows], ignore_index=True)
     return _ablation_table(
         ctx,
         runs,
@@ -715,9 +728,10 @@ def balance_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
         "while the training subsets run from 6 % to 83 % abnormal. *Within each subset*: the "
         "loss weights balance the classes inside every subset, the validation carve-out is "
         "stratified by subset and label, and early stopping follows the validation ROC-AUC "
-        "weighted the same way; the decision threshold is still Youden's J on the unweighted "
-        "carve-out. The test split is untouched. Not in the paper, so there is no paper "
-        "column; the *(paper)* rows are the runs of the main table.",
+        "weighted the same way (the classical rows: the same loss weights and carve-out); the "
+        "decision threshold is still Youden's J on the unweighted carve-out. The test split "
+        "is untouched. Not in the paper, so there is no paper column; the *(paper)* rows are "
+        "the runs of the main table.",
     )
 
 
@@ -965,20 +979,43 @@ def cross_dataset(
 # --- classical baseline -------------------------------------------------------------------
 
 
-def run_classical(ctx: Context, *, full_recording: bool = True) -> pd.DataFrame:
-    """Gradient boosting on hand-crafted features, same split, same evaluation."""
+def run_classical(
+    ctx: Context, *, full_recording: bool = True, balance: str | None = None
+) -> pd.DataFrame:
+    """Gradient boosting on hand-crafted features, same split, same evaluation.
+
+    ``balance`` (``"label"`` or ``"subset"``, as ``TrainConfig.balance``) names
+    the rows after :data:`BALANCE_LABELS`; ``"subset"`` also fits with the
+    subset-balanced loss weights and carve-out. ``None``: the main table's row.
+    """
     from . import classical
 
     train, test = physionet_split(_physionet_index(ctx))
+    model_name = "Classical (HistGradientBoosting)"
+    slug = "classical" if balance in (None, "label") else f"classical-balance{balance}"
+    if balance is not None:
+        model_name = f"{model_name}, {BALANCE_LABELS[balance]}"
     rows = []
     cache = ctx.runs.parent.parent / "cache" / "classical"
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
-    for name, windows in modes:
+    for evaluation_name, windows in modes:
         x_train, m_train = _classical_features(train, cache, windows, ctx.progress)
         x_test, m_test = _classical_features(test, cache, windows, ctx.progress)
+        balanced = {}
+        if balance not in (None, "label"):
+            subsets = train.set_index("record").loc[m_train["record"], "subset"].to_numpy()
+            meta = m_train.assign(subset=subsets)
+            balanced = {
+                "sample_weight": record_weights(meta, balance),
+                "strata": (meta["subset"].astype(str) + "/" + meta["label"].astype(str)).to_numpy(),
+            }
         for seed in ctx.seeds:
             model = classical.fit_classical(
-                x_train, m_train["label"].to_numpy(), seed=seed, groups=m_train["record"].to_numpy()
+                x_train,
+                m_train["label"].to_numpy(),
+                seed=seed,
+                groups=m_train["record"].to_numpy(),
+                **balanced,
             )
             val_ids, val_scores = evaluation.aggregate_windows(model.val_scores, model.val_groups)
             val_labels = m_train.drop_duplicates("record").set_index("record").loc[val_ids, "label"]
@@ -990,22 +1027,22 @@ def run_classical(ctx: Context, *, full_recording: bool = True) -> pd.DataFrame:
             metrics = evaluation.evaluate(y, scores, threshold, n_boot=ctx.n_boot, seed=seed)
             rows.append(
                 {
-                    "model": "Classical (HistGradientBoosting)",
+                    "model": model_name,
                     "kind": "classical",
-                    "slug": "classical",
+                    "slug": slug,
                     "seed": seed,
-                    "evaluation": name,
+                    "evaluation": evaluation_name,
                     "params": np.nan,
                     **metrics,
                 }
             )
-            out = ctx.runs / "classical" / f"seed{seed}"
+            out = ctx.runs / slug / f"seed{seed}"
             out.mkdir(parents=True, exist_ok=True)
             val_frame = pd.DataFrame(
                 {"record": val_ids, "label": val_labels.to_numpy(), "score": val_scores}
             )
             test_frame = pd.DataFrame({"record": ids, "label": y, "score": scores})
-            _save_scores(out / f"scores_{name}.csv", val_frame, test_frame)
+            _save_scores(out / f"scores_{evaluation_name}.csv", val_frame, test_frame)
     return pd.DataFrame(rows)
 
 
