@@ -243,3 +243,14 @@ def test_fusion_model_predicts_with_both_inputs(fusion_dir, test_files, tmp_path
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(PredictError, match="'spectrogram' has shape"):
         Predictor.load(folder)
+
+
+def test_committed_default_model_scores_a_recording(test_files, capsys):
+    """A fresh clone predicts without training: the committed model loads and scores."""
+    if not (cli.DEFAULT_MODEL / "best.keras").exists():
+        pytest.skip("no committed model in this checkout")
+    code, out, err = run(["predict", test_files[0], "--format", "json"], capsys)
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert 0.0 <= result["p_abnormal"] <= 1.0
+    assert result["label"] in {"normal", "abnormal"}

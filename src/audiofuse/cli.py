@@ -20,7 +20,7 @@ from pathlib import Path
 __all__ = ["main", "build_parser"]
 
 EXIT_INPUT_ERROR = 2
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "audiofuse-cpu"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "audiofuse-cpu-balanced"
 
 
 def _quiet_tensorflow() -> None:
@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default=str(DEFAULT_MODEL),
         help="model folder (best.keras + config.json); default: the committed "
-        "model in models/audiofuse-cpu",
+        "model in models/audiofuse-cpu-balanced",
     )
     pr.add_argument("--format", choices=["table", "json"], default="table")
     pr.add_argument(
