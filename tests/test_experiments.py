@@ -25,3 +25,28 @@ def test_rows_equal_to_the_profile_share_the_main_runs_folder():
     assert slugs[1::2] == [
         f"{kind}-balancesubset" for kind in ("spectrogram", "waveform", "fusion")
     ]
+
+
+def test_readme_block_takes_the_best_results_and_their_ablation(tmp_path):
+    for key, tables in (
+        ("real/cpu", ("main_comparison", "balance_ablation")),
+        ("synthetic/smoke", ("main_comparison",)),
+    ):
+        (tmp_path / key).mkdir(parents=True)
+        for name in tables:
+            (tmp_path / key / f"{name}.md").write_text(f"### {name} of {key}\nrows\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
+    assert ex.update_readme_tables(readme, tmp_path)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    order = [
+        text.index(s)
+        for s in (
+            "main_comparison of real/cpu",
+            "balance_ablation of real/cpu",
+            "main_comparison of synthetic/smoke",
+        )
+    ]
+    assert order == sorted(order)
+    assert "#### balance_ablation" in text  # one heading level below the folder's
