@@ -36,7 +36,14 @@ from .config import Profile, TrainConfig, get_profile
 from .data import DatasetError, index_pascal, index_physionet, is_synthetic, physionet_split
 from .features import FeatureSet, load_or_extract
 from .models import build_model, count_params
-from .training import finished_state, predict_proba, record_weights, set_seed, train_model
+from .training import (
+    balance_strata,
+    finished_state,
+    predict_proba,
+    record_weights,
+    set_seed,
+    train_model,
+)
 
 __all__ = [
     "ModelSpec",
@@ -1007,7 +1014,7 @@ def run_classical(
             meta = m_train.assign(subset=subsets)
             balanced = {
                 "sample_weight": record_weights(meta, balance),
-                "strata": (meta["subset"].astype(str) + "/" + meta["label"].astype(str)).to_numpy(),
+                "strata": balance_strata(meta, balance),
             }
         for seed in ctx.seeds:
             model = classical.fit_classical(

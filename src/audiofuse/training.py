@@ -39,6 +39,7 @@ __all__ = [
     "set_seed",
     "BALANCE_MODES",
     "record_weights",
+    "balance_strata",
     "carve_validation",
     "FeatureBatches",
     "TrainResult",
@@ -120,24 +121,32 @@ def record_weights(meta: pd.DataFrame, balance: str = "label") -> np.ndarray:
     return lookup.loc[meta["record"].to_numpy()].to_numpy(dtype=np.float64)
 
 
+def balance_strata(meta: pd.DataFrame, balance: str = "label") -> np.ndarray:
+    """Carve-out stratum of every row of ``meta``.
+
+    The label, or with ``balance="subset"`` the ``"subset/label"`` pair, unless
+    a pair holds a single record (it could not be split): then the label.
+    """
+    _balance_columns(meta, balance)
+    labels = meta["label"].to_numpy()
+    if balance == "label":
+        return labels
+    pairs = meta["subset"].astype(str) + "/" + meta["label"].astype(str)
+    records_per_pair = pairs.groupby(meta["record"].to_numpy()).first().value_counts()
+    return pairs.to_numpy() if records_per_pair.min() >= 2 else labels
+
+
 def carve_validation(
     features: FeatureSet, fraction: float, seed: int, balance: str = "label"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of the *records* of ``features`` into (train, val) record ids.
 
-    Windows of one recording always land on the same side. The strata are the
-    labels, or with ``balance="subset"`` the (subset, label) pairs, unless a
-    pair holds a single record (it could not be split): then the labels.
+    Windows of one recording always land on the same side. The strata are
+    those of :func:`balance_strata`.
     """
-    _balance_columns(features.meta, balance)
     per_record = features.meta.drop_duplicates("record")
-    labels = per_record["label"].to_numpy()
-    _check_labels(labels, "training set")
-    strata = labels
-    if balance == "subset":
-        pairs = per_record["subset"].astype(str) + "/" + per_record["label"].astype(str)
-        if pairs.value_counts().min() >= 2:
-            strata = pairs.to_numpy()
+    strata = balance_strata(per_record, balance)
+    _check_labels(per_record["label"].to_numpy(), "training set")
     train_ids, val_ids = train_test_split(
         per_record["record"].to_numpy(), test_size=fraction, stratify=strata, random_state=seed
     )
