@@ -14,13 +14,12 @@ onto that axes (for example inside a notebook figure), save the whole figure
 only when ``path`` is given, and return the axes when it is not.
 
 The package: :mod:`.canvas` (figures and atomic PNG files), :mod:`.results`
-(ROC, confusion, training curves), :mod:`.bars` (metric bars) and
-:mod:`.examples` (a recording's waveform and spectrogram).
+(ROC, confusion, training curves) and :mod:`.examples` (a recording's
+waveform and spectrogram).
 """
 
 from __future__ import annotations
 
-from .bars import plot_metric_bars
 from .canvas import DPI, save_figure
 from .examples import plot_example
 from .results import plot_confusion_matrix, plot_roc_curves, plot_training_curves
@@ -31,6 +30,5 @@ __all__ = [
     "plot_roc_curves",
     "plot_confusion_matrix",
     "plot_training_curves",
-    "plot_metric_bars",
     "plot_example",
 ]
