@@ -105,8 +105,14 @@ def test_bench_comparisons_measure_both_paths_into_the_comparison_section():
     assert "## Comparisons" in markdown and "cold start: new vs old" in markdown
 
 
-def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_folder(tmp_path):
+def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_folder(
+    tmp_path, monkeypatch
+):
     from audiofuse.benchmark.harness import load_sample
+    from audiofuse.synthetic import datasets
+
+    tiny = {"physionet": {"n_records": 12, "min_seconds": 5.0, "max_seconds": 5.0}}
+    monkeypatch.setitem(datasets._SIZES, "smoke", {**tiny, "pascal": {"n_records": 8}})
 
     sample, label = load_sample(None, 3, quick=True, synthetic_dir=tmp_path)
     assert label == "SYNTHETIC" and len(sample) == 3
@@ -115,6 +121,7 @@ def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_fol
     assert not (root / "synthetic").exists()
 
 
+@pytest.mark.slow  # an end-to-end run of every section (~35 s on 2 cores)
 def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "audiofuse.cli", "bench", "--quick", "--out", str(tmp_path)],

@@ -16,7 +16,9 @@ available, else the synthetic set, then labelled SYNTHETIC):
 4. ``memory``: peak resident memory of each measurement;
 5. ``scaling``: cost against recording length and dataset size;
 6. ``peak``: FLOPs per sample (:func:`count_flops`) and the fraction of the
-   measured matmul peak that training and inference reach.
+   measured matmul peak that training and inference reach;
+7. ``comparisons``: measurements taken on an old and a new code path, with
+   their ratio (:class:`Comparison`; reported only when some are registered).
 
 Each measurement runs in its own forked child process (:func:`run_forked`), so
 its peak RSS (``ru_maxrss``) is its own; children forked after TensorFlow is
