@@ -14,12 +14,13 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SHARED_DATA := $(wildcard ../shared/data/physionet2016)
 BENCH_DATA_DIR ?= $(if $(SHARED_DATA),../shared/data,)
 
-.PHONY: help setup data demo reproduce test lint bench clean notebooks
+.PHONY: help setup data demo reproduce test test-fast lint bench clean notebooks
 
 help:
 	@echo "make setup      venv + pinned requirements + editable install"
 	@echo "make demo       whole reproduction on synthetic data, smoke profile (offline, minutes)"
-	@echo "make test       the test suite"
+	@echo "make test       the test suite (full, as CI runs it)"
+	@echo "make test-fast  the suite without the slow tests (notebooks, trainings): the edit loop"
 	@echo "make data       download PhysioNet 2016 and PASCAL into data/"
 	@echo "make reproduce  every notebook via papermill: PROFILE=paper|cpu|smoke DATA_DIR=..."
 	@echo "                (TRAIN=False: tables from runs trained elsewhere, e.g. on a GPU)"
@@ -55,6 +56,9 @@ reproduce: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests scripts

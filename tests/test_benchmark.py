@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,7 +19,7 @@ from audiofuse import benchmark
 
 @pytest.fixture(scope="module")
 def keras():
-    return benchmark._import_tensorflow()
+    return benchmark.import_tensorflow()
 
 
 def test_flops_of_dense_and_conv1d_by_hand(keras):
@@ -67,12 +68,60 @@ def test_flops_of_project_model_are_plausible(keras):
 
 
 def test_goal_line_says_pass_or_fail():
-    assert "PASS" in benchmark._goal_line("x", 12.0, 10.0, "x")
-    assert "FAIL" in benchmark._goal_line("x", 8.0, 10.0, "x")
-    assert "PASS" in benchmark._goal_line("ms", 20.0, 50.0, "ms", below=True)
-    assert "not measured" in benchmark._goal_line("ms", None, 50.0, "ms")
+    assert "PASS" in benchmark.goal_line("x", 12.0, 10.0, "x")
+    assert "FAIL" in benchmark.goal_line("x", 8.0, 10.0, "x")
+    assert "PASS" in benchmark.goal_line("ms", 20.0, 50.0, "ms", below=True)
+    assert "not measured" in benchmark.goal_line("ms", None, 50.0, "ms")
 
 
+def test_comparison_rows_give_old_new_and_a_ratio_that_favours_the_winner():
+    faster = benchmark.comparison_rows("s", "train", "cpu", 10.0, 25.0, "samples/s", "d")
+    assert [r["name"] for r in faster] == ["train: old path", "train: new path", "train: new vs old"]
+    assert faster[2]["value"] == 2.5 and faster[2]["unit"] == "x"
+    smaller = benchmark.comparison_rows(
+        "s", "peak", "cpu", 900.0, 300.0, "MiB", "d", higher_is_better=False
+    )
+    assert smaller[2]["value"] == 3.0
+    assert len(benchmark.comparison_rows("s", "x", "", None, 1.0, "s", "d")) == 1
+
+
+def _in_process(func, *args):
+    return dict(func(*args))
+
+
+def test_bench_comparisons_measure_both_paths_into_the_comparison_section():
+    comparison = benchmark.Comparison(
+        "cold start", "s", old=lambda inputs: 4.0, new=lambda inputs: 1.0, higher_is_better=False
+    )
+    inputs = benchmark.BenchInputs(benchmark.settings_for(True), pd.DataFrame(), "SYNTHETIC")
+    rows = benchmark.bench_comparisons([comparison], inputs, runner=_in_process)
+    assert {r["section"] for r in rows} == {benchmark.COMPARISON_SECTION}
+    assert [r["value"] for r in rows] == [4.0, 1.0, 4.0]
+    assert {r["data"] for r in rows} == {"SYNTHETIC"}
+    frame = pd.DataFrame(rows).assign(machine="m", cores=1, commit="c")
+    run = {"data": "SYNTHETIC", "records": 0, "quick": True, "seconds": 1.0}
+    run |= {"load_before": (0, 0, 0), "load_after": (0, 0, 0), "machine": "m", "cores": 1}
+    markdown = benchmark.render_markdown(frame[benchmark.CSV_COLUMNS], {**run, "commit": "c"})
+    assert "## Comparisons" in markdown and "cold start: new vs old" in markdown
+
+
+def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_folder(
+    tmp_path, monkeypatch
+):
+    from audiofuse.benchmark.harness import load_sample
+    from audiofuse.synthetic import datasets
+
+    tiny = {"physionet": {"n_records": 12, "min_seconds": 5.0, "max_seconds": 5.0}}
+    monkeypatch.setitem(datasets._SIZES, "smoke", {**tiny, "pascal": {"n_records": 8}})
+
+    sample, label = load_sample(None, 3, quick=True, synthetic_dir=tmp_path)
+    assert label == "SYNTHETIC" and len(sample) == 3
+    root = tmp_path / "synthetic" / "smoke" / "physionet2016"
+    assert all(root in Path(p).parents for p in sample["path"])
+    assert not (root / "synthetic").exists()
+
+
+@pytest.mark.slow  # an end-to-end run of every section (~35 s on 2 cores)
 def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "audiofuse.cli", "bench", "--quick", "--out", str(tmp_path)],

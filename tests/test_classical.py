@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import frozen_classical_v1 as frozen
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from audiofuse.classical import (
     FEATURE_NAMES,
     ClassicalModel,
     clip_feature_vector,
+    clip_features,
     featurize_table,
     fit_classical,
 )
@@ -65,6 +67,42 @@ def toy_features():
 
 
 # --------------------------------------------------------------------------- features
+
+
+def _reference_clips() -> list[tuple[np.ndarray, int]]:
+    """Every synthetic kind, a PASCAL-like rate, and degenerate clips."""
+    from audiofuse.synthetic import KINDS, PASCAL_B_CONDITIONS, synthesize_pcg
+
+    rng = np.random.default_rng(0)
+    clips = [
+        (synthesize_pcg(5.0, SR, kind=k, rng=np.random.default_rng(i)), SR)
+        for i, k in enumerate(KINDS)
+    ]
+    clips += [
+        (heart_clip(rng, murmur=True), SR),
+        (
+            synthesize_pcg(3.0, 4000, rng=np.random.default_rng(9), conditions=PASCAL_B_CONDITIONS),
+            4000,
+        ),
+        (np.zeros(5 * SR), SR),
+        (np.zeros(100), SR),
+        (np.array([np.nan, 1.0, 2.0, np.inf] * 1000), SR),
+        (np.sin(np.arange(300)), 1000),
+    ]
+    return clips
+
+
+def test_features_are_bit_identical_to_the_frozen_version_1():
+    assert FEATURE_NAMES == frozen.FEATURE_NAMES
+    for clip, rate in _reference_clips():
+        expected = frozen.clip_feature_vector(clip, rate)
+        assert clip_feature_vector(clip, rate).tobytes() == expected.tobytes(), rate
+
+
+def test_every_group_returns_names_and_values_in_step():
+    names, values = clip_features(heart_clip(np.random.default_rng(1), murmur=False), SR)
+    assert names == FEATURE_NAMES and len(values) == len(names)
+    assert len(set(names)) == len(names)
 
 
 def test_feature_vector_length_and_finite():

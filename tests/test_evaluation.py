@@ -19,8 +19,6 @@ from audiofuse.evaluation import (
     METRIC_LABELS,
     METRIC_NAMES,
     EvaluationError,
-    _metrics_from_weights,
-    _score_levels,
     aggregate_windows,
     binary_metrics,
     bootstrap_ci,
@@ -28,6 +26,7 @@ from audiofuse.evaluation import (
     evaluate,
     summarize_seeds,
 )
+from audiofuse.evaluation.metrics import _metrics_from_weights, _score_levels
 
 
 def _sklearn_metrics(y, s, threshold):

@@ -7,6 +7,7 @@ runs them, and each must leave its table behind.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -53,6 +54,24 @@ def test_notebooks_are_committed_without_outputs():
         # thin notebooks: no model or preprocessing code
         for forbidden in ("keras.layers", "librosa.", "def ", "class "):
             assert forbidden not in text, f"{path.name} contains {forbidden!r}"
+
+
+def test_committed_notebooks_match_what_build_notebooks_generates(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT / "scripts" / "build_notebooks.py"
+    )
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    monkeypatch.setattr(builder, "ROOT", tmp_path)  # generate into a temporary folder
+    builder.main()
+    generated = sorted((tmp_path / "notebooks").glob("*.ipynb"))
+    assert [p.name for p in generated] == [p.name for p in NOTEBOOKS]
+    for fresh in generated:
+        committed = ROOT / "notebooks" / fresh.name
+        assert json.loads(fresh.read_text()) == json.loads(committed.read_text()), (
+            f"{committed.name} differs from what scripts/build_notebooks.py generates; "
+            "run `make notebooks` and commit the result"
+        )
 
 
 @pytest.mark.slow

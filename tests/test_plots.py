@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from audiofuse.evaluation import EvaluationError, summarize_seeds
+from audiofuse.evaluation import EvaluationError
 from audiofuse.plots import (
     plot_confusion_matrix,
     plot_example,
-    plot_metric_bars,
     plot_roc_curves,
     plot_training_curves,
     save_figure,
@@ -115,24 +114,6 @@ def test_training_curves(tmp_path):
         plot_training_curves({"loss": [1.0, 0.5], "val_loss": [1.0]}, tmp_path / "bad.png")
     with pytest.raises(ValueError, match="no numeric series"):
         plot_training_curves({"lr": [0.1, 0.1]}, tmp_path / "bad.png")
-
-
-def test_metric_bars(tmp_path):
-    rows = [
-        {"model": m, "seed": seed, "roc_auc": base + 0.01 * seed}
-        for m, base in (("AudioFuse", 0.86), ("ViT", 0.70), ("1-D CNN", 0.80))
-        for seed in range(3)
-    ]
-    table = summarize_seeds(rows, metrics=["roc_auc"])
-    table["paper_roc_auc"] = [0.8608, np.nan, 0.8066]
-    out = tmp_path / "bars.png"
-    assert_png(plot_metric_bars(table, "roc_auc", out), out)
-    # a plain per-model column, no sd
-    single = pd.DataFrame({"model": ["a", "b"], "mcc": [0.5, -0.1]})
-    out2 = tmp_path / "bars_single.png"
-    assert_png(plot_metric_bars(single, "mcc", out2, title="MCC"), out2)
-    with pytest.raises(ValueError, match="neither macc_mean nor macc"):
-        plot_metric_bars(table, "macc", tmp_path / "bad.png")
 
 
 def test_example(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,6 +63,34 @@ def _heart_rate_from_envelope(x: np.ndarray, sample_rate: int = SR) -> float:
 
 
 # --- the generator ----------------------------------------------------------
+
+
+def _sha256_of_tree(root: Path) -> str:
+    """Hash of every file's relative path and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# Written by the generator before it became a package (GENERATOR_VERSION 1);
+# bump GENERATOR_VERSION and these together when the audio changes on purpose.
+SIGNALS_SHA256 = "7f9b91c293255a714a6df79055c7a21017f3b95c9806e9b5cb39fc5d5255243b"
+PHYSIONET_SHA256 = "027247c9efe58b2b07d04e60868f373f147e9fe6f9658937f6c8e55826149de9"
+PASCAL_SHA256 = "a537fbb6c97a09847f812d2323c5f907d5e14e1a807eee95ce9f527bd437b9f7"
+
+
+def test_every_kind_gives_the_same_samples_as_version_1():
+    digest = hashlib.sha256()
+    for i, kind in enumerate(KINDS):
+        digest.update(synthesize_pcg(6.0, SR, kind=kind, rng=np.random.default_rng(i)).tobytes())
+        other = synthesize_pcg(
+            3.0, 4000, kind=kind, rng=np.random.default_rng(i), conditions=PASCAL_A_CONDITIONS
+        )
+        digest.update(other.tobytes())
+    assert digest.hexdigest() == SIGNALS_SHA256
 
 
 def test_kind_lists_are_consistent():
@@ -175,6 +206,10 @@ def physionet_root(tmp_path_factory):
     )
 
 
+def test_physionet_folder_is_byte_identical_to_version_1(physionet_root):
+    assert _sha256_of_tree(physionet_root) == PHYSIONET_SHA256
+
+
 def test_physionet_layout_is_indexed(physionet_root):
     table = index_physionet(physionet_root)
     assert len(table) == N_PHYSIONET
@@ -260,6 +295,10 @@ def pascal_root(tmp_path_factory):
     return write_pascal_like(
         root, n_records=N_PASCAL, seed=1, n_unlabelled=4, min_seconds=2.0, max_seconds=6.0
     )
+
+
+def test_pascal_folder_is_byte_identical_to_version_1(pascal_root):
+    assert _sha256_of_tree(pascal_root) == PASCAL_SHA256
 
 
 def test_pascal_layout_is_indexed(pascal_root):

@@ -1,31 +1,26 @@
-"""Metrics, decision thresholds, bootstrap intervals and seed summaries.
+"""Metrics of binary scores: point estimates, the decision threshold, bootstrap intervals.
 
 Everything here is a pure function over arrays: ``y_true`` holds labels
 (``1`` = abnormal, ``0`` = normal) and ``y_score`` the predicted probability of
 the *abnormal* class. A record is predicted abnormal when
 ``y_score >= threshold``.
-
-The paper reports ROC-AUC, MCC, the F1 score of the abnormal class and
-accuracy. We add sensitivity (Se, recall of abnormal), specificity (Sp, recall
-of normal) and the PhysioNet/CinC 2016 challenge score ``MAcc = (Se + Sp) / 2``.
-
-The decision threshold must be chosen on *validation* data
-(:func:`choose_threshold`) and then applied unchanged to the test set.
-
-Bad inputs raise :class:`EvaluationError` with a message that says what is
-wrong, instead of an error from deep inside scikit-learn.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+
+from .checks import (
+    EvaluationError,
+    check_pair,
+    check_threshold,
+    require_both_classes,
+)
 
 __all__ = [
-    "EvaluationError",
     "METRIC_NAMES",
     "METRIC_LABELS",
     "THRESHOLD_METHODS",
@@ -33,8 +28,6 @@ __all__ = [
     "binary_metrics",
     "bootstrap_ci",
     "evaluate",
-    "summarize_seeds",
-    "aggregate_windows",
 ]
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -62,106 +55,6 @@ METRIC_LABELS: dict[str, str] = {
 THRESHOLD_METHODS = ("youden", "fixed")
 
 _TIE_TOL = 1e-12
-
-
-class EvaluationError(ValueError):
-    """Inputs that cannot be evaluated; the message says why."""
-
-
-# ---------------------------------------------------------------------------
-# input checks
-
-
-def _as_1d(values, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values)
-    except Exception as exc:  # ragged lists and the like
-        raise EvaluationError(f"{name}: cannot convert to an array ({exc})") from None
-    if arr.ndim == 2 and arr.shape[1] == 1:  # Keras ``model.predict`` output
-        arr = arr[:, 0]
-    if arr.ndim == 0:
-        raise EvaluationError(f"{name}: expected a 1-D array, got a scalar")
-    if arr.ndim != 1:
-        hint = (
-            "; pass the probability of the abnormal class only, e.g. proba[:, 1]"
-            if name == "y_score"
-            else ""
-        )
-        raise EvaluationError(f"{name}: expected a 1-D array, got shape {arr.shape}{hint}")
-    return arr
-
-
-def _check_labels(y_true, name: str = "y_true") -> np.ndarray:
-    arr = _as_1d(y_true, name)
-    if arr.size == 0:
-        raise EvaluationError(f"{name} is empty; nothing to evaluate")
-    if arr.dtype == bool:
-        return arr.astype(np.int8)
-    try:
-        num = arr.astype(np.float64)
-    except (TypeError, ValueError):
-        raise EvaluationError(
-            f"{name}: labels must be 0 (normal) or 1 (abnormal), got values of type {arr.dtype}"
-        ) from None
-    bad = ~np.isin(num, (0.0, 1.0))  # NaN is never in the set
-    if bad.any():
-        found = np.unique(arr[bad])[:5].tolist()
-        hint = " (PhysioNet's -1 means normal: map it to 0)" if -1 in found else ""
-        raise EvaluationError(
-            f"{name}: labels must be 0 (normal) or 1 (abnormal); "
-            f"found {int(bad.sum())} other value(s), e.g. {found}{hint}"
-        )
-    return num.astype(np.int8)
-
-
-def _check_scores(y_score, name: str = "y_score") -> np.ndarray:
-    arr = _as_1d(y_score, name)
-    if arr.size == 0:
-        raise EvaluationError(f"{name} is empty; nothing to evaluate")
-    try:
-        num = arr.astype(np.float64)
-    except (TypeError, ValueError):
-        raise EvaluationError(f"{name}: scores must be numbers, got dtype {arr.dtype}") from None
-    finite = np.isfinite(num)
-    if not finite.all():
-        first = int(np.flatnonzero(~finite)[0])
-        raise EvaluationError(
-            f"{name}: {int((~finite).sum())} of {num.size} scores are NaN or infinite "
-            f"(first at index {first}: {num[first]})"
-        )
-    return num
-
-
-def _check_pair(y_true, y_score, *, need_both: bool) -> tuple[np.ndarray, np.ndarray]:
-    y = _check_labels(y_true)
-    s = _check_scores(y_score)
-    if y.size != s.size:
-        raise EvaluationError(
-            f"y_true and y_score differ in length ({y.size} labels vs {s.size} scores)"
-        )
-    if need_both:
-        _require_both_classes(y)
-    return y, s
-
-
-def _require_both_classes(y: np.ndarray, what: str = "ROC-AUC, Se, Sp and MCC") -> None:
-    n_pos = int(y.sum())
-    if n_pos == 0 or n_pos == y.size:
-        only = "abnormal (1)" if n_pos else "normal (0)"
-        raise EvaluationError(
-            f"only one class is present ({y.size} records, all {only}); "
-            f"{what} need both normal (0) and abnormal (1) records"
-        )
-
-
-def _check_threshold(threshold) -> float:
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        raise EvaluationError(f"threshold must be a number, got {threshold!r}") from None
-    if not np.isfinite(value):
-        raise EvaluationError(f"threshold must be finite, got {value}")
-    return value
 
 
 def _check_metric_names(metrics) -> tuple[str, ...]:
@@ -281,10 +174,10 @@ def choose_threshold(y_true, y_score, method: str = "youden") -> float:
         raise EvaluationError(
             f"unknown threshold method {method!r}; choose from {THRESHOLD_METHODS}"
         )
-    y, s = _check_pair(y_true, y_score, need_both=False)
+    y, s = check_pair(y_true, y_score, need_both=False)
     if method == "fixed":
         return 0.5
-    _require_both_classes(y, "Youden's threshold")
+    require_both_classes(y, "Youden's threshold")
     from sklearn.metrics import roc_curve
 
     fpr, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
@@ -330,8 +223,8 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
         Empty, mismatched or non-finite inputs, labels other than 0/1, or a
         single class.
     """
-    y, s = _check_pair(y_true, y_score, need_both=True)
-    threshold = _check_threshold(threshold)
+    y, s = check_pair(y_true, y_score, need_both=True)
+    threshold = check_threshold(threshold)
     levels, n_levels = _score_levels(s)
     values = _metrics_from_weights(np.ones((1, y.size)), y, s >= threshold, levels, n_levels)
     out: dict = {name: float(values[name][0]) for name in METRIC_NAMES}
@@ -390,8 +283,8 @@ def bootstrap_ci(
     All resamples are scored at once from a matrix of draw counts, so 1000
     resamples of 301 records take a few tens of milliseconds.
     """
-    y, s = _check_pair(y_true, y_score, need_both=True)
-    threshold = _check_threshold(threshold)
+    y, s = check_pair(y_true, y_score, need_both=True)
+    threshold = check_threshold(threshold)
     names = _check_metric_names(metrics)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise EvaluationError(f"n_boot must be a positive integer, got {n_boot!r}")
@@ -472,133 +365,3 @@ def evaluate(
     for name in METRIC_NAMES:
         row[f"{name}_ci_low"], row[f"{name}_ci_high"] = ci[name]
     return row
-
-
-def summarize_seeds(
-    rows: Iterable[Mapping] | pd.DataFrame,
-    group_cols: str | Sequence[str] = ("model",),
-    metrics: Sequence[str] | None = None,
-    *,
-    decimals: int = 3,
-) -> pd.DataFrame:
-    """Mean and standard deviation of each metric over seeds.
-
-    Parameters
-    ----------
-    rows : list of dict or DataFrame
-        One row per run (model x seed), e.g. rows returned by :func:`evaluate`
-        with ``model`` and ``seed`` added.
-    group_cols : str or sequence of str
-        Columns identifying a configuration; each group is summarised.
-    metrics : sequence of str, optional
-        Metric columns to summarise. By default every column of
-        :data:`METRIC_NAMES` present in ``rows``.
-    decimals : int
-        Decimals of the formatted column.
-
-    Returns
-    -------
-    summary : DataFrame
-        One row per group, in order of first appearance: the group columns,
-        ``n_seeds``, then for each metric ``<metric>_mean``, ``<metric>_sd``
-        (sample standard deviation, ``ddof=1``; NaN for a single seed) and
-        ``<metric>_fmt``, e.g. ``"0.861 ± 0.012"`` (just ``"0.861"`` when the
-        sd is undefined). NaN metric values are ignored.
-
-    Raises
-    ------
-    EvaluationError
-        No rows, missing columns or non-numeric metric values.
-    """
-    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    if frame.empty:
-        raise EvaluationError("no rows to summarise")
-    group_cols = [group_cols] if isinstance(group_cols, str) else list(group_cols)
-    missing = [c for c in group_cols if c not in frame.columns]
-    if missing:
-        raise EvaluationError(
-            f"group column(s) {missing} not found; columns are {list(frame.columns)}"
-        )
-    if metrics is None:
-        metrics = [m for m in METRIC_NAMES if m in frame.columns]
-        if not metrics:
-            raise EvaluationError(
-                f"no metric columns found; expected some of {list(METRIC_NAMES)}, "
-                f"got {list(frame.columns)}"
-            )
-    else:
-        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-        missing = [m for m in metrics if m not in frame.columns]
-        if missing:
-            raise EvaluationError(
-                f"metric column(s) {missing} not found; columns are {list(frame.columns)}"
-            )
-    for m in metrics:
-        try:
-            frame[m] = pd.to_numeric(frame[m])
-        except (TypeError, ValueError):
-            raise EvaluationError(f"metric column {m!r} holds non-numeric values") from None
-
-    grouped = frame.groupby(group_cols, sort=False, dropna=False)
-    summary = grouped.size().rename("n_seeds").to_frame()
-    for m in metrics:
-        summary[f"{m}_mean"] = grouped[m].mean()
-        summary[f"{m}_sd"] = grouped[m].std(ddof=1)
-        summary[f"{m}_fmt"] = [
-            _fmt(mean, sd, decimals)
-            for mean, sd in zip(summary[f"{m}_mean"], summary[f"{m}_sd"], strict=True)
-        ]
-    return summary.reset_index()
-
-
-def _fmt(mean: float, sd: float, decimals: int) -> str:
-    if not np.isfinite(mean):
-        return "n/a"
-    if not np.isfinite(sd):
-        return f"{mean:.{decimals}f}"
-    return f"{mean:.{decimals}f} ± {sd:.{decimals}f}"
-
-
-def aggregate_windows(
-    window_scores, record_ids, how: str = "mean"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Combine per-window probabilities into one score per recording.
-
-    Parameters
-    ----------
-    window_scores : array-like of float, shape (n_windows,)
-        Abnormal-class probability of each window (``(n, 1)`` is fine).
-    record_ids : array-like, shape (n_windows,)
-        The recording each window came from.
-    how : {"mean", "median", "max"}
-        How to combine the windows of one recording.
-
-    Returns
-    -------
-    unique_ids : np.ndarray
-        Recording ids in order of first appearance.
-    scores : np.ndarray of float64
-        The combined score of each recording, aligned with ``unique_ids``.
-
-    Examples
-    --------
-    >>> ids, scores = aggregate_windows([0.2, 0.9, 0.4, 0.7], ["b", "a", "b", "a"])
-    >>> ids.tolist(), scores.round(2).tolist()
-    (['b', 'a'], [0.3, 0.8])
-    """
-    if how not in ("mean", "median", "max"):
-        raise EvaluationError(f"unknown aggregation {how!r}; choose 'mean', 'median' or 'max'")
-    s = _check_scores(window_scores, "window_scores")
-    ids = _as_1d(record_ids, "record_ids")
-    if ids.size != s.size:
-        raise EvaluationError(
-            f"window_scores and record_ids differ in length ({s.size} vs {ids.size})"
-        )
-    codes, uniques = pd.factorize(ids, sort=False, use_na_sentinel=False)
-    uniques = np.asarray(uniques)
-    if how == "mean":
-        scores = np.bincount(codes, weights=s) / np.bincount(codes)
-    else:
-        grouped = pd.Series(s).groupby(codes, sort=True)
-        scores = (grouped.median() if how == "median" else grouped.max()).to_numpy()
-    return uniques, scores.astype(np.float64)

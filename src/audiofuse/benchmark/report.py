@@ -1,0 +1,204 @@
+"""The benchmark's outputs: the long-format CSV and the Markdown report.
+
+The CSV holds one row per measurement (:data:`CSV_COLUMNS`); the report gives
+the provenance, the goal lines (PASS / FAIL) and one table per section, with
+a row per measurement and a column per profile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..reporting import format_table, write_text_atomic
+
+CSV_COLUMNS = ["section", "name", "profile", "value", "unit", "machine", "cores", "commit", "data"]
+SECTIONS = ("features", "training", "inference", "memory", "scaling", "peak")
+#: Section of the "old path vs new path" rows (:mod:`.comparisons`), reported when present.
+COMPARISON_SECTION = "comparisons"
+
+# Goals from the project's issues: extraction speed-ups (single process, like
+# for like) and the one-core latency of the deployable profile.
+GOAL_CPU_SPEEDUP = 10.0
+GOAL_PAPER_SPEEDUP = 2.0
+GOAL_LATENCY_MS = 50.0
+
+
+def to_frame(rows: list[dict], run: dict) -> pd.DataFrame:
+    """Rows plus the machine, cores and commit columns, in the CSV's order."""
+    frame = pd.DataFrame(rows)
+    for key in ("machine", "cores", "commit"):
+        frame[key] = run[key]
+    return frame[CSV_COLUMNS]
+
+
+def output_dir(out: str | os.PathLike | None) -> Path:
+    """``out``, or the repository's ``results/`` folder."""
+    return Path(out) if out else Path(__file__).resolve().parents[3] / "results"
+
+
+def write_results(frame: pd.DataFrame, run: dict, out: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``benchmark.csv`` and ``benchmark.md`` into ``out``, each atomically."""
+    out = Path(out)
+    csv_path = write_text_atomic(out / "benchmark.csv", frame.to_csv(index=False))
+    md_path = write_text_atomic(out / "benchmark.md", render_markdown(frame, run))
+    return csv_path, md_path
+
+
+def _pick(frame: pd.DataFrame, section: str, name: str, profile: str, unit: str) -> float | None:
+    """The value of the first row matching every key, or None."""
+    hit = frame[
+        (frame.section == section)
+        & (frame.name == name)
+        & (frame.profile == profile)
+        & (frame.unit == unit)
+    ]
+    return float(hit.value.iloc[0]) if len(hit) else None
+
+
+def goal_line(label: str, value: float | None, goal: float, unit: str, below: bool = False) -> str:
+    """``- label: value (goal >= x): PASS`` (or FAIL, or not measured)."""
+    if value is None:
+        return f"- {label}: not measured in this run"
+    ok = value < goal if below else value >= goal
+    sign = "<" if below else ">="
+    sep = "" if unit == "x" else " "
+    return (
+        f"- {label}: **{_fmt(value)}{sep}{unit}** (goal {sign} {goal:g}{sep}{unit}): "
+        f"**{'PASS' if ok else 'FAIL'}**"
+    )
+
+
+def _headline(frame: pd.DataFrame, run: dict) -> str:
+    """Goal lines and the speed-ups against the original recipe."""
+    lines = ["## Headline", ""]
+    ref = "original mel+CWT"
+    goals = {"cpu": GOAL_CPU_SPEEDUP, "paper": GOAL_PAPER_SPEEDUP}
+    for profile in ("smoke", "cpu", "paper"):
+        one = _pick(frame, "features", f"speed-up n_jobs=1 vs {ref}", profile, "x")
+        if one is None:
+            continue
+        label = f"`{profile}` feature extraction vs the original recipe (1 process each)"
+        lines.append(
+            goal_line(label, one, goals[profile], "x")
+            if profile in goals
+            else f"- {label}: **{_fmt(one)}x** (no goal for this profile)"
+        )
+        two = _pick(frame, "features", f"speed-up n_jobs=2 vs {ref}", profile, "x")
+        mel = _pick(frame, "features", "speed-up n_jobs=1 vs original mel only", profile, "x")
+        lines.append(
+            f"  - with the parallel extractor (n_jobs=2): {_fmt(two)}x; "
+            f"against the original without its CWT (1 process): {_fmt(mel)}x"
+        )
+    latency_profile = "smoke" if run["quick"] else "cpu"
+    lines.append(
+        goal_line(
+            f"`{latency_profile}` fusion, one 5 s recording on 1 core (median)",
+            _pick(
+                frame, "inference", "fusion 5 s recording, 1 core (median)", latency_profile, "ms"
+            ),
+            GOAL_LATENCY_MS,
+            "ms",
+            below=True,
+        )
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _section_table(frame: pd.DataFrame, section: str) -> str:
+    """One section as a Markdown table: a row per measurement, a column per profile."""
+    part = frame[frame.section == section].copy()
+    part["profile"] = part["profile"].replace("", "-")
+    part["measurement"] = part["name"] + " [" + part["unit"] + "]"
+    order = list(dict.fromkeys(part["measurement"]))
+    table = part.pivot_table(
+        index="measurement", columns="profile", values="value", aggfunc="first", sort=False
+    ).reindex(order)
+    columns = [p for p in ("original", "smoke", "cpu", "paper", "-") if p in table.columns]
+    table = table[columns].reset_index()
+    table = table.map(lambda v: _fmt(v) if isinstance(v, float) else v)
+    return format_table(table)
+
+
+def _fmt(value: float | None) -> str:
+    """Three significant digits, blank for missing values."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{value:.3g}" if abs(value) < 1e3 else f"{value:,.0f}"
+
+
+_SECTION_NOTES = {
+    "features": "Recordings/s over the sampled recordings, one process (`n_jobs=1`) or the "
+    "project's parallel extractor (`n_jobs=2`). The original recipe loads each "
+    "whole file at 22050 Hz, builds the 224x224 log-Mel image and the 224-scale "
+    "Morlet CWT scalogram and saves them as `.npy`; the CWT is so slow that it "
+    "is timed on a subset (its `recordings` row).",
+    "training": "`train_on_batch` (AdamW + binary cross-entropy, the trainer's compile) on "
+    "random inputs, timed after one warm-up step (whose time, mostly graph "
+    "tracing, is listed too).",
+    "inference": "`predict_on_batch` per 5 s recording at batch 1 and batched; the 60 s "
+    "recording goes through `Predictor.predict_samples` (features of every "
+    "window + model). The 1-core rows come from a process pinned to CPU 0 with "
+    "one TensorFlow thread, timed after start-up and one warm-up call: a fresh "
+    "interpreter under `taskset -c 0` (the quick variant pins a forked child).",
+    "memory": "Peak RSS (`ru_maxrss`) of the process that ran each measurement (a forked "
+    "child; for the parallel extractor, its largest process). The baselines are "
+    "forked children that do nothing: subtract them for the measurement's own cost.",
+    "scaling": "Cost against recording length (full-recording windows, features + fusion "
+    "model) and against dataset size (parallel extraction + batched fusion "
+    "inference).",
+    COMPARISON_SECTION: "Each measurement timed on the old path and on the new one, in the same run "
+    "on the same machine; `new vs old` is the factor by which the new path wins (above 1: "
+    "faster, or less memory).",
+    "peak": "Forward FLOPs per sample counted from the Keras layers (Conv, Dense, attention "
+    "incl. score and value matmuls; 2 FLOPs per multiply-accumulate). Training counts "
+    "3x forward. The fraction is of the best measured float32 matmul rate.",
+}
+
+
+def render_markdown(frame: pd.DataFrame, run: dict) -> str:
+    """The human report: provenance, headline goals, then one table per section."""
+    label = (
+        "**SYNTHETIC recordings** (no real data used)"
+        if run["data"] == "SYNTHETIC"
+        else f"real PhysioNet 2016 recordings ({run['records']} sampled, seed 0)"
+    )
+    parts = [
+        "# AudioFuse benchmark" + (" (quick)" if run["quick"] else ""),
+        "",
+        f"Machine `{run['machine']}`, {run['cores']} cores, commit `{run['commit']}`, "
+        f"{label}. Measurements took {run['seconds']:.0f} s.",
+        "",
+        f"Load average before / after: {_load(run['load_before'])} / "
+        f"{_load(run['load_after'])}. Timings are wall-clock; other work on the machine "
+        "slows them and they are best read as ratios measured in the same run.",
+        "",
+        _headline(frame, run),
+    ]
+    for section in (*SECTIONS, COMPARISON_SECTION):
+        if (frame.section == section).any():
+            parts += [
+                f"## {section.capitalize()}",
+                "",
+                _SECTION_NOTES[section],
+                "",
+                _section_table(frame, section),
+                "",
+            ]
+    parts += [
+        "## Reproduce",
+        "",
+        "```",
+        "make bench",
+        "# or: audiofuse bench --data-dir ../shared/data [--out results/]",
+        "```",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _load(values) -> str:
+    """Load averages (1, 5, 15 min) as text."""
+    return " ".join(f"{v:.2f}" for v in values)
