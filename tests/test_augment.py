@@ -10,6 +10,7 @@ from audiofuse.augment import (
     add_noise_at_snr,
     augment_clips,
     mixup,
+    random_clipping,
     random_equalizer,
     random_gain,
     spec_augment,
@@ -70,6 +71,16 @@ def test_equalizer_keeps_length_and_bounds_its_gain():
     # the EQ curve is at most +6 dB; the band-pass only attenuates
     assert ratio.max() <= 10 ** (6 / 20) + 1e-3
     assert not np.allclose(out, clip)
+
+
+def test_random_clipping_limits_the_peak():
+    rng = np.random.default_rng(8)
+    clip = _pcg_like()
+    for _ in range(10):
+        out = random_clipping(clip, rng, 0.5)
+        peak = np.max(np.abs(out))
+        assert 0.5 * np.max(np.abs(clip)) - 1e-6 <= peak <= np.max(np.abs(clip)) + 1e-6
+        assert np.allclose(out[np.abs(clip) < peak], clip[np.abs(clip) < peak])
 
 
 def test_spec_augment_masks_only_bands_with_the_mean():

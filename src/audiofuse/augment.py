@@ -34,6 +34,7 @@ __all__ = [
     "add_noise_at_snr",
     "time_shift",
     "random_equalizer",
+    "random_clipping",
     "spec_augment",
     "mixup",
     "augment_clips",
@@ -58,6 +59,13 @@ class AugmentConfig:
         Random equaliser: a smooth gain curve over frequency within
         ``[-eq_db, eq_db]`` dB plus a random band-pass (0: off). Imitates other
         stethoscopes and chest pieces (domain randomisation).
+    clip_fraction : float
+        Hard clipping at a random level between ``clip_fraction`` and 1 times
+        the clip's peak (0: off). In PhysioNet's training-e the abnormal
+        recordings are mostly clipped at full scale and the normal ones are
+        not (peak level alone separates them with ROC-AUC 0.92 on 300
+        records), so clipping teaches the label there; clipping every class
+        at random takes that shortcut away.
     time_masks, freq_masks : int
         SpecAugment masks on the spectrogram image (0: off).
     time_mask_frac, freq_mask_frac : float
@@ -71,6 +79,7 @@ class AugmentConfig:
     snr_db: tuple[float, ...] = ()
     max_shift_seconds: float = 0.0
     eq_db: float = 0.0
+    clip_fraction: float = 0.0
     time_masks: int = 0
     freq_masks: int = 0
     time_mask_frac: float = 0.1
@@ -80,7 +89,9 @@ class AugmentConfig:
     @property
     def waveform_domain(self) -> bool:
         """True when some augmentation changes the audio (so the image is recomputed)."""
-        return bool(self.gain_db or self.snr_db or self.max_shift_seconds or self.eq_db)
+        return bool(
+            self.gain_db or self.snr_db or self.max_shift_seconds or self.eq_db or self.clip_fraction
+        )
 
     @property
     def enabled(self) -> bool:
@@ -152,6 +163,13 @@ def random_equalizer(
     return np.fft.irfft(np.fft.rfft(clip) * response, n=n).astype(np.float32)
 
 
+def random_clipping(clip: np.ndarray, rng: np.random.Generator, min_fraction: float) -> np.ndarray:
+    """Hard-clip ``clip`` at a level drawn from ``[min_fraction, 1]`` times its peak."""
+    peak = float(np.max(np.abs(clip)))
+    level = rng.uniform(min_fraction, 1.0) * peak
+    return np.clip(clip, -level, level).astype(np.float32)
+
+
 def spec_augment(
     image: np.ndarray,
     rng: np.random.Generator,
@@ -214,6 +232,8 @@ def mixup(
 def _augment_waveform(clip: np.ndarray, rng, cfg: AugmentConfig, fcfg: FeatureConfig):
     if cfg.eq_db:
         clip = random_equalizer(clip, rng, fcfg.sample_rate, cfg.eq_db)
+    if cfg.clip_fraction:
+        clip = random_clipping(clip, rng, cfg.clip_fraction)
     if cfg.max_shift_seconds:
         clip = time_shift(clip, rng, int(round(cfg.max_shift_seconds * fcfg.sample_rate)))
     if cfg.snr_db:
