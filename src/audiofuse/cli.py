@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="AudioFuse: heart-sound classification by ViT-spectrogram + "
         "1-D CNN-waveform late fusion.",
     )
+    from .resources import package_version
+
+    parser.add_argument("--version", action="version", version=f"audiofuse {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="download, generate or index datasets")

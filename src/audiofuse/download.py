@@ -824,7 +824,7 @@ def _write_marker(
         "licence": source.licence,
         "archives": records,
         "sha256sums": dataclasses.asdict(report),
-        "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     (tree / MARKER_NAME).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 

@@ -1,0 +1,110 @@
+"""The default model is found in a checkout and in a plain (non-editable) install;
+``audiofuse --version``; the Python versions the pins support (issue 13, sections 5-6)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from audiofuse import resources
+from audiofuse.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_default_model_is_the_committed_folder():
+    folder = resources.default_model()
+    assert folder.name == resources.DEFAULT_MODEL_NAME
+    assert (folder / "best.keras").is_file() and (folder / "config.json").is_file()
+
+
+def test_version_flag_prints_the_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"audiofuse {resources.package_version()}"
+    assert out.split()[1][0].isdigit()
+
+
+def test_version_falls_back_when_not_installed(monkeypatch):
+    import audiofuse
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert resources.package_version() == audiofuse.__version__
+
+
+def test_requires_python_matches_the_readme():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    readme = (REPO / "README.md").read_text()
+    assert "Python ≥ 3.11" in readme and "3.10" not in readme
+
+
+@pytest.mark.slow
+def test_plain_install_finds_the_default_model(tmp_path):
+    """Build a wheel, install it (no deps) into a fresh venv, resolve the model there."""
+    source = tmp_path / "source"  # a copy, so that setuptools' build/ stays out of the repo
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("src", "models"):
+        shutil.copytree(REPO / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (wheel,) = wheels.glob("audiofuse-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, str(wheel)],
+        check=True,
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = (
+        "from audiofuse.resources import default_model, package_version; "
+        "m = default_model(); print(m); print((m / 'best.keras').stat().st_size); "
+        "print(package_version())"
+    )
+    out = subprocess.run(
+        [str(python), "-c", probe],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    ).stdout.split()
+    assert Path(out[0]).is_relative_to(site) and "_models" in out[0]
+    assert int(out[1]) == (resources.default_model() / "best.keras").stat().st_size
+    assert out[2] == resources.package_version()
