@@ -267,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="download, generate or index datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    dl = data_sub.add_parser("download", help="download a real dataset (verifies checksums)")
+    dl = data_sub.add_parser(
+        "download",
+        help="download a real dataset (PhysioNet: per-file SHA-256 sums shipped in its zip; "
+        "PASCAL: zip CRCs only, no sums are published)",
+    )
     dl.add_argument("dataset", choices=["physionet2016", "pascal"])
     dl.add_argument("--data-dir", default=None, help="target data folder (default: data/)")
     dl.add_argument("--force", action="store_true", help="download again even if present")

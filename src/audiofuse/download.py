@@ -23,8 +23,15 @@ How a download proceeds (:func:`download_dataset`):
    request, within the same call (a few retries) or by the next call; a
    server that ignores ``Range`` (answers 200) is restarted cleanly.
 2. The archive's SHA-256 is checked when it is known; a bad file is deleted.
+   No archive hash is pinned today: PhysioNet publishes per-file sums but no
+   hash of its zip, and PASCAL publishes no sums at all. What *is* verified:
+   zip CRCs (both datasets; they catch a damaged transfer), PhysioNet's own
+   ``SHA256SUMS`` files shipped inside the zip (step 4; they catch damage,
+   not a tampered archive, since they come from the same file) and the
+   layout. The archive hashes seen are recorded in the ``.complete`` marker.
 3. Archives are unpacked into a temporary folder next to the target; paths
-   that would land outside it (zip-slip), links and device files are refused.
+   that would land outside it (zip-slip), links and device files are refused,
+   and so is an archive that would unpack to more than :data:`MAX_UNPACKED_BYTES`.
    A single wrapping top-level folder is moved up, macOS junk is dropped.
 4. ``SHA256SUMS`` files inside the tree are checked, the layout is checked,
    a ``.complete`` marker (with the archive hashes) is written, and the folder
@@ -75,6 +82,7 @@ __all__ = [
     "MARKER_NAME",
     "DOWNLOADS_DIRNAME",
     "TIMEOUT_SECONDS",
+    "MAX_UNPACKED_BYTES",
     "download_dataset",
     "download_file",
     "extract_archive",
@@ -89,6 +97,9 @@ MARKER_NAME = ".complete"
 DOWNLOADS_DIRNAME = ".downloads"
 TIMEOUT_SECONDS = 30.0
 MAX_ATTEMPTS = 5
+# Zip-bomb guard: PhysioNet 2016 unpacks to about 1.2 GB of WAV, PASCAL to
+# about 0.1 GB; an archive declaring more than this in total is refused.
+MAX_UNPACKED_BYTES = 8 * 1024**3
 CHUNK_BYTES = 256 * 1024
 USER_AGENT = "audiofuse-download/0.1 (Python urllib)"
 SUMS_FILENAMES = ("SHA256SUMS", "SHA256SUMS.txt")
@@ -584,10 +595,24 @@ def _write_member(source: BinaryIO, target: Path) -> None:
         shutil.copyfileobj(source, out, CHUNK_BYTES)
 
 
-def _extract_zip(archive: Path, root: Path, progress: bool) -> None:
-    """Unpack a zip after checking every member's path; CRCs are checked too."""
+def _check_unpacked_size(archive: Path, total: int, limit: int) -> None:
+    """Refuse an archive whose members add up to more than ``limit`` bytes."""
+    if total > limit:
+        raise DownloadError(
+            f"refusing to unpack {archive}: it would unpack to {total / 1e9:.2f} GB, over the "
+            f"{limit / 1e9:.2f} GB limit (a damaged archive or a zip bomb)"
+        )
+
+
+def _extract_zip(archive: Path, root: Path, progress: bool, limit: int) -> None:
+    """Unpack a zip after checking every member's path and the total size.
+
+    zipfile never yields more than a member's declared ``file_size`` and
+    checks each CRC, so the declared sizes bound what is written.
+    """
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
+        _check_unpacked_size(archive, sum(m.file_size for m in members), limit)
         targets = [_safe_target(root, m.filename, archive) for m in members]
         pairs = list(zip(members, targets, strict=True))
         for member, target in tqdm(
@@ -604,10 +629,11 @@ def _extract_zip(archive: Path, root: Path, progress: bool) -> None:
                 _write_member(source, target)
 
 
-def _extract_tar(archive: Path, root: Path, progress: bool) -> None:
+def _extract_tar(archive: Path, root: Path, progress: bool, limit: int) -> None:
     """Unpack a tar (any compression); only regular files and folders are allowed."""
     with tarfile.open(archive, "r:*") as tf:
         members = tf.getmembers()
+        _check_unpacked_size(archive, sum(m.size for m in members if m.isfile()), limit)
         for member in members:
             _safe_target(root, member.name, archive)
             if not (member.isfile() or member.isdir()):
@@ -646,13 +672,18 @@ def _archive_kind(path: Path) -> str:
 
 
 def extract_archive(
-    archive: str | os.PathLike, dest: str | os.PathLike, *, progress: bool = False
+    archive: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    progress: bool = False,
+    max_unpacked_bytes: int | None = None,
 ) -> Path:
     """Unpack a zip or tar archive into ``dest``, refusing unsafe members.
 
     Every member path is checked before anything is written: absolute paths,
     ``..`` components and (for tar) links and device files are refused with
-    :class:`DownloadError`.
+    :class:`DownloadError`, and so is an archive whose members add up to more
+    than ``max_unpacked_bytes`` (default :data:`MAX_UNPACKED_BYTES`).
 
     Returns
     -------
@@ -661,11 +692,12 @@ def extract_archive(
     """
     archive, dest = Path(archive), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
+    limit = MAX_UNPACKED_BYTES if max_unpacked_bytes is None else max_unpacked_bytes
     try:
         if _archive_kind(archive) == "zip":
-            _extract_zip(archive, dest, progress)
+            _extract_zip(archive, dest, progress, limit)
         else:
-            _extract_tar(archive, dest, progress)
+            _extract_tar(archive, dest, progress, limit)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise DownloadError(f"{archive} is damaged ({_reason(exc)})") from None
     return dest
