@@ -51,9 +51,8 @@ def test_requires_python_matches_the_readme():
     assert "Python ≥ 3.11" in readme and "3.10" not in readme
 
 
-@pytest.mark.slow
-def test_plain_install_finds_the_default_model(tmp_path):
-    """Build a wheel, install it (no deps) into a fresh venv, resolve the model there."""
+def _build_wheel(tmp_path: Path) -> Path:
+    """A wheel of the working tree (built from a copy, so no build/ lands in the repo)."""
     source = tmp_path / "source"  # a copy, so that setuptools' build/ stays out of the repo
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for name in ("src", "models"):
@@ -77,6 +76,22 @@ def test_plain_install_finds_the_default_model(tmp_path):
         check=True,
         cwd=tmp_path,
     )
+    (wheel,) = wheels.glob("audiofuse-*.whl")
+    return wheel
+
+
+def _python312() -> str | None:
+    # a pyenv install first: pyenv's python3.12 shim fails unless 3.12 is selected
+    candidates = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+    if os.environ.get("AUDIOFUSE_PYTHON312"):
+        return os.environ["AUDIOFUSE_PYTHON312"]
+    return str(candidates[-1]) if candidates else shutil.which("python3.12")
+
+
+@pytest.mark.slow
+def test_plain_install_finds_the_default_model(tmp_path):
+    """Build a wheel, install it (no deps) into a fresh venv, resolve the model there."""
+    wheel = _build_wheel(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -86,7 +101,6 @@ def test_plain_install_finds_the_default_model(tmp_path):
         capture_output=True,
         text=True,
     ).stdout.strip()
-    (wheel,) = wheels.glob("audiofuse-*.whl")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, str(wheel)],
         check=True,
@@ -108,3 +122,35 @@ def test_plain_install_finds_the_default_model(tmp_path):
     assert Path(out[0]).is_relative_to(site) and "_models" in out[0]
     assert int(out[1]) == (resources.default_model() / "best.keras").stat().st_size
     assert out[2] == resources.package_version()
+
+
+@pytest.mark.slow
+def test_python_312_resolves_the_pins_and_runs_the_cli(tmp_path):
+    """Colab's Python: the pinned requirements resolve, the package installs and runs.
+
+    Resolution only (``pip install --dry-run``): installing TensorFlow here would
+    take minutes. CI runs the whole suite on 3.11, the oldest supported Python.
+    """
+    python312 = _python312()
+    if python312 is None:
+        pytest.skip("no python3.12 (set AUDIOFUSE_PYTHON312)")
+    venv = tmp_path / "venv312"
+    subprocess.run([python312, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip"]
+    resolved = subprocess.run(
+        [*pip, "install", "-q", "--dry-run", "-r", str(REPO / "requirements.txt")],
+        capture_output=True,
+        text=True,
+    )
+    assert resolved.returncode == 0, resolved.stderr[-2000:]
+    subprocess.run([*pip, "install", "-q", "--no-deps", str(_build_wheel(tmp_path))], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [str(venv / "bin" / "audiofuse"), "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    ).stdout
+    assert out.strip() == f"audiofuse {resources.package_version()}"
