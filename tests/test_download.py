@@ -423,10 +423,20 @@ def test_archive_unpacking_past_the_size_limit_is_refused(tmp_path):
 def test_download_of_an_oversized_archive_is_refused(server, physionet, tmp_path, monkeypatch):
     data, sources = physionet
     unpacked = sum(len(v) for v in physionet_entries().values())
-    monkeypatch.setattr(dl, "MAX_UNPACKED_BYTES", unpacked - 1)
+    monkeypatch.setattr(dl.archives, "MAX_UNPACKED_BYTES", unpacked - 1)
     with pytest.raises(dl.DownloadError, match="zip bomb") as err:
         _get(server, tmp_path / "data", sources)
     assert "\n" not in str(err.value) and "was deleted" in str(err.value)
     assert not (tmp_path / "data" / "physionet2016").exists()
-    monkeypatch.setattr(dl, "MAX_UNPACKED_BYTES", unpacked)
+    monkeypatch.setattr(dl.archives, "MAX_UNPACKED_BYTES", unpacked)
     assert (_get(server, tmp_path / "data", sources) / "training-a" / "REFERENCE.csv").exists()
+
+
+def test_download_help_says_exactly_what_is_verified(capsys):
+    from audiofuse.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["data", "download", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "verifies checksums" not in text
+    assert "SHA256SUMS files inside its zip" in text and "PASCAL publishes no sums" in text

@@ -120,6 +120,10 @@ def test_plain_install_finds_the_default_model(tmp_path):
         env=env,
     ).stdout.split()
     assert Path(out[0]).is_relative_to(site) and "_models" in out[0]
+    # every source module made it into the wheel (pyproject lists the packages by hand)
+    shipped = {p.relative_to(site) for p in Path(site, "audiofuse").rglob("*.py")}
+    here = {p.relative_to(REPO / "src") for p in (REPO / "src" / "audiofuse").rglob("*.py")}
+    assert here <= shipped, sorted(here - shipped)
     assert int(out[1]) == (resources.default_model() / "best.keras").stat().st_size
     assert out[2] == resources.package_version()
 

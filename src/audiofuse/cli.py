@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
         "download",
         help="download a real dataset (PhysioNet: per-file SHA-256 sums shipped in its zip; "
         "PASCAL: zip CRCs only, no sums are published)",
+        description="Download and unpack a dataset. Verified: zip CRCs; for PhysioNet also "
+        "every file against the SHA256SUMS files inside its zip (no hash of the zip itself "
+        "is published, so none is pinned); PASCAL publishes no sums. Archives that would "
+        "unpack past 8 GB or outside their folder are refused.",
     )
     dl.add_argument("dataset", choices=["physionet2016", "pascal"])
     dl.add_argument("--data-dir", default=None, help="target data folder (default: data/)")
