@@ -48,8 +48,7 @@ IN_COLAB = "google.colab" in sys.modules or os.environ.get("AUDIOFUSE_COLAB") ==
 if IN_COLAB:
     source = os.environ.get("AUDIOFUSE_INSTALL_FROM", "git+{REPO_URL}@{REPO_REF}")
     if importlib.util.find_spec("audiofuse") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"audiofuse @ {{source}}"],
-                       check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
         importlib.invalidate_caches()
     # outputs go under /content (or AUDIOFUSE_COLAB_OUT) unless the parameters say otherwise
     out = os.environ.get("AUDIOFUSE_COLAB_OUT", "/content")
