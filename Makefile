@@ -26,7 +26,7 @@ help:
 	@echo "                (TRAIN=False: tables from runs trained elsewhere, e.g. on a GPU)"
 	@echo "make bench      speed/cost benchmark -> results/benchmark.md"
 	@echo "make lint       ruff"
-	@echo "make clean      remove generated files (keeps committed real-data results)"
+	@echo "make clean      remove generated files (never committed results)"
 
 setup: $(VENV)/.installed
 
@@ -69,6 +69,9 @@ bench: setup
 notebooks: setup
 	$(BIN)/python scripts/build_notebooks.py
 
+# Generated files only: committed results (tracked by git) always stay. Untracked
+# files under results/synthetic/ (a fresh `make demo`) go; tracked ones are kept.
 clean:
-	rm -rf runs data/synthetic results/synthetic .pytest_cache .ruff_cache
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf runs data/synthetic build .pytest_cache .ruff_cache src/*.egg-info
+	-git clean -fdq -- results/synthetic
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -8,14 +8,20 @@ or preprocessing code. They are written without outputs; papermill runs them.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-REPO_URL = "https://github.com/audiofuse-companion/audiofuse"
-COLAB = "https://colab.research.google.com/github/audiofuse-companion/audiofuse/blob/main/notebooks"
+# The ONE place that names the published repository (a placeholder until it is
+# published; README.md, "Notebooks (Colab)", points here). The Colab cell installs
+# the package from it at REPO_REF, a tag (or commit) pinned to the package version.
+REPO_SLUG = "audiofuse-companion/audiofuse"
+REPO_URL = f"https://github.com/{REPO_SLUG}"
+REPO_REF = "v" + tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+COLAB = f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{REPO_REF}/notebooks"
 
 PARAMETERS = """\
 # Parameters (papermill overrides these; see `make reproduce`).
@@ -30,14 +36,40 @@ TRAIN = True          # False: tables from runs already trained and scored (e.g.
 """
 
 COLAB_INSTALL = f"""\
+# Colab only (elsewhere: nothing happens). Idempotent: re-running it installs nothing new.
+# Installs the package from {REPO_URL} at {REPO_REF}; its requirements leave TensorFlow
+# alone, so Colab's own (GPU) TensorFlow is kept. AUDIOFUSE_COLAB=1 forces this cell (tests).
+import importlib.util
+import os
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # only in Colab: fetch and install the package
-    import subprocess
+IN_COLAB = "google.colab" in sys.modules or os.environ.get("AUDIOFUSE_COLAB") == "1"
+if IN_COLAB:
+    source = os.environ.get("AUDIOFUSE_INSTALL_FROM", "git+{REPO_URL}@{REPO_REF}")
+    if importlib.util.find_spec("audiofuse") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+        importlib.invalidate_caches()
+    # outputs go under /content (or AUDIOFUSE_COLAB_OUT) unless the parameters say otherwise
+    out = os.environ.get("AUDIOFUSE_COLAB_OUT", "/content")
+    RESULTS_DIR = RESULTS_DIR or f"{{out}}/results"
+    RUNS_DIR = RUNS_DIR or f"{{out}}/runs"
+    print(f"results -> {{RESULTS_DIR}}, runs -> {{RUNS_DIR}}")
+"""
 
-    subprocess.run("git clone -q {REPO_URL} audiofuse && pip install -q -e audiofuse",
-                   shell=True, check=True)
-    sys.path.insert(0, "audiofuse/src")
+DATA = """\
+# Real data in Colab: set DATA_DIR = "/content/data" (or USE_DRIVE = True to keep the
+# downloads in Google Drive across sessions). A complete copy is never downloaded again.
+USE_DRIVE = False
+if IN_COLAB and DATA_DIR not in (None, "", "synthetic"):
+    if USE_DRIVE:
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        DATA_DIR = "/content/drive/MyDrive/audiofuse-data"
+    for dataset in ("physionet2016", "pascal"):
+        subprocess.run([sys.executable, "-m", "audiofuse.cli", "data", "download", dataset,
+                        "--data-dir", DATA_DIR], check=True)
 """
 
 SETUP = """\
@@ -160,6 +192,7 @@ def build(name: str, title: str, intro: str, calls: list[str]) -> nbformat.Noteb
         new_markdown_cell(f"# {title}\n\n{badge}\n\n{intro}"),
         parameters,
         new_code_cell(COLAB_INSTALL),
+        new_code_cell(DATA),
         new_code_cell(SETUP),
         *[new_code_cell(code) for code in calls],
     ]

@@ -39,8 +39,11 @@ def _write_physionet(root: Path, records: dict[str, int], test: tuple[str, ...] 
     for i, name in enumerate(records):
         sf.write(str(folder / f"{name}.wav"), _tone(1.0, seed=i), SR, subtype="PCM_16")
     (folder / "REFERENCE.csv").write_text("".join(f"{r},{lab}\n" for r, lab in records.items()))
-    (root / "validation").mkdir()
-    (root / "validation" / "REFERENCE.csv").write_text("".join(f"{r},{records[r]}\n" for r in test))
+    if test:
+        (root / "validation").mkdir()
+        (root / "validation" / "REFERENCE.csv").write_text(
+            "".join(f"{r},{records[r]}\n" for r in test)
+        )
     return root
 
 
@@ -361,3 +364,38 @@ def test_real_data_dir_fixture_contract(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIOFUSE_REAL_DATA_DIR", str(fake))
     monkeypatch.setenv("AUDIOFUSE_DATA_DIR", str(incomplete))
     assert find_real_data_dir() == fake
+
+
+# --- clean one-line errors (issue 13, section 4) ---------------------------------------
+
+
+def test_empty_reference_csv_names_the_file(tmp_path):
+    root = _write_physionet(tmp_path / "p", {"a0001": 1, "a0002": -1}, test=("a0002",))
+    csv_path = root / "training-a" / "REFERENCE.csv"
+    csv_path.write_text("")
+    with pytest.raises(DatasetError, match=r"REFERENCE\.csv is empty") as err:
+        index_physionet(root)
+    assert str(csv_path) in str(err.value) and "\n" not in str(err.value)
+    csv_path.write_text("\n\n")  # blank lines only: empty too
+    with pytest.raises(DatasetError, match="is empty"):
+        index_physionet(root)
+
+
+def test_index_without_validation_folder_says_so(tmp_path):
+    root = _write_physionet(tmp_path / "p", {"a0001": 1, "a0002": -1})
+    with pytest.warns(UserWarning, match="validation"):
+        table = index_physionet(root)
+    with pytest.raises(DatasetError, match="validation/") as err:
+        physionet_split(table)
+    assert str(root / "validation" / "REFERENCE.csv") in str(err.value)
+
+
+def test_cli_empty_reference_is_one_line_and_nonzero(tmp_path, capsys):
+    from audiofuse.cli import main
+
+    root = _write_physionet(tmp_path / "p", {"a0001": 1, "a0002": -1}, test=("a0002",))
+    (root / "validation" / "REFERENCE.csv").write_text("")
+    code = main(["data", "index", "physionet2016", str(root)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert err.count("\n") == 0 and "REFERENCE.csv is empty" in err and "Traceback" not in err

@@ -398,3 +398,45 @@ def test_pascal_original_archives(server, tmp_path):
     assert table.loc[expected["Btraining_extrastole"], "original_class"] == "extrastole"
     assert table.loc[expected["Btraining_normal"], "label"] == 0
     assert table.loc[expected["Atraining_murmur"], "label"] == 1
+
+
+# --------------------------------------------------------------------------
+# Zip-bomb guard (issue 13, section 8)
+# --------------------------------------------------------------------------
+
+
+def test_archive_unpacking_past_the_size_limit_is_refused(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(_zip({"zeros.bin": bytes(20 * 1024 * 1024)}))  # 20 MB -> ~20 kB
+    assert archive.stat().st_size < 100_000
+    with pytest.raises(dl.DownloadError, match="over the 0.01 GB limit"):
+        dl.extract_archive(archive, tmp_path / "out", max_unpacked_bytes=10_000_000)
+    assert not any((tmp_path / "out").iterdir())  # refused before writing anything
+    tar = _tar_gz(tmp_path / "bomb.tar.gz", [_file_info("zeros.bin", bytes(2_000_000))])
+    with pytest.raises(dl.DownloadError, match="zip bomb"):
+        dl.extract_archive(tar, tmp_path / "out-tar", max_unpacked_bytes=1_000_000)
+    # under the limit it unpacks
+    dl.extract_archive(archive, tmp_path / "fine", max_unpacked_bytes=30_000_000)
+    assert (tmp_path / "fine" / "zeros.bin").stat().st_size == 20 * 1024 * 1024
+
+
+def test_download_of_an_oversized_archive_is_refused(server, physionet, tmp_path, monkeypatch):
+    data, sources = physionet
+    unpacked = sum(len(v) for v in physionet_entries().values())
+    monkeypatch.setattr(dl.archives, "MAX_UNPACKED_BYTES", unpacked - 1)
+    with pytest.raises(dl.DownloadError, match="zip bomb") as err:
+        _get(server, tmp_path / "data", sources)
+    assert "\n" not in str(err.value) and "was deleted" in str(err.value)
+    assert not (tmp_path / "data" / "physionet2016").exists()
+    monkeypatch.setattr(dl.archives, "MAX_UNPACKED_BYTES", unpacked)
+    assert (_get(server, tmp_path / "data", sources) / "training-a" / "REFERENCE.csv").exists()
+
+
+def test_download_help_says_exactly_what_is_verified(capsys):
+    from audiofuse.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["data", "download", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "verifies checksums" not in text
+    assert "SHA256SUMS files inside its zip" in text and "PASCAL publishes no sums" in text

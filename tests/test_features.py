@@ -255,7 +255,58 @@ def test_interrupted_cache_write_leaves_nothing(small_table, tmp_path, monkeypat
     monkeypatch.setattr(feat.np, "save", fail)
     with pytest.raises(KeyboardInterrupt):
         load_or_extract(small_table, SMOKE, cache, n_jobs=1, progress=False)
-    assert list(cache.iterdir()) == []
+    # no finished cache and no half-written part: only the (empty) resume folder
+    assert [p.name for p in cache.iterdir()] == [f".partial-{cache_key(small_table, SMOKE, False)}"]
+    assert not any(p.is_file() for p in cache.rglob("*"))
+
+
+def test_interrupted_build_resumes_with_only_the_missing_parts(small_table, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    real = feat.extract_features
+    calls = []
+
+    def interrupted_after_first_part(table, *args, **kwargs):
+        calls.append(table["record"].tolist())
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(table, *args, **kwargs)
+
+    monkeypatch.setattr(feat, "extract_features", interrupted_after_first_part)
+    with pytest.raises(KeyboardInterrupt):
+        load_or_extract(small_table, SMOKE, cache, n_jobs=1, progress=False, chunk_recordings=2)
+    assert calls == [small_table["record"].tolist()[:2], small_table["record"].tolist()[2:4]]
+
+    calls.clear()
+    monkeypatch.setattr(
+        feat, "extract_features", lambda t, *a, **k: calls.append(1) or real(t, *a, **k)
+    )
+    resumed = load_or_extract(
+        small_table, SMOKE, cache, n_jobs=1, progress=True, chunk_recordings=2
+    )
+    assert len(calls) == 1  # only the part that was missing was computed
+    fresh = real(small_table, SMOKE, n_jobs=1, progress=False)
+    np.testing.assert_array_equal(resumed.spectrograms, fresh.spectrograms)
+    assert resumed.records.tolist() == fresh.records.tolist()
+    assert [p.name for p in cache.iterdir()] == [cache_key(small_table, SMOKE, False)]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage_info"])
+def test_corrupt_cache_is_detected_and_rebuilt(small_table, tmp_path, capsys, damage):
+    cache = tmp_path / "cache"
+    first = load_or_extract(small_table, SMOKE, cache, n_jobs=1, progress=False)
+    folder = cache / cache_key(small_table, SMOKE, False)
+    if damage == "truncate":
+        data = (folder / "waveforms.npy").read_bytes()
+        (folder / "waveforms.npy").write_bytes(data[: len(data) // 3])
+    else:
+        (folder / "info.json").write_text("{not json")
+    capsys.readouterr()
+    again = load_or_extract(small_table, SMOKE, cache, n_jobs=1, progress=True)
+    err = capsys.readouterr().err
+    assert "rebuilding" in err and str(folder) in err
+    assert "cached" not in again.info  # recomputed, not read from the damaged folder
+    np.testing.assert_array_equal(again.waveforms, first.waveforms)
+    assert load_or_extract(small_table, SMOKE, cache, n_jobs=1, progress=False).info["cached"]
 
 
 def test_feature_set_selection(small_table):

@@ -260,11 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="AudioFuse: heart-sound classification by ViT-spectrogram + "
         "1-D CNN-waveform late fusion.",
     )
+    from .resources import package_version
+
+    parser.add_argument("--version", action="version", version=f"audiofuse {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="download, generate or index datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    dl = data_sub.add_parser("download", help="download a real dataset (verifies checksums)")
+    dl = data_sub.add_parser(
+        "download",
+        help="download a real dataset (PhysioNet: per-file SHA-256 sums shipped in its zip; "
+        "PASCAL: zip CRCs only, no sums are published)",
+        description="Download and unpack a dataset. Verified: zip CRCs; for PhysioNet also "
+        "every file against the SHA256SUMS files inside its zip (no hash of the zip itself "
+        "is published, so none is pinned); PASCAL publishes no sums. Archives that would "
+        "unpack past 8 GB or outside their folder are refused.",
+    )
     dl.add_argument("dataset", choices=["physionet2016", "pascal"])
     dl.add_argument("--data-dir", default=None, help="target data folder (default: data/)")
     dl.add_argument("--force", action="store_true", help="download again even if present")

@@ -188,6 +188,8 @@ def is_synthetic(root: str | Path) -> bool:
 
 
 def _read_reference(csv_path: Path) -> pd.DataFrame:
+    if csv_path.stat().st_size == 0 or not csv_path.read_bytes().strip():
+        raise DatasetError(f"{csv_path}: REFERENCE.csv is empty")
     try:
         ref = pd.read_csv(csv_path, header=None, names=["record", "label"], dtype={"record": str})
     except Exception as exc:
@@ -279,6 +281,12 @@ def physionet_split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     train = table[table["split"] == "train"].reset_index(drop=True)
     test = table[table["split"] == "test"].reset_index(drop=True)
+    if len(test) == 0 and len(table):
+        where = Path(table.attrs.get("root", ".")) / "validation" / "REFERENCE.csv"
+        raise DatasetError(
+            f"{where}: no test records (the paper's test split is the list in validation/); "
+            "is the validation/ folder missing?"
+        )
     assert_disjoint(train, test)
     return train, test
 

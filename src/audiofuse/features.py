@@ -23,17 +23,12 @@ the models; they are cast to float32 batch by batch.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import librosa
@@ -42,7 +37,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .config import FeatureConfig, config_hash
+from .config import FeatureConfig
 from .data import AudioError, load_audio
 
 __all__ = [
@@ -57,6 +52,8 @@ __all__ = [
     "FeatureSet",
     "extract_features",
     "load_or_extract",
+    "cache_key",
+    "CacheError",
     "CACHE_VERSION",
     "worker_context",
     "map_recordings",
@@ -293,25 +290,6 @@ class FeatureSet:
         return out
 
 
-def _table_fingerprint(table: pd.DataFrame) -> str:
-    """Identity of the recordings: names, absolute paths, sizes and mtimes."""
-    h = hashlib.sha256()
-    for record, path in zip(table["record"], table["path"].map(os.path.abspath), strict=True):
-        try:
-            st = os.stat(path)
-            stamp = f"{st.st_size}:{int(st.st_mtime)}"
-        except OSError:
-            stamp = "missing"
-        h.update(f"{record}|{path}|{stamp}\n".encode())
-    return h.hexdigest()[:12]
-
-
-def cache_key(table: pd.DataFrame, cfg: FeatureConfig, windows: bool) -> str:
-    """Cache folder name: config hash, recording fingerprint and mode."""
-    mode = "windows" if windows else "first"
-    return f"{mode}-{config_hash(cfg, CACHE_VERSION)}-{_table_fingerprint(table)}"
-
-
 def extract_features(
     table: pd.DataFrame,
     cfg: FeatureConfig,
@@ -387,65 +365,5 @@ def extract_features(
     )
 
 
-def _save_atomic(features: FeatureSet, folder: Path, cfg: FeatureConfig) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        np.save(tmp / "spectrograms.npy", features.spectrograms)
-        np.save(tmp / "waveforms.npy", features.waveforms)
-        features.meta.to_csv(tmp / "meta.csv", index=False)
-        (tmp / "info.json").write_text(
-            json.dumps(
-                {"features": cfg.__dict__, "skipped": features.skipped, **features.info},
-                indent=2,
-                default=str,
-            )
-        )
-        if folder.exists():  # another process finished first; keep theirs
-            shutil.rmtree(tmp)
-            return
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _load(folder: Path) -> FeatureSet:
-    info = json.loads((folder / "info.json").read_text())
-    meta = pd.read_csv(folder / "meta.csv", dtype={"record": str})
-    return FeatureSet(
-        np.load(folder / "spectrograms.npy", mmap_mode="r"),
-        np.load(folder / "waveforms.npy", mmap_mode="r"),
-        meta,
-        [tuple(s) for s in info.get("skipped", [])],
-        {k: v for k, v in info.items() if k not in ("features", "skipped")} | {"cached": True},
-    )
-
-
-def load_or_extract(
-    table: pd.DataFrame,
-    cfg: FeatureConfig,
-    cache_dir: str | os.PathLike,
-    *,
-    windows: bool = False,
-    n_jobs: int | None = None,
-    progress: bool = True,
-    desc: str = "features",
-) -> FeatureSet:
-    """:func:`extract_features` with an on-disk cache keyed by configuration.
-
-    The cache folder is ``cache_dir/<mode>-<config hash>-<recordings hash>``;
-    it is written to a temporary folder and renamed into place, so an
-    interrupted run never leaves a half-written cache behind.
-    """
-    folder = Path(cache_dir) / cache_key(table, cfg, windows)
-    if (folder / "info.json").exists():
-        features = _load(folder)
-        if progress:
-            print(f"{desc}: loaded {len(features)} cached examples from {folder}", file=sys.stderr)
-        return features
-    features = extract_features(
-        table, cfg, windows=windows, n_jobs=n_jobs, progress=progress, desc=desc
-    )
-    _save_atomic(features, folder, cfg)
-    return features
+# The cache lives in its own module; re-exported here (imported last: it uses the above).
+from .feature_cache import CacheError, cache_key, load_or_extract  # noqa: E402

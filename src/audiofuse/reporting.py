@@ -88,7 +88,7 @@ def provenance(*, data: str, profile: str, seeds, **extra) -> dict:
         "commit": git_commit(),
         "backend": keras.backend.backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         **extra,
     }
 

@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,11 +260,23 @@ def load_trained(run_dir: str | os.PathLike, which: str = "best") -> tuple[keras
     config_path = run_dir / "config.json"
     if not path.exists():
         raise TrainingError(f"{path}: no trained model here")
+    config = {}
+    if config_path.exists():
+        try:
+            config = json.loads(config_path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TrainingError(f"{config_path}: invalid JSON ({exc})") from None
+        if not isinstance(config, dict):
+            raise TrainingError(f"{config_path}: expected a JSON object")
+    # Keras reports a damaged archive as "File not found"; name the real problem.
+    if not zipfile.is_zipfile(path):
+        raise TrainingError(
+            f"{path}: cannot load model (corrupt or truncated: not a .keras zip archive)"
+        )
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:
         raise TrainingError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
     return model, config
 
 
