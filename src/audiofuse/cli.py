@@ -220,9 +220,10 @@ def _cmd_predict(args) -> int:
             width = max(len(r["file"]) for r in results)
             print(f"{'file':<{width}}  p(abnormal)  label     windows  seconds")
             for r in results:
+                note = "" if r["quality"] == "ok" else f"  ({r['quality']})"
                 print(
                     f"{r['file']:<{width}}  {r['p_abnormal']:11.3f}  {r['label']:<8}  "
-                    f"{r['windows']:7d}  {r['duration_s']:7.1f}"
+                    f"{r['windows']:7d}  {r['duration_s']:7.1f}{note}"
                 )
     return EXIT_INPUT_ERROR if failures else 0
 
@@ -376,18 +377,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# matched by name so that main() imports neither training nor evaluation (TensorFlow)
+_INPUT_ERRORS = {
+    "AudioError",
+    "DatasetError",
+    "TrainingError",
+    "EvaluationError",
+    "FileNotFoundError",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``audiofuse`` command."""
     _quiet_tensorflow()
     args = build_parser().parse_args(argv)
-    from .data import AudioError, DatasetError
-    from .evaluation import EvaluationError
-    from .training import TrainingError
-
     try:
         return args.func(args)
-    except (AudioError, DatasetError, TrainingError, EvaluationError, FileNotFoundError) as err:
-        return _fail(str(err))
+    except Exception as err:
+        # only the project's own input errors become one line; anything else is a bug
+        if type(err).__name__ in _INPUT_ERRORS:
+            return _fail(str(err))
+        raise
     except KeyboardInterrupt:
         return _fail("interrupted; finished work is kept and a rerun resumes", 130)
 

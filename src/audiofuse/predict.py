@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .config import Profile
-from .data import AudioError
-from .features import load_recording, recording_features
+from .data import AudioError, read_audio
 
-__all__ = ["PredictError", "Predictor"]
+__all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
+
+WINDOW_BATCH = 32
+"""Windows scored per model call, so memory stays flat with recording length."""
 
 
 class PredictError(ValueError):
@@ -86,13 +88,26 @@ class Predictor:
 
     def predict_samples(self, samples: np.ndarray, *, full_recording: bool = True) -> dict:
         """P(abnormal) for samples already at ``profile.features.sample_rate``."""
-        spec, wave = recording_features(samples, self.profile.features, windows=full_recording)
-        inputs = {}
-        if self.kind in ("fusion", "spectrogram"):
-            inputs["spectrogram"] = spec[..., None]
-        if self.kind in ("fusion", "waveform"):
-            inputs["waveform"] = wave[..., None]
-        window_scores = np.asarray(self.model.predict_on_batch(inputs)).reshape(-1)
+        from .features import clip_features, fix_length, window_starts
+
+        cfg = self.profile.features
+        starts = window_starts(len(samples), cfg) if full_recording else np.array([0])
+        scores = []
+        for i in range(0, len(starts), WINDOW_BATCH):
+            # featurize and score one batch at a time: memory does not grow with length
+            pairs = [
+                clip_features(fix_length(samples, cfg.clip_samples, int(s)), cfg)
+                for s in starts[i : i + WINDOW_BATCH]
+            ]
+            spec = np.stack([p[0] for p in pairs])
+            wave = np.stack([p[1] for p in pairs])
+            inputs = {}
+            if self.kind in ("fusion", "spectrogram"):
+                inputs["spectrogram"] = spec[..., None]
+            if self.kind in ("fusion", "waveform"):
+                inputs["waveform"] = wave[..., None]
+            scores.append(np.asarray(self.model.predict_on_batch(inputs)).reshape(-1))
+        window_scores = np.concatenate(scores)
         p = float(window_scores.mean())
         return {
             "p_abnormal": round(p, 4),
@@ -106,15 +121,24 @@ class Predictor:
         """Score one audio file; :class:`PredictError` names the file on failure."""
         t0 = time.perf_counter()
         cfg = self.profile.features
+        from .quality import assess, declared_wav_frames
+
         try:
-            samples = load_recording(path, cfg, windows=full_recording)
+            native, native_rate = read_audio(path)
         except AudioError as err:
             raise PredictError(str(err)) from None
+        quality = assess(native, native_rate, declared_frames=declared_wav_frames(path))
+        samples = _resample(native, native_rate, cfg, full_recording)
+        del native
         result = self.predict_samples(samples, full_recording=full_recording)
+        if not quality.ok:
+            # the model gives a number for anything; a failed gate means do not trust it
+            result["label"] = "unsure"
         return {
             "file": str(path),
             "duration_s": round(len(samples) / cfg.sample_rate, 2),
             **result,
+            "quality": "ok" if quality.ok else quality.reason,
             "model": self.source,
             "seconds": round(time.perf_counter() - t0, 4),
         }
@@ -124,6 +148,19 @@ class Predictor:
             f"Predictor(kind={self.kind!r}, profile={self.profile.name!r}, "
             f"threshold={self.threshold:.3f}, source={self.source!r})"
         )
+
+
+def _resample(samples: np.ndarray, rate: int, cfg, full_recording: bool) -> np.ndarray:
+    """``samples`` at the profile's rate: all of them, or the first clip only."""
+    if not full_recording:
+        samples = samples[: int(np.ceil(cfg.clip_seconds * rate)) + 64]
+    if rate != cfg.sample_rate:
+        import librosa
+
+        samples = librosa.resample(
+            samples, orig_sr=rate, target_sr=cfg.sample_rate, res_type=cfg.resample_type
+        )
+    return np.asarray(samples, dtype=np.float32)
 
 
 def write_model_card(folder: str | os.PathLike, payload: dict) -> None:

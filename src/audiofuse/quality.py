@@ -43,8 +43,8 @@ SILENCE_RMS = 1e-4
 """RMS (full scale 1.0) below which a recording is called silent."""
 MAX_CLIPPED_FRACTION = 0.05
 """Share of samples at the signal's extreme above which it is called clipped."""
-MAX_IMPULSE_SHARE = 0.8
-"""Share of the energy in the loudest 0.1 % of samples above which the signal
+MAX_IMPULSE_SHARE = 0.9
+"""Share of the energy in the loudest 0.5 % of samples above which the signal
 is isolated clicks, not heart sounds (which last 50-150 ms)."""
 MIN_BAND_FRACTION = 0.02
 """Share of the signal's energy that must lie in 20-400 Hz."""
@@ -113,12 +113,12 @@ def band_energy_fraction(samples: np.ndarray, sample_rate: int) -> float:
 
 
 def impulse_share(samples: np.ndarray) -> float:
-    """Share of the signal's energy held by its loudest 0.1 % of samples."""
+    """Share of the signal's energy held by its loudest 0.5 % of samples."""
     energy = np.sort((samples - samples.mean()) ** 2)[::-1]
     total = energy.sum()
     if total <= 0:
         return 0.0
-    return float(energy[: max(1, len(energy) // 1000)].sum() / total)
+    return float(energy[: max(1, len(energy) // 200)].sum() / total)
 
 
 def band_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -229,7 +229,7 @@ def assess(
         metrics.update(periodicity=peak, bpm=bpm)
         metrics["impulse_share"] = impulses = impulse_share(samples)
         if impulses > MAX_IMPULSE_SHARE:
-            reasons.append(f"isolated clicks ({impulses:.0%} of energy in 0.1 % of samples)")
+            reasons.append(f"isolated clicks ({impulses:.0%} of energy in 0.5 % of samples)")
         elif band < MIN_BAND_FRACTION:
             reasons.append(f"little energy in 20-400 Hz ({band:.0%})")
         elif cv < MIN_ENVELOPE_CV:
