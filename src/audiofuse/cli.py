@@ -228,6 +228,17 @@ def _cmd_predict(args) -> int:
     return EXIT_INPUT_ERROR if failures else 0
 
 
+def _cmd_quality(args) -> int:
+    from .quality_gate import write_report
+
+    root = Path(args.root)
+    if not root.is_dir():
+        return _fail(f"{root}: folder not found")
+    table = write_report(root, args.out, workers=args.workers)
+    print(f"{int(table['ok'].sum())}/{len(table)} recordings pass; wrote {args.out}/quality_gate.*")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from .benchmark import main as bench_main
 
@@ -368,6 +379,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
     )
     pr.set_defaults(func=_cmd_predict)
+
+    qa = sub.add_parser(
+        "quality", help="run the signal-quality gate on a PhysioNet tree (results/quality_gate.*)"
+    )
+    qa.add_argument("root", help="folder holding training-a/ ... validation/")
+    qa.add_argument("--out", default="results", help="output folder (default: results/)")
+    qa.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    qa.set_defaults(func=_cmd_quality)
 
     bench = sub.add_parser("bench", help="measure speed and cost (writes results/benchmark.*)")
     bench.add_argument("--quick", action="store_true", help="small synthetic variant (tests)")
