@@ -228,6 +228,17 @@ def _cmd_predict(args) -> int:
     return EXIT_INPUT_ERROR if failures else 0
 
 
+def _cmd_calibrate(args) -> int:
+    from .calibration import calibrate_model
+
+    root = Path(args.physionet)
+    if not (root / "validation").is_dir():
+        return _fail(f"{root}: not a PhysioNet 2016 folder (no validation/)")
+    report = calibrate_model(args.model, root)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def _cmd_quality(args) -> int:
     from .quality_gate import write_report
 
@@ -379,6 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
     )
     pr.set_defaults(func=_cmd_predict)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit Platt scaling and the Se=Sp threshold on a model's validation carve-out",
+    )
+    cal.add_argument("model", help="model folder (best.keras + config.json with val_records)")
+    cal.add_argument("physionet", help="PhysioNet 2016 folder (real data)")
+    cal.set_defaults(func=_cmd_calibrate)
 
     qa = sub.add_parser(
         "quality", help="run the signal-quality gate on a PhysioNet tree (results/quality_gate.*)"

@@ -41,8 +41,15 @@ class Predictor:
     """
 
     def __init__(
-        self, model, profile: Profile, kind: str, threshold: float = 0.5, source: str = ""
+        self,
+        model,
+        profile: Profile,
+        kind: str,
+        threshold: float = 0.5,
+        source: str = "",
+        calibration: dict | None = None,
     ):
+        self.calibration = calibration
         self.model = model
         self.profile = profile
         self.kind = kind
@@ -84,10 +91,18 @@ class Predictor:
                     f"profile gives {expected[name]}; the model does not fit its configuration"
                 )
         threshold = config.get("threshold", 0.5)
-        return cls(model, profile, config["kind"], threshold, str(folder))
+        calibration = config.get("calibration")
+        return cls(model, profile, config["kind"], threshold, str(folder), calibration)
 
-    def predict_samples(self, samples: np.ndarray, *, full_recording: bool = True) -> dict:
-        """P(abnormal) for samples already at ``profile.features.sample_rate``."""
+    def predict_samples(
+        self, samples: np.ndarray, *, full_recording: bool = True, calibrated: bool = True
+    ) -> dict:
+        """P(abnormal) for samples already at ``profile.features.sample_rate``.
+
+        With a stored Platt ``calibration`` (and ``calibrated``), the mean
+        window score is mapped through it; the threshold is on that scale.
+        ``p_abnormal_raw`` is always the uncalibrated mean.
+        """
         from .features import clip_features, fix_length, window_starts
 
         cfg = self.profile.features
@@ -108,16 +123,26 @@ class Predictor:
                 inputs["waveform"] = wave[..., None]
             scores.append(np.asarray(self.model.predict_on_batch(inputs)).reshape(-1))
         window_scores = np.concatenate(scores)
-        p = float(window_scores.mean())
+        raw = float(window_scores.mean())
+        p = raw
+        if calibrated and self.calibration:
+            from .calibration import apply_platt
+
+            c = self.calibration
+            p = float(apply_platt(raw, c["a"], c["b"]))
+            window_scores = apply_platt(window_scores, c["a"], c["b"])
         return {
             "p_abnormal": round(p, 4),
+            "p_abnormal_raw": round(raw, 6),
             "label": "abnormal" if p >= self.threshold else "normal",
             "threshold": round(self.threshold, 4),
             "windows": int(len(window_scores)),
             "window_p_abnormal": [round(float(s), 4) for s in window_scores],
         }
 
-    def predict_file(self, path: str | os.PathLike, *, full_recording: bool = True) -> dict:
+    def predict_file(
+        self, path: str | os.PathLike, *, full_recording: bool = True, calibrated: bool = True
+    ) -> dict:
         """Score one audio file; :class:`PredictError` names the file on failure."""
         t0 = time.perf_counter()
         cfg = self.profile.features
@@ -130,7 +155,9 @@ class Predictor:
         quality = assess(native, native_rate, declared_frames=declared_wav_frames(path))
         samples = _resample(native, native_rate, cfg, full_recording)
         del native
-        result = self.predict_samples(samples, full_recording=full_recording)
+        result = self.predict_samples(
+            samples, full_recording=full_recording, calibrated=calibrated
+        )
         if not quality.ok:
             # the model gives a number for anything; a failed gate means do not trust it
             result["label"] = "unsure"
