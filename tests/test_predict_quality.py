@@ -32,3 +32,22 @@ def test_silence_and_noise_are_unsure(tmp_path):
         result = predictor.predict_file(path)
         assert result["label"] == "unsure"
         assert result["quality"] != "ok"
+
+
+def test_plot_prediction_writes_a_png(tmp_path):
+    from audiofuse.predict_plots import plot_prediction
+    from audiofuse.synthetic import synthesize_pcg
+
+    samples = synthesize_pcg(12.0, 2000, rng=np.random.default_rng(0)).astype(np.float32)
+    result = {
+        "file": "x.wav",
+        "window_p_abnormal": [0.2, 0.7, 0.4],
+        "window_start_s": [0.0, 2.5, 7.0],
+        "window_seconds": 5.0,
+        "threshold": 0.5,
+        "p_abnormal": 0.43,
+        "label": "normal",
+    }
+    out = plot_prediction(samples, 2000, result, tmp_path / "plots" / "x.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "plots").glob("*.tmp*"))

@@ -209,7 +209,11 @@ def _cmd_predict(args) -> int:
     results, failures = [], 0
     for path in args.files:
         try:
-            results.append(predictor.predict_file(path, full_recording=not args.first_only))
+            results.append(
+                predictor.predict_file(
+                    path, full_recording=not args.first_only, plot_dir=args.plot
+                )
+            )
         except PredictError as err:
             failures += 1
             print(f"audiofuse: error: {err}", file=sys.stderr)
@@ -388,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=["table", "json"], default="table")
     pr.add_argument(
         "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
+    )
+    pr.add_argument(
+        "--plot",
+        metavar="DIR",
+        default=None,
+        help="also write DIR/<name>.png per recording: waveform, log-Mel spectrogram, "
+        "P(abnormal) per window with the threshold",
     )
     pr.set_defaults(func=_cmd_predict)
 

@@ -138,12 +138,23 @@ class Predictor:
             "threshold": round(self.threshold, 4),
             "windows": int(len(window_scores)),
             "window_p_abnormal": [round(float(s), 4) for s in window_scores],
+            "window_start_s": [round(int(s) / cfg.sample_rate, 3) for s in starts],
+            "window_seconds": cfg.clip_seconds,
         }
 
     def predict_file(
-        self, path: str | os.PathLike, *, full_recording: bool = True, calibrated: bool = True
+        self,
+        path: str | os.PathLike,
+        *,
+        full_recording: bool = True,
+        calibrated: bool = True,
+        plot_dir: str | os.PathLike | None = None,
     ) -> dict:
-        """Score one audio file; :class:`PredictError` names the file on failure."""
+        """Score one audio file; :class:`PredictError` names the file on failure.
+
+        With ``plot_dir``, also write ``plot_dir/<file stem>.png`` (see
+        :func:`audiofuse.predict_plots.plot_prediction`).
+        """
         t0 = time.perf_counter()
         cfg = self.profile.features
         from .quality import assess, declared_wav_frames
@@ -161,7 +172,7 @@ class Predictor:
         if not quality.ok:
             # the model gives a number for anything; a failed gate means do not trust it
             result["label"] = "unsure"
-        return {
+        result = {
             "file": str(path),
             "duration_s": round(len(samples) / cfg.sample_rate, 2),
             **result,
@@ -169,6 +180,12 @@ class Predictor:
             "model": self.source,
             "seconds": round(time.perf_counter() - t0, 4),
         }
+        if plot_dir is not None:
+            from .predict_plots import plot_prediction
+
+            png = Path(plot_dir) / f"{Path(path).stem}.png"
+            result["plot"] = str(plot_prediction(samples, cfg.sample_rate, result, png))
+        return result
 
     def __repr__(self) -> str:
         return (
