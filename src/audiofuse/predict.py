@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -57,8 +58,17 @@ class Predictor:
         self.source = source
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> Predictor:
-        """Load ``folder/best.keras`` and ``folder/config.json``.
+    def load(cls, folder: str | os.PathLike, *, runtime: str = "auto") -> Predictor:
+        """Load the model in ``folder`` and its ``config.json``.
+
+        Parameters
+        ----------
+        folder : path
+            Holds ``config.json`` and ``model.onnx`` and/or ``best.keras``.
+        runtime : {"auto", "onnx", "keras"}
+            ``"auto"`` runs ``model.onnx`` with onnxruntime (no TensorFlow,
+            no Keras) and falls back to Keras only when there is no export,
+            saying so on stderr.
 
         Raises
         ------
@@ -66,15 +76,17 @@ class Predictor:
             When the folder, the model or its configuration is missing, or the
             model's inputs do not fit the stored profile.
         """
-        from .training import TrainingError, load_trained
-
         folder = Path(folder)
         if not folder.is_dir():
             raise PredictError(f"{folder}: model folder not found")
-        try:
-            model, config = load_trained(folder)
-        except TrainingError as err:
-            raise PredictError(str(err)) from None
+        onnx_path = folder / "model.onnx"
+        if runtime == "onnx" or (runtime == "auto" and onnx_path.exists()):
+            model, config, shapes = _load_onnx(folder, onnx_path)
+        else:
+            if runtime == "auto":
+                print(f"audiofuse: note: {folder} has no model.onnx; using Keras "
+                      "(slow start; export with audiofuse export)", file=sys.stderr)
+            model, config, shapes = _load_keras(folder)
         if "profile" not in config or "kind" not in config:
             raise PredictError(f"{folder / 'config.json'}: missing 'profile' or 'kind'")
         profile = Profile.from_dict(config["profile"])
@@ -82,9 +94,7 @@ class Predictor:
             "spectrogram": tuple(profile.features.spectrogram_shape),
             "waveform": tuple(profile.features.waveform_shape),
         }
-        for tensor in model.inputs:
-            name = tensor.name.split(":")[0]
-            shape = tuple(tensor.shape[1:])
+        for name, shape in shapes.items():
             if name in expected and shape != expected[name]:
                 raise PredictError(
                     f"{folder}: model input {name!r} has shape {shape} but the stored "
@@ -192,6 +202,33 @@ class Predictor:
             f"Predictor(kind={self.kind!r}, profile={self.profile.name!r}, "
             f"threshold={self.threshold:.3f}, source={self.source!r})"
         )
+
+
+def _load_keras(folder: Path):
+    from .training import TrainingError, load_trained
+
+    try:
+        model, config = load_trained(folder)
+    except TrainingError as err:
+        raise PredictError(str(err)) from None
+    shapes = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
+    return model, config, shapes
+
+
+def _load_onnx(folder: Path, onnx_path: Path):
+    from .runtime import OnnxModel
+
+    config_path = folder / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as err:
+        raise PredictError(f"{config_path}: cannot read ({type(err).__name__})") from None
+    try:
+        model = OnnxModel(onnx_path)
+    except Exception as err:  # onnxruntime raises its own types; all mean unusable
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PredictError(f"{onnx_path}: cannot load ({reason})") from None
+    return model, config, model.input_shapes
 
 
 def _resample(samples: np.ndarray, rate: int, cfg, full_recording: bool) -> np.ndarray:
