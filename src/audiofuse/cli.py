@@ -232,6 +232,15 @@ def _cmd_predict(args) -> int:
     return EXIT_INPUT_ERROR if failures else 0
 
 
+def _cmd_export(args) -> int:
+    from .runtime import export_onnx
+
+    if not (Path(args.model) / "best.keras").exists():
+        return _fail(f"{args.model}: no best.keras to export")
+    print(f"wrote {export_onnx(args.model)}")
+    return 0
+
+
 def _cmd_calibrate(args) -> int:
     from .calibration import calibrate_model
 
@@ -401,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
         "P(abnormal) per window with the threshold",
     )
     pr.set_defaults(func=_cmd_predict)
+
+    ex = sub.add_parser("export", help="export a model folder's best.keras to model.onnx")
+    ex.add_argument("model", help="model folder (best.keras + config.json)")
+    ex.set_defaults(func=_cmd_export)
 
     cal = sub.add_parser(
         "calibrate",
