@@ -235,7 +235,14 @@ def _resample(samples: np.ndarray, rate: int, cfg, full_recording: bool) -> np.n
     """``samples`` at the profile's rate: all of them, or the first clip only."""
     if not full_recording:
         samples = samples[: int(np.ceil(cfg.clip_seconds * rate)) + 64]
-    if rate != cfg.sample_rate:
+    if rate != cfg.sample_rate and cfg.resample_type.startswith("soxr_"):
+        # what librosa.resample does for soxr_*, without importing librosa.core
+        # (numba, scipy.signal: tens of seconds on a cold, loaded machine)
+        import soxr
+
+        quality = cfg.resample_type.split("_", 1)[1].upper()
+        samples = soxr.resample(samples, rate, cfg.sample_rate, quality=quality)
+    elif rate != cfg.sample_rate:
         import librosa
 
         samples = librosa.resample(
