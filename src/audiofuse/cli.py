@@ -209,7 +209,11 @@ def _cmd_predict(args) -> int:
     results, failures = [], 0
     for path in args.files:
         try:
-            results.append(predictor.predict_file(path, full_recording=not args.first_only))
+            results.append(
+                predictor.predict_file(
+                    path, full_recording=not args.first_only, plot_dir=args.plot
+                )
+            )
         except PredictError as err:
             failures += 1
             print(f"audiofuse: error: {err}", file=sys.stderr)
@@ -220,11 +224,43 @@ def _cmd_predict(args) -> int:
             width = max(len(r["file"]) for r in results)
             print(f"{'file':<{width}}  p(abnormal)  label     windows  seconds")
             for r in results:
+                note = "" if r["quality"] == "ok" else f"  ({r['quality']})"
                 print(
                     f"{r['file']:<{width}}  {r['p_abnormal']:11.3f}  {r['label']:<8}  "
-                    f"{r['windows']:7d}  {r['duration_s']:7.1f}"
+                    f"{r['windows']:7d}  {r['duration_s']:7.1f}{note}"
                 )
     return EXIT_INPUT_ERROR if failures else 0
+
+
+def _cmd_export(args) -> int:
+    from .runtime import export_onnx
+
+    if not (Path(args.model) / "best.keras").exists():
+        return _fail(f"{args.model}: no best.keras to export")
+    print(f"wrote {export_onnx(args.model)}")
+    return 0
+
+
+def _cmd_calibrate(args) -> int:
+    from .calibration import calibrate_model
+
+    root = Path(args.physionet)
+    if not (root / "validation").is_dir():
+        return _fail(f"{root}: not a PhysioNet 2016 folder (no validation/)")
+    report = calibrate_model(args.model, root)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_quality(args) -> int:
+    from .quality_gate import write_report
+
+    root = Path(args.root)
+    if not root.is_dir():
+        return _fail(f"{root}: folder not found")
+    table = write_report(root, args.out, workers=args.workers)
+    print(f"{int(table['ok'].sum())}/{len(table)} recordings pass; wrote {args.out}/quality_gate.*")
+    return 0
 
 
 def _cmd_bench(args) -> int:
@@ -377,7 +413,34 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
     )
+    pr.add_argument(
+        "--plot",
+        metavar="DIR",
+        default=None,
+        help="also write DIR/<name>.png per recording: waveform, log-Mel spectrogram, "
+        "P(abnormal) per window with the threshold",
+    )
     pr.set_defaults(func=_cmd_predict)
+
+    ex = sub.add_parser("export", help="export a model folder's best.keras to model.onnx")
+    ex.add_argument("model", help="model folder (best.keras + config.json)")
+    ex.set_defaults(func=_cmd_export)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit Platt scaling and the Se=Sp threshold on a model's validation carve-out",
+    )
+    cal.add_argument("model", help="model folder (best.keras + config.json with val_records)")
+    cal.add_argument("physionet", help="PhysioNet 2016 folder (real data)")
+    cal.set_defaults(func=_cmd_calibrate)
+
+    qa = sub.add_parser(
+        "quality", help="run the signal-quality gate on a PhysioNet tree (results/quality_gate.*)"
+    )
+    qa.add_argument("root", help="folder holding training-a/ ... validation/")
+    qa.add_argument("--out", default="results", help="output folder (default: results/)")
+    qa.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    qa.set_defaults(func=_cmd_quality)
 
     bench = sub.add_parser("bench", help="measure speed and cost (writes results/benchmark.*)")
     bench.add_argument("--quick", action="store_true", help="small synthetic variant (tests)")
@@ -387,18 +450,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# matched by name so that main() imports neither training nor evaluation (TensorFlow)
+_INPUT_ERRORS = {
+    "AudioError",
+    "DatasetError",
+    "TrainingError",
+    "EvaluationError",
+    "FileNotFoundError",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``audiofuse`` command."""
     _quiet_tensorflow()
     args = build_parser().parse_args(argv)
-    from .data import AudioError, DatasetError
-    from .evaluation import EvaluationError
-    from .training import TrainingError
-
     try:
         return args.func(args)
-    except (AudioError, DatasetError, TrainingError, EvaluationError, FileNotFoundError) as err:
-        return _fail(str(err))
+    except Exception as err:
+        # only the project's own input errors become one line; anything else is a bug
+        if type(err).__name__ in _INPUT_ERRORS:
+            return _fail(str(err))
+        raise
     except KeyboardInterrupt:
         return _fail("interrupted; finished work is kept and a rerun resumes", 130)
 

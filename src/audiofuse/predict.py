@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .config import Profile
-from .data import AudioError
-from .features import load_recording, recording_features
+from .data import AudioError, read_audio
 
-__all__ = ["PredictError", "Predictor"]
+__all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
+
+WINDOW_BATCH = 32
+"""Windows scored per model call, so memory stays flat with recording length."""
 
 
 class PredictError(ValueError):
@@ -39,8 +42,15 @@ class Predictor:
     """
 
     def __init__(
-        self, model, profile: Profile, kind: str, threshold: float = 0.5, source: str = ""
+        self,
+        model,
+        profile: Profile,
+        kind: str,
+        threshold: float = 0.5,
+        source: str = "",
+        calibration: dict | None = None,
     ):
+        self.calibration = calibration
         self.model = model
         self.profile = profile
         self.kind = kind
@@ -48,8 +58,17 @@ class Predictor:
         self.source = source
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> Predictor:
-        """Load ``folder/best.keras`` and ``folder/config.json``.
+    def load(cls, folder: str | os.PathLike, *, runtime: str = "auto") -> Predictor:
+        """Load the model in ``folder`` and its ``config.json``.
+
+        Parameters
+        ----------
+        folder : path
+            Holds ``config.json`` and ``model.onnx`` and/or ``best.keras``.
+        runtime : {"auto", "onnx", "keras"}
+            ``"auto"`` runs ``model.onnx`` with onnxruntime (no TensorFlow,
+            no Keras) and falls back to Keras only when there is no export,
+            saying so on stderr.
 
         Raises
         ------
@@ -57,15 +76,17 @@ class Predictor:
             When the folder, the model or its configuration is missing, or the
             model's inputs do not fit the stored profile.
         """
-        from .training import TrainingError, load_trained
-
         folder = Path(folder)
         if not folder.is_dir():
             raise PredictError(f"{folder}: model folder not found")
-        try:
-            model, config = load_trained(folder)
-        except TrainingError as err:
-            raise PredictError(str(err)) from None
+        onnx_path = folder / "model.onnx"
+        if runtime == "onnx" or (runtime == "auto" and onnx_path.exists()):
+            model, config, shapes = _load_onnx(folder, onnx_path)
+        else:
+            if runtime == "auto":
+                print(f"audiofuse: note: {folder} has no model.onnx; using Keras "
+                      "(slow start; export with audiofuse export)", file=sys.stderr)
+            model, config, shapes = _load_keras(folder)
         if "profile" not in config or "kind" not in config:
             raise PredictError(f"{folder / 'config.json'}: missing 'profile' or 'kind'")
         profile = Profile.from_dict(config["profile"])
@@ -73,57 +94,161 @@ class Predictor:
             "spectrogram": tuple(profile.features.spectrogram_shape),
             "waveform": tuple(profile.features.waveform_shape),
         }
-        for tensor in model.inputs:
-            name = tensor.name.split(":")[0]
-            shape = tuple(tensor.shape[1:])
+        for name, shape in shapes.items():
             if name in expected and shape != expected[name]:
                 raise PredictError(
                     f"{folder}: model input {name!r} has shape {shape} but the stored "
                     f"profile gives {expected[name]}; the model does not fit its configuration"
                 )
         threshold = config.get("threshold", 0.5)
-        return cls(model, profile, config["kind"], threshold, str(folder))
+        calibration = config.get("calibration")
+        return cls(model, profile, config["kind"], threshold, str(folder), calibration)
 
-    def predict_samples(self, samples: np.ndarray, *, full_recording: bool = True) -> dict:
-        """P(abnormal) for samples already at ``profile.features.sample_rate``."""
-        spec, wave = recording_features(samples, self.profile.features, windows=full_recording)
-        inputs = {}
-        if self.kind in ("fusion", "spectrogram"):
-            inputs["spectrogram"] = spec[..., None]
-        if self.kind in ("fusion", "waveform"):
-            inputs["waveform"] = wave[..., None]
-        window_scores = np.asarray(self.model.predict_on_batch(inputs)).reshape(-1)
-        p = float(window_scores.mean())
+    def predict_samples(
+        self, samples: np.ndarray, *, full_recording: bool = True, calibrated: bool = True
+    ) -> dict:
+        """P(abnormal) for samples already at ``profile.features.sample_rate``.
+
+        With a stored Platt ``calibration`` (and ``calibrated``), the mean
+        window score is mapped through it; the threshold is on that scale.
+        ``p_abnormal_raw`` is always the uncalibrated mean.
+        """
+        from .features import clip_features, fix_length, window_starts
+
+        cfg = self.profile.features
+        starts = window_starts(len(samples), cfg) if full_recording else np.array([0])
+        scores = []
+        for i in range(0, len(starts), WINDOW_BATCH):
+            # featurize and score one batch at a time: memory does not grow with length
+            pairs = [
+                clip_features(fix_length(samples, cfg.clip_samples, int(s)), cfg)
+                for s in starts[i : i + WINDOW_BATCH]
+            ]
+            spec = np.stack([p[0] for p in pairs])
+            wave = np.stack([p[1] for p in pairs])
+            inputs = {}
+            if self.kind in ("fusion", "spectrogram"):
+                inputs["spectrogram"] = spec[..., None]
+            if self.kind in ("fusion", "waveform"):
+                inputs["waveform"] = wave[..., None]
+            scores.append(np.asarray(self.model.predict_on_batch(inputs)).reshape(-1))
+        window_scores = np.concatenate(scores)
+        raw = float(window_scores.mean())
+        p = raw
+        if calibrated and self.calibration:
+            from .calibration import apply_platt
+
+            c = self.calibration
+            p = float(apply_platt(raw, c["a"], c["b"]))
+            window_scores = apply_platt(window_scores, c["a"], c["b"])
         return {
             "p_abnormal": round(p, 4),
+            "p_abnormal_raw": round(raw, 6),
             "label": "abnormal" if p >= self.threshold else "normal",
             "threshold": round(self.threshold, 4),
             "windows": int(len(window_scores)),
             "window_p_abnormal": [round(float(s), 4) for s in window_scores],
+            "window_start_s": [round(int(s) / cfg.sample_rate, 3) for s in starts],
+            "window_seconds": cfg.clip_seconds,
         }
 
-    def predict_file(self, path: str | os.PathLike, *, full_recording: bool = True) -> dict:
-        """Score one audio file; :class:`PredictError` names the file on failure."""
+    def predict_file(
+        self,
+        path: str | os.PathLike,
+        *,
+        full_recording: bool = True,
+        calibrated: bool = True,
+        plot_dir: str | os.PathLike | None = None,
+    ) -> dict:
+        """Score one audio file; :class:`PredictError` names the file on failure.
+
+        With ``plot_dir``, also write ``plot_dir/<file stem>.png`` (see
+        :func:`audiofuse.predict_plots.plot_prediction`).
+        """
         t0 = time.perf_counter()
         cfg = self.profile.features
+        from .quality import assess, declared_wav_frames
+
         try:
-            samples = load_recording(path, cfg, windows=full_recording)
+            native, native_rate = read_audio(path)
         except AudioError as err:
             raise PredictError(str(err)) from None
-        result = self.predict_samples(samples, full_recording=full_recording)
-        return {
+        quality = assess(native, native_rate, declared_frames=declared_wav_frames(path))
+        samples = _resample(native, native_rate, cfg, full_recording)
+        del native
+        result = self.predict_samples(
+            samples, full_recording=full_recording, calibrated=calibrated
+        )
+        if not quality.ok:
+            # the model gives a number for anything; a failed gate means do not trust it
+            result["label"] = "unsure"
+        result = {
             "file": str(path),
             "duration_s": round(len(samples) / cfg.sample_rate, 2),
             **result,
+            "quality": "ok" if quality.ok else quality.reason,
             "model": self.source,
             "seconds": round(time.perf_counter() - t0, 4),
         }
+        if plot_dir is not None:
+            from .predict_plots import plot_prediction
+
+            png = Path(plot_dir) / f"{Path(path).stem}.png"
+            result["plot"] = str(plot_prediction(samples, cfg.sample_rate, result, png))
+        return result
 
     def __repr__(self) -> str:
         return (
             f"Predictor(kind={self.kind!r}, profile={self.profile.name!r}, "
             f"threshold={self.threshold:.3f}, source={self.source!r})"
         )
+
+
+def _load_keras(folder: Path):
+    from .training import TrainingError, load_trained
+
+    try:
+        model, config = load_trained(folder)
+    except TrainingError as err:
+        raise PredictError(str(err)) from None
+    shapes = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
+    return model, config, shapes
+
+
+def _load_onnx(folder: Path, onnx_path: Path):
+    from .runtime import OnnxModel
+
+    config_path = folder / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as err:
+        raise PredictError(f"{config_path}: cannot read ({type(err).__name__})") from None
+    try:
+        model = OnnxModel(onnx_path)
+    except Exception as err:  # onnxruntime raises its own types; all mean unusable
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PredictError(f"{onnx_path}: cannot load ({reason})") from None
+    return model, config, model.input_shapes
+
+
+def _resample(samples: np.ndarray, rate: int, cfg, full_recording: bool) -> np.ndarray:
+    """``samples`` at the profile's rate: all of them, or the first clip only."""
+    if not full_recording:
+        samples = samples[: int(np.ceil(cfg.clip_seconds * rate)) + 64]
+    if rate != cfg.sample_rate and cfg.resample_type.startswith("soxr_"):
+        # what librosa.resample does for soxr_*, without importing librosa.core
+        # (numba, scipy.signal: tens of seconds on a cold, loaded machine)
+        import soxr
+
+        quality = cfg.resample_type.split("_", 1)[1].upper()
+        samples = soxr.resample(samples, rate, cfg.sample_rate, quality=quality)
+    elif rate != cfg.sample_rate:
+        import librosa
+
+        samples = librosa.resample(
+            samples, orig_sr=rate, target_sr=cfg.sample_rate, res_type=cfg.resample_type
+        )
+    return np.asarray(samples, dtype=np.float32)
 
 
 def write_model_card(folder: str | os.PathLike, payload: dict) -> None:
