@@ -17,10 +17,12 @@ import sys
 import warnings
 from pathlib import Path
 
+from .resources import default_model
+
 __all__ = ["main", "build_parser"]
 
 EXIT_INPUT_ERROR = 2
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "audiofuse-cpu-balanced"
+DEFAULT_MODEL = default_model()
 
 
 def _quiet_tensorflow() -> None:
