@@ -53,10 +53,17 @@ def test_invalid_config_json_names_the_file(model_copy, text):
 
 
 def test_cli_predict_with_corrupt_model_is_one_line(model_copy, recording, capsys):
+    (model_copy / "model.onnx").unlink()  # the Keras path reads best.keras
     (model_copy / "best.keras").write_bytes(b"PK\x03\x04 but nothing else")
     assert main(["predict", "--model", str(model_copy), str(recording)]) != 0
     err = _one_line_error(capsys)
     assert str(model_copy / "best.keras") in err
+
+
+def test_cli_predict_with_corrupt_onnx_is_one_line(model_copy, recording, capsys):
+    (model_copy / "model.onnx").write_bytes(b"not an onnx graph")
+    assert main(["predict", "--model", str(model_copy), str(recording)]) != 0
+    assert str(model_copy / "model.onnx") in _one_line_error(capsys)
 
 
 def test_cli_predict_with_invalid_config_is_one_line(model_copy, recording, capsys):

@@ -18,6 +18,7 @@ import numpy as np
 
 from .config import Profile
 from .data import AudioError, read_audio
+from .reporting import read_json_object
 
 __all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
 
@@ -83,9 +84,6 @@ class Predictor:
         if runtime == "onnx" or (runtime == "auto" and onnx_path.exists()):
             model, config, shapes = _load_onnx(folder, onnx_path)
         else:
-            if runtime == "auto":
-                print(f"audiofuse: note: {folder} has no model.onnx; using Keras "
-                      "(slow start; export with audiofuse export)", file=sys.stderr)
             model, config, shapes = _load_keras(folder)
         if "profile" not in config or "kind" not in config:
             raise PredictError(f"{folder / 'config.json'}: missing 'profile' or 'kind'")
@@ -100,6 +98,10 @@ class Predictor:
                     f"{folder}: model input {name!r} has shape {shape} but the stored "
                     f"profile gives {expected[name]}; the model does not fit its configuration"
                 )
+        if runtime == "auto" and not onnx_path.exists():
+            # said only once the folder is known to be usable: errors stay one line
+            print(f"audiofuse: note: {folder} has no model.onnx; using Keras "
+                  "(slow start; export with audiofuse export)", file=sys.stderr)
         threshold = config.get("threshold", 0.5)
         calibration = config.get("calibration")
         return cls(model, profile, config["kind"], threshold, str(folder), calibration)
@@ -218,11 +220,10 @@ def _load_keras(folder: Path):
 def _load_onnx(folder: Path, onnx_path: Path):
     from .runtime import OnnxModel
 
-    config_path = folder / "config.json"
     try:
-        config = json.loads(config_path.read_text())
-    except (OSError, ValueError) as err:
-        raise PredictError(f"{config_path}: cannot read ({type(err).__name__})") from None
+        config = read_json_object(folder / "config.json")
+    except ValueError as err:
+        raise PredictError(str(err)) from None
     try:
         model = OnnxModel(onnx_path)
     except Exception as err:  # onnxruntime raises its own types; all mean unusable

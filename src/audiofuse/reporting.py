@@ -105,6 +105,28 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def read_json_object(path: str | os.PathLike) -> dict:
+    """The JSON object in ``path`` (a run's or model's ``config.json``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the file when it is unreadable, not JSON, or not an object.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return payload
+
+
 def format_table(table: pd.DataFrame, digits: int = 4) -> str:
     """A DataFrame as a GitHub Markdown table (no extra dependency)."""
 

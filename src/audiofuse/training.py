@@ -34,6 +34,7 @@ from sklearn.model_selection import train_test_split
 from .config import Profile
 from .features import FeatureSet
 from .models import build_model
+from .reporting import read_json_object
 
 __all__ = [
     "TrainingError",
@@ -263,11 +264,9 @@ def load_trained(run_dir: str | os.PathLike, which: str = "best") -> tuple[keras
     config = {}
     if config_path.exists():
         try:
-            config = json.loads(config_path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TrainingError(f"{config_path}: invalid JSON ({exc})") from None
-        if not isinstance(config, dict):
-            raise TrainingError(f"{config_path}: expected a JSON object")
+            config = read_json_object(config_path)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
     # Keras reports a damaged archive as "File not found"; name the real problem.
     if not zipfile.is_zipfile(path):
         raise TrainingError(
