@@ -51,3 +51,31 @@ def test_plot_prediction_writes_a_png(tmp_path):
     out = plot_prediction(samples, 2000, result, tmp_path / "plots" / "x.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((tmp_path / "plots").glob("*.tmp*"))
+
+
+def test_streaming_read_matches_a_one_shot_resample(tmp_path):
+    """predict reads and resamples in blocks; the result equals resampling the whole file."""
+    import soundfile as sf
+    import soxr
+
+    from audiofuse.config import get_profile
+    from audiofuse.predict import _read_at_rate
+    from audiofuse.quality import clipped_fraction
+
+    cfg = get_profile("cpu").features
+    rng = np.random.default_rng(0)
+    rate = 44100
+    signal = np.clip(0.3 * rng.standard_normal(rate * 70), -0.9, 0.9).astype(np.float32)  # 3 blocks
+    signal[1000:1200] = 1.0  # a clipped stretch at full scale
+    path = tmp_path / "long.wav"
+    sf.write(path, signal, rate, subtype="FLOAT")
+    samples, (frames, native_rate, clipped) = _read_at_rate(path, cfg, True)
+    expected = soxr.resample(signal, rate, cfg.sample_rate, quality="HQ")
+    assert (frames, native_rate) == (len(signal), rate)
+    assert abs(len(samples) - len(expected)) <= 1
+    n = min(len(samples), len(expected))
+    assert np.max(np.abs(samples[:n] - expected[:n])) < 1e-3
+    assert clipped == pytest.approx(clipped_fraction(signal), abs=1e-12)
+    assert clipped == pytest.approx(200 / len(signal), abs=1e-12)
+    first, _ = _read_at_rate(path, cfg, False)
+    assert len(first) <= int((cfg.clip_seconds + 0.05) * cfg.sample_rate) + 1

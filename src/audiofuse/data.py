@@ -22,6 +22,7 @@ __all__ = [
     "DatasetError",
     "AUDIO_EXTENSIONS",
     "MIN_SAMPLE_RATE",
+    "iter_audio_blocks",
     "MAX_SAMPLE_RATE",
     "read_audio",
     "load_audio",
@@ -79,13 +80,7 @@ def read_audio(path: str | Path, *, allow_stereo: bool = True) -> tuple[np.ndarr
         The file is missing, unreadable, empty, not finite, multi-channel
         (when not allowed) or at an implausible sample rate.
     """
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "file not found")
-    if path.is_dir():
-        raise AudioError(path, "is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "file is empty (0 bytes)")
+    path = _check_audio_path(path)
     try:
         samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile raises several types; all mean unreadable
@@ -107,6 +102,59 @@ def read_audio(path: str | Path, *, allow_stereo: bool = True) -> tuple[np.ndarr
     if not np.all(np.isfinite(mono)):
         raise AudioError(path, "audio contains NaN or infinite samples")
     return np.ascontiguousarray(mono, dtype=np.float32), int(sample_rate)
+
+
+def _check_audio_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+    return path
+
+
+def iter_audio_blocks(path: str | Path, block_seconds: float = 30.0):
+    """Read a recording in mono float32 blocks, so memory does not grow with its length.
+
+    The same checks as :func:`read_audio` (multi-channel audio is averaged to
+    mono without a warning).
+
+    Yields
+    ------
+    block : np.ndarray, shape (k,)
+    sample_rate : int
+    """
+    path = _check_audio_path(path)
+    try:
+        handle = sf.SoundFile(str(path))
+    except Exception as exc:  # libsndfile raises several types; all mean unreadable
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AudioError(path, f"cannot decode audio ({reason})") from None
+    with handle:
+        rate = int(handle.samplerate)
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise AudioError(
+                path, f"unusual sample rate {rate} Hz (expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)"
+            )
+        frames = max(1, int(block_seconds * rate))
+        read_any = False
+        while True:
+            try:
+                block = handle.read(frames, dtype="float32", always_2d=True)
+            except Exception as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise AudioError(path, f"cannot decode audio ({reason})") from None
+            if block.shape[0] == 0:
+                break
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            if not np.all(np.isfinite(mono)):
+                raise AudioError(path, "audio contains NaN or infinite samples")
+            read_any = True
+            yield np.ascontiguousarray(mono, dtype=np.float32), rate
+        if not read_any:
+            raise AudioError(path, "audio has zero samples")
 
 
 def load_audio(

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Profile
-from .data import AudioError, read_audio
+from .data import AudioError, iter_audio_blocks
 from .reporting import read_json_object
 
 __all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
@@ -172,12 +172,11 @@ class Predictor:
         from .quality import assess, declared_wav_frames
 
         try:
-            native, native_rate = read_audio(path)
+            samples, native = _read_at_rate(path, cfg, full_recording)
         except AudioError as err:
             raise PredictError(str(err)) from None
-        quality = assess(native, native_rate, declared_frames=declared_wav_frames(path))
-        samples = _resample(native, native_rate, cfg, full_recording)
-        del native
+        declared = declared_wav_frames(path) if full_recording else None
+        quality = assess(samples, cfg.sample_rate, declared_frames=declared, native=native)
         result = self.predict_samples(
             samples, full_recording=full_recording, calibrated=calibrated
         )
@@ -232,24 +231,82 @@ def _load_onnx(folder: Path, onnx_path: Path):
     return model, config, model.input_shapes
 
 
-def _resample(samples: np.ndarray, rate: int, cfg, full_recording: bool) -> np.ndarray:
-    """``samples`` at the profile's rate: all of them, or the first clip only."""
-    if not full_recording:
-        samples = samples[: int(np.ceil(cfg.clip_seconds * rate)) + 64]
-    if rate != cfg.sample_rate and cfg.resample_type.startswith("soxr_"):
-        # what librosa.resample does for soxr_*, without importing librosa.core
-        # (numba, scipy.signal: tens of seconds on a cold, loaded machine)
-        import soxr
+def _read_at_rate(path, cfg, full_recording: bool) -> tuple[np.ndarray, tuple[int, int, float]]:
+    """The recording at the profile's rate, read and resampled in blocks.
 
-        quality = cfg.resample_type.split("_", 1)[1].upper()
-        samples = soxr.resample(samples, rate, cfg.sample_rate, quality=quality)
-    elif rate != cfg.sample_rate:
+    Memory holds the resampled signal (58 MB for 2 h at 2 kHz) and one native
+    block, never the whole native file (1.3 GB for 2 h at 44.1 kHz as float32).
+    Two passes: the first finds the native peak, which the clipping measure
+    needs before it can count samples near it.
+
+    Returns
+    -------
+    samples : np.ndarray
+        All of the recording, or its first clip only (``full_recording`` False).
+    native : (frames, rate, clipped fraction)
+        For :func:`audiofuse.quality.assess`.
+    """
+    limit = None if full_recording else cfg.clip_seconds + 0.05
+
+    def blocks():
+        read = 0
+        for block, rate in iter_audio_blocks(path):
+            if limit is not None:
+                block = block[: max(0, int(np.ceil(limit * rate)) - read)]
+            read += len(block)
+            if len(block):
+                yield block, rate
+
+    peak, frames, rate = 0.0, 0, None
+    for block, block_rate in blocks():
+        peak, frames, rate = max(peak, float(np.max(np.abs(block)))), frames + len(block), block_rate
+    at_peak = 0
+    resampler = _Resampler(rate, cfg)
+    pieces = []
+    for block, _ in blocks():
+        if peak >= 0.95:  # quality.clipped_fraction's rule, counted block by block
+            at_peak += int(np.count_nonzero(np.abs(block) >= 0.999 * peak))
+        pieces.append(resampler(block, last=False))
+    pieces.append(resampler(np.zeros(0, np.float32), last=True))
+    clipped = at_peak / frames if peak >= 0.95 else 0.0
+    return np.concatenate(pieces).astype(np.float32), (frames, rate, clipped)
+
+
+class _Resampler:
+    """Streaming resampler to the profile's rate (identity when the rates match)."""
+
+    def __init__(self, rate: int, cfg):
+        self.same = rate == cfg.sample_rate
+        self.pending = []
+        if self.same:
+            return
+        if cfg.resample_type.startswith("soxr_"):
+            # what librosa.resample does for soxr_*, without importing librosa.core
+            # (numba, scipy.signal: tens of seconds on a cold, loaded machine)
+            import soxr
+
+            quality = cfg.resample_type.split("_", 1)[1].upper()
+            self.stream = soxr.ResampleStream(rate, cfg.sample_rate, 1, "float32", quality)
+        else:  # other resamplers have no streaming form: collect, then resample once
+            self.stream = None
+            self.rate, self.cfg = rate, cfg
+
+    def __call__(self, block: np.ndarray, *, last: bool) -> np.ndarray:
+        if self.same:
+            return block
+        if self.stream is not None:
+            return self.stream.resample_chunk(block, last=last)
+        self.pending.append(block)
+        if not last:
+            return np.zeros(0, np.float32)
         import librosa
 
-        samples = librosa.resample(
-            samples, orig_sr=rate, target_sr=cfg.sample_rate, res_type=cfg.resample_type
+        return librosa.resample(
+            np.concatenate(self.pending),
+            orig_sr=self.rate,
+            target_sr=self.cfg.sample_rate,
+            res_type=self.cfg.resample_type,
         )
-    return np.asarray(samples, dtype=np.float32)
 
 
 def write_model_card(folder: str | os.PathLike, payload: dict) -> None:

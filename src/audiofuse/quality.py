@@ -56,6 +56,8 @@ MIN_PERIODICITY = 0.1
 heart rhythm is seen."""
 BAND_HZ = (20.0, 400.0)
 BPM_RANGE = (30.0, 200.0)
+CHUNK_SECONDS = 300.0
+"""Recordings longer than this are analysed in pieces of this length."""
 ENVELOPE_RATE = 50  # Hz; heart sounds last 50-150 ms, a 20 ms frame resolves them
 
 
@@ -101,34 +103,56 @@ def _band_spectrum(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, n
     return spectrum, freqs
 
 
+def _pieces(samples: np.ndarray, sample_rate: int):
+    """The whole signal, or :data:`CHUNK_SECONDS` pieces of a longer one.
+
+    Whole-signal FFTs of a 2 h recording hold several full-length complex
+    copies (hundreds of MB); pieces keep the gate's memory flat. Every
+    PhysioNet record (at most 122 s) is analysed whole, as the gate was
+    calibrated.
+    """
+    step = int(CHUNK_SECONDS * sample_rate)
+    if len(samples) <= step:
+        yield samples
+        return
+    for start in range(0, len(samples), step):
+        piece = samples[start : start + step]
+        if len(piece) >= sample_rate:  # a last scrap under 1 s says nothing
+            yield piece
+
+
 def band_energy_fraction(samples: np.ndarray, sample_rate: int) -> float:
     """Share of the signal's energy (above 5 Hz) that lies in :data:`BAND_HZ`."""
-    spectrum, freqs = _band_spectrum(samples, sample_rate)
-    power = np.abs(spectrum) ** 2
-    total = power[freqs >= 5.0].sum()
-    if total <= 0:
-        return 0.0
-    in_band = power[(freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])].sum()
-    return float(in_band / total)
+    total = in_band = 0.0
+    for piece in _pieces(samples, sample_rate):
+        spectrum, freqs = _band_spectrum(piece, sample_rate)
+        power = np.abs(spectrum) ** 2
+        total += float(power[freqs >= 5.0].sum())
+        in_band += float(power[(freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])].sum())
+    return in_band / total if total > 0 else 0.0
 
 
 def impulse_share(samples: np.ndarray) -> float:
     """Share of the signal's energy held by its loudest 0.5 % of samples."""
-    energy = np.sort((samples - samples.mean()) ** 2)[::-1]
-    total = energy.sum()
+    energy = np.square(samples - samples.mean(dtype=np.float64), dtype=np.float64)
+    total = float(energy.sum())
     if total <= 0:
         return 0.0
-    return float(energy[: max(1, len(energy) // 200)].sum() / total)
+    top = max(1, len(energy) // 200)
+    return float(np.partition(energy, len(energy) - top)[-top:].sum() / total)
 
 
 def band_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mean magnitude of the 20-400 Hz band in frames of 1/:data:`ENVELOPE_RATE` s."""
-    spectrum, freqs = _band_spectrum(samples, sample_rate)
-    spectrum[(freqs < BAND_HZ[0]) | (freqs > BAND_HZ[1])] = 0
-    band = np.fft.irfft(spectrum, n=len(samples))
     frame = max(1, int(sample_rate // ENVELOPE_RATE))
-    n_frames = len(band) // frame
-    return np.abs(band[: n_frames * frame]).reshape(n_frames, frame).mean(axis=1)
+    envelopes = []
+    for piece in _pieces(samples, sample_rate):
+        spectrum, freqs = _band_spectrum(piece, sample_rate)
+        spectrum[(freqs < BAND_HZ[0]) | (freqs > BAND_HZ[1])] = 0
+        band = np.fft.irfft(spectrum, n=len(piece))
+        n_frames = len(band) // frame
+        envelopes.append(np.abs(band[: n_frames * frame]).reshape(n_frames, frame).mean(axis=1))
+    return np.concatenate(envelopes)
 
 
 def envelope_periodicity(samples: np.ndarray, sample_rate: int) -> tuple[float, float]:
@@ -187,9 +211,13 @@ def declared_wav_frames(path: str | Path) -> int | None:
 
 
 def assess(
-    samples: np.ndarray, sample_rate: int, *, declared_frames: int | None = None
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    declared_frames: int | None = None,
+    native: tuple[int, int, float] | None = None,
 ) -> QualityReport:
-    """Check one recording at its native rate.
+    """Check one recording, at its native rate or resampled.
 
     Parameters
     ----------
@@ -197,28 +225,35 @@ def assess(
         Mono samples, full scale 1.0.
     sample_rate : int
     declared_frames : int, optional
-        Frame count the file header declares; a larger count than
-        ``len(samples)`` means the file was truncated.
+        Frame count the file header declares; a larger count than the frames
+        read means the file was truncated.
+    native : (frames, rate, clipped fraction), optional
+        When ``samples`` were resampled while streaming the file: the native
+        frame count and rate (for the truncation check) and the clipped
+        fraction measured on the native samples (resampling rounds off the
+        flat tops that clipping leaves).
 
     Returns
     -------
     QualityReport
     """
-    samples = np.asarray(samples, dtype=np.float64)
+    # float32 throughout, float64 accumulators: no full-length float64 copy
+    samples = np.asarray(samples, dtype=np.float32)
     seconds = len(samples) / sample_rate
-    rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+    rms = float(np.sqrt(np.mean(np.square(samples), dtype=np.float64))) if len(samples) else 0.0
     metrics = {"seconds": round(seconds, 3), "rms": rms}
     reasons = []
-    if declared_frames is not None and declared_frames > len(samples):
+    frames, rate = (native[0], native[1]) if native else (len(samples), sample_rate)
+    if declared_frames is not None and declared_frames > frames:
         reasons.append(
-            f"truncated: header declares {declared_frames / sample_rate:.1f} s, "
-            f"file holds {seconds:.1f} s"
+            f"truncated: header declares {declared_frames / rate:.1f} s, "
+            f"file holds {frames / rate:.1f} s"
         )
     if seconds < MIN_SECONDS:
         reasons.append(f"too short ({seconds:.2f} s < {MIN_SECONDS:g} s) to hold heart cycles")
     if rms < SILENCE_RMS:
         reasons.append(f"silent (RMS {rms:.1e})")
-    metrics["clipped_fraction"] = clipped = clipped_fraction(samples)
+    metrics["clipped_fraction"] = clipped = native[2] if native else clipped_fraction(samples)
     if clipped > MAX_CLIPPED_FRACTION:
         reasons.append(f"clipped ({clipped:.0%} of samples at full scale)")
     if seconds >= MIN_SECONDS and rms >= SILENCE_RMS:
