@@ -28,10 +28,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import cv2
-import librosa
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -39,6 +37,7 @@ from tqdm.auto import tqdm
 
 from .config import FeatureConfig
 from .data import AudioError, load_audio
+from .spectral import mel_filterbank, power_to_db, stft_power
 
 __all__ = [
     "fix_length",
@@ -70,14 +69,6 @@ def fix_length(samples: np.ndarray, n: int, start: int = 0) -> np.ndarray:
     return segment.astype(np.float32, copy=False)
 
 
-@lru_cache(maxsize=16)
-def mel_filterbank(
-    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
-) -> np.ndarray:
-    """``librosa.filters.mel``, cached: building it costs more than a short STFT."""
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-
-
 def log_mel_image(clip: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Log-Mel spectrogram resized to ``cfg.image_size`` and scaled to [0, 1].
 
@@ -92,12 +83,13 @@ def log_mel_image(clip: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         Rows are mel bands (low to high), columns are frames.
     """
     # Same numbers as librosa.feature.melspectrogram (centred Hann STFT,
-    # power 2), with the filterbank built once instead of on every call.
-    power = np.abs(librosa.stft(clip, n_fft=cfg.n_fft, hop_length=cfg.hop_length)) ** 2
+    # power 2), computed by audiofuse.spectral without librosa's import cost,
+    # with the filterbank built once instead of on every call.
+    power = stft_power(clip, cfg.n_fft, cfg.hop_length)
     mel = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax) @ power
     # ref=np.max as in the paper; on an all-zero clip power_to_db gives a flat
     # image, which the min-max step below maps to zeros.
-    log_mel = librosa.power_to_db(mel, ref=np.max)
+    log_mel = power_to_db(mel)
     rows, cols = cfg.image_size
     if log_mel.shape != (rows, cols):
         # cv2 takes (width, height)
