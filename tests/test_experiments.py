@@ -50,3 +50,14 @@ def test_readme_block_takes_the_best_results_and_their_ablation(tmp_path):
     ]
     assert order == sorted(order)
     assert "#### balance_ablation" in text  # one heading level below the folder's
+
+
+def test_context_names_each_run_folder(tmp_path):
+    from audiofuse.training import RunDir
+
+    cpu = get_profile("cpu")
+    ctx = ex.Context(cpu, "synthetic", tmp_path, tmp_path, (0,), tmp_path / "runs", tmp_path)
+    run = ctx.run(ex.VIT_SWEEP[0], 3)
+    assert isinstance(run, RunDir)
+    assert run.path == tmp_path / "runs" / ex.VIT_SWEEP[0].run_slug(cpu) / "seed3"
+    assert ctx.run("classical", 0).path == tmp_path / "runs" / "classical" / "seed0"

@@ -111,7 +111,7 @@ def _cmd_features(args) -> int:
     train, test = physionet_data(ctx, windows=args.windows)
     print(
         f"{ctx.data} data, profile {ctx.profile.name}: {len(train)} train and "
-        f"{len(test)} test examples cached under {ctx.runs.parent.parent / 'cache'}"
+        f"{len(test)} test examples cached under {ctx.cache}"
     )
     return 0
 
@@ -178,8 +178,8 @@ def _cmd_evaluate(args) -> int:
     val_records = config.get("val_records")
     if not val_records:
         return _fail(f"{args.model}/config.json has no validation records; retrain the model")
-    val = experiments._record_scores(model, train.select_records(val_records), kind)
-    scores = experiments._record_scores(model, test, kind)
+    val = experiments.record_scores(model, train.select_records(val_records), kind)
+    scores = experiments.record_scores(model, test, kind)
     threshold = evaluation.choose_threshold(val["label"], val["score"])
     metrics = evaluation.evaluate(scores["label"], scores["score"], threshold, n_boot=args.n_boot)
     print(

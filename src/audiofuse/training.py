@@ -42,6 +42,7 @@ __all__ = [
     "balance_strata",
     "carve_validation",
     "FeatureBatches",
+    "RunDir",
     "TrainResult",
     "train_model",
     "predict_proba",
@@ -235,6 +236,92 @@ def _save_model(model: keras.Model, path: Path) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class RunDir:
+    """One trained run's folder and the files in it.
+
+    ``state.json`` (training progress), ``config.json`` (what was trained),
+    ``history.json`` (per-epoch metrics), ``best.keras`` / ``last.keras``
+    (checkpoints) and ``scores_<evaluation>.csv`` (per-record scores of the
+    validation carve-out and the test split).
+    """
+
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / "history.json"
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """``best.keras`` or ``last.keras``."""
+        return self.path / f"{which}.keras"
+
+    def scores_path(self, name: str) -> Path:
+        return self.path / f"scores_{name}.csv"
+
+    @staticmethod
+    def _json(path: Path) -> dict | None:
+        return json.loads(path.read_text()) if path.exists() else None
+
+    @property
+    def state(self) -> dict | None:
+        return self._json(self.state_path)
+
+    @property
+    def config(self) -> dict:
+        return self._json(self.config_path) or {}
+
+    @property
+    def history(self) -> dict:
+        return self._json(self.history_path) or {}
+
+    def write_json(self, which: str, payload: dict) -> None:
+        """Atomically write ``state``, ``config`` or ``history``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_json(getattr(self, f"{which}_path"), payload)
+
+    def scores(self, name: str = "first_5s", *, split: bool = True):
+        """Per-record scores as ``(val, test)`` frames (or one frame with ``split=False``)."""
+        both = pd.read_csv(self.scores_path(name), dtype={"record": str})
+        if not split:
+            return both
+        return both[both["split"] == "val"], both[both["split"] == "test"]
+
+    def write_scores(self, name: str, val: pd.DataFrame, test: pd.DataFrame | None = None) -> Path:
+        """Atomically write ``scores_<name>.csv``; ``test=None`` writes ``val`` as it is."""
+        both = (
+            val
+            if test is None
+            else pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
+        )
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.scores_path(name)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(both.to_csv(index=False))
+        os.replace(tmp, path)
+        return path
+
+    def is_scored(self, names) -> bool:
+        """True when every ``scores_<name>.csv`` exists and postdates the training state."""
+        if not self.state_path.exists():
+            return False
+        trained = self.state_path.stat().st_mtime
+        paths = [self.scores_path(name) for name in names]
+        return all(p.exists() and p.stat().st_mtime >= trained for p in paths)
+
+
 @dataclass
 class TrainResult:
     """What :func:`train_model` leaves behind (also on disk in ``run_dir``)."""
@@ -302,7 +389,7 @@ def train_model(
     train_cfg = profile.train
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "state.json"
+    run = RunDir(run_dir)
     config = {
         "kind": kind,
         "seed": seed,
@@ -330,7 +417,7 @@ def train_model(
 
     if finished:
         model, _ = load_trained(run_dir)
-        history = json.loads((run_dir / "history.json").read_text())
+        history = run.history
         if progress:
             print(f"{run_dir}: finished run found, loaded best.keras", file=sys.stderr)
         return TrainResult(
@@ -354,15 +441,14 @@ def train_model(
     )
 
     if state:
-        model = keras.saving.load_model(run_dir / "last.keras")
-        history = json.loads((run_dir / "history.json").read_text())
+        model = keras.saving.load_model(run.checkpoint("last"))
+        history = run.history
         start_epoch = state["epoch"] + 1
         best_auc, best_epoch, wait = state["best_val_auc"], state["best_epoch"], state["wait"]
         batches.rng = np.random.default_rng(seed + start_epoch)
-        config_path = run_dir / "config.json"
-        stored = json.loads(config_path.read_text()) if config_path.exists() else dict(config)
+        stored = run.config or dict(config)
         stored["profile"] = config["profile"]  # the epoch limit may have been raised
-        _write_json(config_path, stored)
+        run.write_json("config", stored)
         if progress:
             print(f"{run_dir}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
     else:
@@ -375,7 +461,7 @@ def train_model(
         )
         history, start_epoch, best_auc, best_epoch, wait = {}, 0, -np.inf, -1, 0
         config["params"] = int(model.count_params())
-        _write_json(run_dir / "config.json", config)
+        run.write_json("config", config)
 
     elapsed = state.get("seconds", 0.0) if state else 0.0
     for epoch in range(start_epoch, train_cfg.epochs):
@@ -396,14 +482,14 @@ def train_model(
         improved = val_auc > best_auc
         if improved:
             best_auc, best_epoch, wait = val_auc, epoch, 0
-            _save_model(model, run_dir / "best.keras")
+            _save_model(model, run.checkpoint("best"))
         else:
             wait += 1
-        _save_model(model, run_dir / "last.keras")
-        _write_json(run_dir / "history.json", history)
+        _save_model(model, run.checkpoint("last"))
+        run.write_json("history", history)
         stop = wait >= train_cfg.patience
-        _write_json(
-            state_path,
+        run.write_json(
+            "state",
             {
                 "epoch": epoch,
                 "best_epoch": best_epoch,
@@ -433,8 +519,7 @@ def train_model(
 
 def _read_state(run_dir: Path, profile: Profile) -> dict | None:
     """The run's state.json, checked to belong to ``profile`` (None when absent)."""
-    state_path = run_dir / "state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    state = RunDir(run_dir).state
     if state and _resumable(state.get("config", {}).get("profile")) != _resumable(
         profile.to_dict()
     ):
