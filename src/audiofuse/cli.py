@@ -105,9 +105,10 @@ def _cmd_data_pack(args) -> int:
 
 
 def _cmd_features(args) -> int:
+    from .config import experiment_data_dir
     from .experiments import physionet_data, setup
 
-    ctx = setup(profile=args.profile, data_dir=args.data_dir)
+    ctx = setup(profile=args.profile, data_dir=experiment_data_dir(args.data_dir))
     train, test = physionet_data(ctx, windows=args.windows)
     print(
         f"{ctx.data} data, profile {ctx.profile.name}: {len(train)} train and "
@@ -121,10 +122,11 @@ def _cmd_features(args) -> int:
 
 def _cmd_train(args) -> int:
     from . import experiments
+    from .config import experiment_data_dir
 
     ctx = experiments.setup(
         profile=args.profile,
-        data_dir=args.data_dir,
+        data_dir=experiment_data_dir(args.data_dir),
         seeds=args.seeds,
         epochs=args.epochs,
         runs_dir=args.runs_dir,
@@ -141,11 +143,12 @@ def _cmd_train(args) -> int:
 
 def _cmd_train_runs(args) -> int:
     from . import experiments
+    from .config import experiment_data_dir
 
     summary = experiments.train_runs(
         {
             "profile": args.profile,
-            "data_dir": args.data_dir,
+            "data_dir": experiment_data_dir(args.data_dir),
             "seeds": args.seeds,
             "epochs": args.epochs,
             "runs_dir": args.runs_dir,
@@ -163,7 +166,7 @@ def _cmd_train_runs(args) -> int:
 def _cmd_evaluate(args) -> int:
     """Score a trained model on the PhysioNet test split (threshold from its validation)."""
     from . import evaluation, experiments
-    from .config import Profile
+    from .config import Profile, experiment_data_dir
     from .training import TrainingError, load_trained
 
     try:
@@ -171,7 +174,8 @@ def _cmd_evaluate(args) -> int:
     except TrainingError as err:
         return _fail(str(err))
     profile = Profile.from_dict(config["profile"])
-    ctx = experiments.setup(profile=profile.name, data_dir=args.data_dir, n_boot=args.n_boot)
+    data_dir = experiment_data_dir(args.data_dir)
+    ctx = experiments.setup(profile=profile.name, data_dir=data_dir, n_boot=args.n_boot)
     ctx.profile = profile
     train, test = experiments.physionet_data(ctx, windows=args.full_recording)
     kind = config["kind"]
@@ -240,8 +244,8 @@ def _add_data_dir(p) -> None:
     p.add_argument(
         "--data-dir",
         default=None,
-        help="folder holding physionet2016/ and pascal/ (default: synthetic data; "
-        "env AUDIOFUSE_DATA_DIR sets the project's data folder)",
+        help="folder holding physionet2016/ and pascal/ (default: $AUDIOFUSE_DATA_DIR "
+        "when set, else the synthetic data)",
     )
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import config as _config
 from .. import reporting
-from ..config import Profile, get_profile
+from ..config import Paths, Profile, get_profile
 from ..data import DatasetError, index_physionet, is_synthetic, physionet_split
 from ..features import FeatureSet, load_or_extract
 from ..training import RunDir
@@ -32,8 +31,16 @@ class Context:
     n_boot: int = 1000
     progress: bool = True
     train: bool = True
+    # the session's folders; by default those holding ``runs`` and ``results``
+    paths: Paths | None = None
     # features and the PhysioNet index, computed once per context
     _memo: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.paths is None:  # runs and results are <root>/<data>/<profile>
+            self.paths = Paths.resolve(
+                runs=self.runs.parent.parent, results=self.results.parent.parent
+            )
 
     def prov(self, **extra) -> dict:
         return reporting.provenance(
@@ -48,7 +55,7 @@ class Context:
     @property
     def cache(self) -> Path:
         """Feature caches (shared by every profile and data of the same runs root)."""
-        return self.runs.parent.parent / "cache"
+        return self.paths.cache
 
 
 def setup(
@@ -80,11 +87,15 @@ def setup(
     chosen = get_profile(profile)
     if epochs:
         chosen = chosen.replace(train=chosen.train.replace(epochs=int(epochs)))
-    if data_dir in (None, "", "synthetic"):
+    synthetic = data_dir in (None, "", "synthetic")
+    paths = Paths.resolve(
+        data=None if synthetic else data_dir, runs=runs_dir, results=results_dir
+    )
+    if synthetic:
         from ..synthetic import make_synthetic_datasets
 
         size = "smoke" if chosen.name == "smoke" else "demo"
-        roots = make_synthetic_datasets(_config.synthetic_dir(), size=size)
+        roots = make_synthetic_datasets(paths.synthetic, size=size)
         physionet_root, pascal_root = Path(roots["physionet2016"]), Path(roots["pascal"])
     else:
         base = Path(data_dir).expanduser()
@@ -95,9 +106,8 @@ def setup(
                 "or pass the folder that holds physionet2016/"
             )
     data = "synthetic" if is_synthetic(physionet_root) else "real"
-    runs = _config.runs_dir(runs_dir) / data / chosen.name
-    results_root = Path(results_dir) if results_dir else _config.REPO_ROOT / "results"
-    results = results_root / data / chosen.name
+    runs = paths.runs / data / chosen.name
+    results = paths.results / data / chosen.name
     results.mkdir(parents=True, exist_ok=True)
     return Context(
         chosen,
@@ -110,6 +120,7 @@ def setup(
         n_boot,
         progress,
         train,
+        paths,
     )
 
 

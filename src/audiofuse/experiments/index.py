@@ -18,7 +18,7 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
     after the tables (how our numbers compare with the paper's, and why).
     """
     if results_root is None:
-        results_root = ctx.results.parent.parent if ctx else Path("results")
+        results_root = ctx.paths.results if ctx else Path("results")
     root = Path(results_root)
     order = [
         "main_comparison",
