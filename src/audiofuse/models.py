@@ -23,6 +23,7 @@ from .config import FeatureConfig, ModelConfig
 
 __all__ = [
     "MODEL_KINDS",
+    "backbone",
     "FUSION_STRATEGIES",
     "PositionEmbedding",
     "spectrogram_branch",
@@ -219,6 +220,19 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
         joined = waveform_branch(inputs["waveform"], cfg)[1]
         name = "waveform_cnn"
     return keras.Model(inputs, classification_head(joined, cfg), name=name)
+
+
+def backbone(model: keras.Model) -> keras.Model:
+    """The trained model up to the input of its classification head (timm's
+    ``forward_features``; the head is :func:`classification_head`).
+
+    Shares the layers (and weights) of ``model``; its output is the
+    embedding the head classifies.
+    """
+    for layer in model.layers:
+        if layer.name in ("head_dense0", "abnormal_probability"):
+            return keras.Model(model.inputs, layer.input, name=f"{model.name}_backbone")
+    raise ValueError(f"{model.name}: no classification head found")
 
 
 def count_params(model: keras.Model) -> int:

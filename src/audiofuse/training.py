@@ -28,11 +28,11 @@ import keras
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from .config import Profile
 from .features import FeatureSet
 from .models import build_model
+from .splits import carve_records
 
 __all__ = [
     "TrainingError",
@@ -43,6 +43,7 @@ __all__ = [
     "carve_validation",
     "FeatureBatches",
     "RunDir",
+    "ValidationCheckpoint",
     "TrainResult",
     "train_model",
     "predict_proba",
@@ -148,10 +149,7 @@ def carve_validation(
     per_record = features.meta.drop_duplicates("record")
     strata = balance_strata(per_record, balance)
     _check_labels(per_record["label"].to_numpy(), "training set")
-    train_ids, val_ids = train_test_split(
-        per_record["record"].to_numpy(), test_size=fraction, stratify=strata, random_state=seed
-    )
-    return np.asarray(train_ids), np.asarray(val_ids)
+    return carve_records(per_record["record"].to_numpy(), strata, fraction, seed)
 
 
 class FeatureBatches(keras.utils.PyDataset):
@@ -322,6 +320,124 @@ class RunDir:
         return all(p.exists() and p.stat().st_mtime >= trained for p in paths)
 
 
+class ValidationCheckpoint(keras.callbacks.Callback):
+    """Score the validation set after every epoch, keep the best, stop when it stalls.
+
+    After each epoch: the (optionally weighted) validation ROC-AUC and loss
+    join the history; with a ``run`` folder, ``best.keras`` (on improvement),
+    ``last.keras``, ``history.json`` and ``state.json`` are written
+    atomically, so a run cut off anywhere resumes where it stopped; without
+    one, the best weights are kept in memory and restored when training ends.
+    ``stop_training`` is set after ``patience`` epochs without improvement.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(model) -> P(abnormal)`` of every validation example.
+    labels : numpy.ndarray
+        Validation labels.
+    patience, epochs : int
+        Early stopping; the epoch limit (for ``state.json``'s ``finished``).
+    weights : numpy.ndarray, optional
+        Per-example weights of the ROC-AUC (e.g. ``balance="subset"``).
+    run : RunDir, optional
+    resume : dict, optional
+        ``state.json`` of the run being resumed, and ``history`` so far.
+    config : dict, optional
+        Stored in ``state.json``.
+    label : str, optional
+        Prefix of the progress line printed after each epoch (none without).
+    """
+
+    def __init__(
+        self,
+        score,
+        labels: np.ndarray,
+        *,
+        patience: int,
+        epochs: int,
+        weights: np.ndarray | None = None,
+        run: RunDir | None = None,
+        resume: dict | None = None,
+        history: dict | None = None,
+        config: dict | None = None,
+        label: str | None = None,
+        n_train: int = 0,
+    ):
+        super().__init__()
+        self.score, self.labels, self.weights = score, labels, weights
+        self.patience, self.epochs, self.run = patience, epochs, run
+        self.config, self.label, self.n_train = config, label, n_train
+        self.history = history if history is not None else {}
+        resume = resume or {}
+        self.best_auc = resume.get("best_val_auc", -np.inf)
+        self.best_epoch = resume.get("best_epoch", -1)
+        self.wait = resume.get("wait", 0)
+        self.elapsed = resume.get("seconds", 0.0)
+        self.best_weights = None
+        self.stopped = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.score(self.model)
+        val_auc = float(roc_auc_score(self.labels, scores, sample_weight=self.weights))
+        val_loss = _bce(self.labels, scores)
+        dt = time.perf_counter() - self._t0
+        self.elapsed += dt
+        for key, value in (
+            ("loss", float((logs or {})["loss"])),
+            ("val_loss", val_loss),
+            ("val_roc_auc", val_auc),
+            ("seconds", dt),
+        ):
+            self.history.setdefault(key, []).append(value)
+        improved = val_auc > self.best_auc
+        if improved:
+            self.best_auc, self.best_epoch, self.wait = val_auc, epoch, 0
+        else:
+            self.wait += 1
+        stop = self.wait >= self.patience
+        self._keep(epoch, improved, stop)
+        if self.label:
+            print(
+                f"{self.label} epoch {epoch + 1}/{self.epochs} "
+                f"loss {self.history['loss'][-1]:.4f} val_loss {val_loss:.4f} "
+                f"val_auc {val_auc:.4f}{' *' if improved else ''} "
+                f"({dt:.1f} s, {self.n_train / max(dt, 1e-9):.0f} samples/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        if stop:
+            self.stopped = self.model.stop_training = True
+
+    def _keep(self, epoch: int, improved: bool, stop: bool) -> None:
+        """Checkpoints and state on disk (with a run folder), else the best weights in memory."""
+        if self.run is None:
+            if improved:
+                self.best_weights = self.model.get_weights()
+            return
+        if improved:
+            _save_model(self.model, self.run.checkpoint("best"))
+        _save_model(self.model, self.run.checkpoint("last"))
+        self.run.write_json("history", self.history)
+        state = {
+            "epoch": epoch,
+            "best_epoch": self.best_epoch,
+            "best_val_auc": self.best_auc,
+            "wait": self.wait,
+            "seconds": self.elapsed,
+            "finished": stop or epoch + 1 == self.epochs,
+            "config": self.config,
+        }
+        self.run.write_json("state", state)
+
+    def on_train_end(self, logs=None):
+        if self.run is None and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
 @dataclass
 class TrainResult:
     """What :func:`train_model` leaves behind (also on disk in ``run_dir``)."""
@@ -402,16 +518,9 @@ def train_model(
 
     set_seed(seed)
     balance = train_cfg.balance
-    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed, balance)
-    train_set = features.select_records(train_ids)
-    val_set = features.select_records(val_ids)
+    train_set, val_set, val_ids, windowed = _split_training(features, train_cfg, seed)
     config["val_records"] = sorted(str(r) for r in val_ids)
-    windowed = bool(len(features) > features.meta["record"].nunique())
-    # Validation scores the first clip of each record, as the paper's test does.
-    if windowed:
-        val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
     val_labels = val_set.labels
-    _check_labels(val_labels, "validation carve-out")
     # "label" keeps the plain ROC-AUC; "subset" weights it as the loss is weighted
     val_weights = record_weights(val_set.meta, balance) if balance == "subset" else None
 
@@ -440,81 +549,78 @@ def train_model(
         row_weights=weights,
     )
 
+    model, history, start_epoch = _start_model(run, state, kind, profile, config, progress)
+    if state:
+        batches.rng = np.random.default_rng(seed + start_epoch)
+
+    checkpoint = ValidationCheckpoint(
+        lambda m: predict_proba(m, val_set, kind),
+        val_labels,
+        patience=train_cfg.patience,
+        epochs=train_cfg.epochs,
+        weights=val_weights,
+        run=run,
+        resume=state,
+        history=history,
+        config=config,
+        label=f"[{kind} seed {seed}]" if progress else None,
+        n_train=len(batches.index),
+    )
+    # One fit call per epoch, not one for all: Keras 3 starts reading the next
+    # epoch's batches before it calls the dataset's on_epoch_end, so a single
+    # fit would see a stale window draw and change every history (measured).
+    for epoch in range(start_epoch, train_cfg.epochs):
+        model.fit(
+            batches, initial_epoch=epoch, epochs=epoch + 1, callbacks=[checkpoint], verbose=0
+        )
+        if checkpoint.stopped:
+            break
+    history, best_auc, best_epoch = checkpoint.history, checkpoint.best_auc, checkpoint.best_epoch
+    elapsed = checkpoint.elapsed
+    model, _ = load_trained(run_dir)
+    return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
+
+
+def _split_training(features: FeatureSet, train_cfg, seed: int):
+    """``(train_set, val_set, val_ids, windowed)``: the validation carve-out of the records.
+
+    Validation scores the first clip of each record, as the paper's test does.
+    """
+    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed, train_cfg.balance)
+    train_set = features.select_records(train_ids)
+    val_set = features.select_records(val_ids)
+    windowed = bool(len(features) > features.meta["record"].nunique())
+    if windowed:
+        val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
+    _check_labels(val_set.labels, "validation carve-out")
+    return train_set, val_set, val_ids, windowed
+
+
+def _start_model(run: RunDir, state, kind: str, profile: Profile, config: dict, progress: bool):
+    """``(model, history, start_epoch)``: ``last.keras`` of an unfinished run, else a new model.
+
+    Writes ``config.json`` (a resumed run keeps its own, with the new epoch limit).
+    """
     if state:
         model = keras.saving.load_model(run.checkpoint("last"))
-        history = run.history
         start_epoch = state["epoch"] + 1
-        best_auc, best_epoch, wait = state["best_val_auc"], state["best_epoch"], state["wait"]
-        batches.rng = np.random.default_rng(seed + start_epoch)
         stored = run.config or dict(config)
         stored["profile"] = config["profile"]  # the epoch limit may have been raised
         run.write_json("config", stored)
         if progress:
-            print(f"{run_dir}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
-    else:
-        model = build_model(kind, profile.features, profile.model)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay
-            ),
-            loss="binary_crossentropy",
-        )
-        history, start_epoch, best_auc, best_epoch, wait = {}, 0, -np.inf, -1, 0
-        config["params"] = int(model.count_params())
-        run.write_json("config", config)
-
-    elapsed = state.get("seconds", 0.0) if state else 0.0
-    for epoch in range(start_epoch, train_cfg.epochs):
-        t0 = time.perf_counter()
-        fit = model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
-        val_scores = predict_proba(model, val_set, kind)
-        val_auc = float(roc_auc_score(val_labels, val_scores, sample_weight=val_weights))
-        val_loss = _bce(val_labels, val_scores)
-        dt = time.perf_counter() - t0
-        elapsed += dt
-        for key, value in (
-            ("loss", float(fit.history["loss"][-1])),
-            ("val_loss", val_loss),
-            ("val_roc_auc", val_auc),
-            ("seconds", dt),
-        ):
-            history.setdefault(key, []).append(value)
-        improved = val_auc > best_auc
-        if improved:
-            best_auc, best_epoch, wait = val_auc, epoch, 0
-            _save_model(model, run.checkpoint("best"))
-        else:
-            wait += 1
-        _save_model(model, run.checkpoint("last"))
-        run.write_json("history", history)
-        stop = wait >= train_cfg.patience
-        run.write_json(
-            "state",
-            {
-                "epoch": epoch,
-                "best_epoch": best_epoch,
-                "best_val_auc": best_auc,
-                "wait": wait,
-                "seconds": elapsed,
-                "finished": stop or epoch + 1 == train_cfg.epochs,
-                "config": config,
-            },
-        )
-        if progress:
-            samples_per_s = len(batches.index) / max(dt, 1e-9)
-            print(
-                f"[{kind} seed {seed}] epoch {epoch + 1}/{train_cfg.epochs} "
-                f"loss {history['loss'][-1]:.4f} val_loss {val_loss:.4f} "
-                f"val_auc {val_auc:.4f}{' *' if improved else ''} "
-                f"({dt:.1f} s, {samples_per_s:.0f} samples/s)",
-                file=sys.stderr,
-                flush=True,
-            )
-        if stop:
-            break
-
-    model, _ = load_trained(run_dir)
-    return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
+            print(f"{run.path}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
+        return model, run.history, start_epoch
+    train_cfg = profile.train
+    model = build_model(kind, profile.features, profile.model)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay
+        ),
+        loss="binary_crossentropy",
+    )
+    config["params"] = int(model.count_params())
+    run.write_json("config", config)
+    return model, {}, 0
 
 
 def _read_state(run_dir: Path, profile: Profile) -> dict | None:
