@@ -22,6 +22,7 @@ from keras import layers, ops
 from .config import FeatureConfig, ModelConfig
 
 __all__ = [
+    "MODEL_INPUTS",
     "MODEL_KINDS",
     "backbone",
     "FUSION_STRATEGIES",
@@ -33,7 +34,13 @@ __all__ = [
     "count_params",
 ]
 
-MODEL_KINDS = ("fusion", "spectrogram", "waveform")
+# The inputs of each model kind, by input name (the names of the Keras inputs).
+MODEL_INPUTS = {
+    "fusion": ("spectrogram", "waveform"),
+    "spectrogram": ("spectrogram",),
+    "waveform": ("waveform",),
+}
+MODEL_KINDS = tuple(MODEL_INPUTS)
 FUSION_STRATEGIES = ("concat", "film", "cross_attention")
 
 
@@ -202,11 +209,8 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
     rows, cols, _ = features.spectrogram_shape
     if rows % cfg.patch_size[0] or cols % cfg.patch_size[1]:
         raise ValueError(f"spectrogram {rows}x{cols} is not divisible by patch {cfg.patch_size}")
-    inputs = {}
-    if kind in ("fusion", "spectrogram"):
-        inputs["spectrogram"] = keras.Input(features.spectrogram_shape, name="spectrogram")
-    if kind in ("fusion", "waveform"):
-        inputs["waveform"] = keras.Input(features.waveform_shape, name="waveform")
+    shapes = {"spectrogram": features.spectrogram_shape, "waveform": features.waveform_shape}
+    inputs = {name: keras.Input(shapes[name], name=name) for name in MODEL_INPUTS[kind]}
 
     if kind == "fusion":
         spec = spectrogram_branch(inputs["spectrogram"], cfg)
