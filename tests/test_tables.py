@@ -190,3 +190,44 @@ def test_cross_dataset_table_and_figure(ctx):
     (figure,) = pascal_figure(ctx, curves)
     assert figure.name == "roc_pascal_zero_shot.png" and figure.exists()
     assert pascal_figure(ctx, {}) == []
+
+
+def test_committed_scores_restore_runs_that_rebuild_the_same_table(ctx, tmp_path):
+    """Scores (+ config, history, state; no weights) exported beside the results give back
+    runs that the tables read as finished and scored: the same table, without any model."""
+    from audiofuse.experiments.scores import export_scores, restore_runs
+    from audiofuse.training import finished_state
+
+    runs = _runs(ctx, ex.PAPER_MODELS, (0.2, 0.3, 0.4))
+    last = ctx.profile.train.epochs - 1
+    state = {"epoch": last, "best_epoch": 0, "best_val_auc": 0.5, "wait": 0, "seconds": 1.0,
+             "finished": True, "config": {"profile": ctx.profile.to_dict()}}
+    for spec in ex.PAPER_MODELS:
+        for seed in ctx.seeds:
+            run = ctx.run(spec, seed)
+            run.write_json("config", {"kind": spec.kind, "params": 1000, "commit": "abc1234"})
+            run.write_json("history", {"loss": [0.7]})
+            run.write_json("state", state)
+            val, test = run.scores("first_5s")
+            run.write_scores("first_5s", val, test)  # scores postdate the state
+    first = ex.main_table(ctx, runs)
+    committed = ctx.results / "scores"
+    written = export_scores(ctx.runs, committed)
+    assert len(written) == 6 and not list(committed.rglob("*.keras"))
+    assert {p.name for p in written[0].iterdir()} == {
+        "state.json", "config.json", "history.json", "scores_first_5s.csv.gz"
+    }
+    assert export_scores(ctx.runs, tmp_path / "again")  # same scores, same bytes
+    assert (written[0] / "scores_first_5s.csv.gz").read_bytes() == (
+        tmp_path / "again" / written[0].parent.name / "seed0" / "scores_first_5s.csv.gz"
+    ).read_bytes()
+
+    fresh = ex.Context(ctx.profile, "synthetic", ctx.physionet_root, ctx.pascal_root, SEEDS,
+                       tmp_path / "fresh-runs" / "synthetic" / "smoke",
+                       tmp_path / "fresh-results" / "synthetic" / "smoke", n_boot=N_BOOT,
+                       progress=False, train=False)
+    restored = restore_runs(committed, fresh.runs)
+    assert all(finished_state(r.path, ctx.profile) for r in restored)
+    rebuilt_runs = ex.run_models(fresh, ex.PAPER_MODELS, full_recording=False)
+    rebuilt = ex.main_table(fresh, rebuilt_runs)
+    pd.testing.assert_frame_equal(rebuilt, first)
