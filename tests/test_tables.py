@@ -231,3 +231,19 @@ def test_committed_scores_restore_runs_that_rebuild_the_same_table(ctx, tmp_path
     rebuilt_runs = ex.run_models(fresh, ex.PAPER_MODELS, full_recording=False)
     rebuilt = ex.main_table(fresh, rebuilt_runs)
     pd.testing.assert_frame_equal(rebuilt, first)
+
+
+def test_scores_command_round_trips_and_names_a_missing_folder(ctx, tmp_path, capsys):
+    from audiofuse.experiments import scores
+
+    _runs(ctx, ex.PAPER_MODELS[:1], (0.3,))
+    for seed in ctx.seeds:
+        ctx.run(ex.PAPER_MODELS[0], seed).write_json("state", {"epoch": 0})
+    assert scores.main(["export", str(ctx.runs), str(tmp_path / "s")]) == 0
+    assert scores.main(["restore", str(tmp_path / "s"), str(tmp_path / "r")]) == 0
+    restored = tmp_path / "r" / ex.PAPER_MODELS[0].run_slug(ctx.profile) / "seed1"
+    assert (restored / "scores_first_5s.csv").read_text() == (
+        ctx.run(ex.PAPER_MODELS[0], 1).scores_path("first_5s").read_text()
+    )
+    assert scores.main(["restore", str(tmp_path / "nowhere"), str(tmp_path / "r")]) == 2
+    assert "nowhere: not found" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import sys
 from pathlib import Path
 
 from ..training import RunDir
@@ -55,6 +56,8 @@ def restore_runs(scores: str | Path, runs: str | Path) -> list[RunDir]:
     restored = []
     for saved in _run_dirs(Path(scores)):
         run = RunDir(Path(runs) / saved.path.parent.name / saved.path.name)
+        if run.state is not None:
+            continue  # a run trained here is never overwritten
         run.path.mkdir(parents=True, exist_ok=True)
         for name in ("state", "config", "history"):
             payload = getattr(saved, name)
@@ -69,3 +72,24 @@ def restore_runs(scores: str | Path, runs: str | Path) -> list[RunDir]:
             tmp.replace(target)
         restored.append(run)
     return restored
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m audiofuse.experiments.scores {export RUNS DEST | restore SCORES RUNS}``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m audiofuse.experiments.scores")
+    parser.add_argument("action", choices=["export", "restore"])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("dest", type=Path)
+    args = parser.parse_args(argv)
+    if not args.source.is_dir():
+        print(f"{args.source}: not found", file=sys.stderr)
+        return 2
+    done = (export_scores if args.action == "export" else restore_runs)(args.source, args.dest)
+    print(f"{args.action}: {len(done)} runs, {args.source} -> {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
