@@ -306,19 +306,11 @@ def train_model(
     val_weights = record_weights(val_set.meta, balance) if balance == "subset" else None
 
     if finished:
-        model, _ = load_trained(run_dir)
-        history = run.history
         if progress:
             print(f"{run_dir}: finished run found, loaded best.keras", file=sys.stderr)
-        return TrainResult(
-            model,
-            run_dir,
-            history,
-            state["best_epoch"],
-            state["best_val_auc"],
-            val_ids,
-            state.get("seconds", 0.0),
-        )
+        best_epoch, best_auc = state["best_epoch"], state["best_val_auc"]
+        model, seconds = load_trained(run_dir)[0], state.get("seconds", 0.0)
+        return TrainResult(model, run_dir, run.history, best_epoch, best_auc, val_ids, seconds)
 
     weights = record_weights(train_set.meta, balance) if train_cfg.class_weighting else None
     batches = FeatureBatches(
