@@ -14,7 +14,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SHARED_DATA := $(wildcard ../shared/data/physionet2016)
 BENCH_DATA_DIR ?= $(if $(SHARED_DATA),../shared/data,)
 
-.PHONY: help setup data demo reproduce test test-fast lint bench clean notebooks
+.PHONY: help setup data demo reproduce tables test test-fast lint bench clean notebooks
 
 help:
 	@echo "make setup      venv + pinned requirements + editable install"
@@ -24,6 +24,8 @@ help:
 	@echo "make data       download PhysioNet 2016 and PASCAL into data/"
 	@echo "make reproduce  every notebook via papermill: PROFILE=paper|cpu|smoke DATA_DIR=..."
 	@echo "                (TRAIN=False: tables from runs trained elsewhere, e.g. on a GPU)"
+	@echo "make tables     every table/figure/README block from the committed per-run scores"
+	@echo "                (results/<data>/<profile>/scores/): PROFILE=... DATA_DIR=..., no training"
 	@echo "make bench      speed/cost benchmark -> results/benchmark.md"
 	@echo "make lint       ruff"
 	@echo "make clean      remove generated files (never committed results)"
@@ -52,7 +54,16 @@ reproduce: setup
 	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" -p TRAIN $(TRAIN) \
 	    -y "{SEEDS: $(SEEDS), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT)}" || exit 1; \
 	done
+	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
+	  results/$(DATA_KIND)/$(PROFILE)/scores
 	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"
+
+# Every table, figure and README block from the committed per-run scores
+# (results/<data>/<profile>/scores/): no training, no model weights.
+tables: setup
+	$(BIN)/python -m audiofuse.experiments.scores restore \
+	  results/$(DATA_KIND)/$(PROFILE)/scores runs/$(DATA_KIND)/$(PROFILE)
+	$(MAKE) reproduce TRAIN=False PROFILE="$(PROFILE)" DATA_DIR="$(DATA_DIR)" SEEDS="$(SEEDS)"
 
 test: setup
 	$(BIN)/python -m pytest -q

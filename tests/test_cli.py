@@ -102,6 +102,31 @@ def test_data_index_of_a_missing_folder_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "nowhere" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["features"],
+        ["train", "--models", "waveform", "--epochs", "1", "--runs-dir", "RUNS"],
+        ["evaluate", "MODEL"],
+    ],
+    ids=["features", "train", "evaluate"],
+)
+def test_experiment_commands_honour_audiofuse_data_dir(
+    argv, model_dir, tmp_path, monkeypatch, capsys
+):
+    """Not the synthetic data behind the user's back: $AUDIOFUSE_DATA_DIR is read (and
+    here, an empty folder, refused in one line that names it)."""
+    data = tmp_path / "my-data"
+    data.mkdir()
+    monkeypatch.setenv("AUDIOFUSE_DATA_DIR", str(data))
+    argv = [str(model_dir) if a == "MODEL" else str(tmp_path / "runs") if a == "RUNS" else a
+            for a in argv]
+    code, out, err = run(argv, capsys)
+    assert code != 0 and "Traceback" not in err
+    assert err.count("\n") == 1 and str(data / "physionet2016") in err
+    assert not (tmp_path / "runs").exists()
+
+
 # --- predict ---------------------------------------------------------------------------------
 
 

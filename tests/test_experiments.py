@@ -50,3 +50,45 @@ def test_readme_block_takes_the_best_results_and_their_ablation(tmp_path):
     ]
     assert order == sorted(order)
     assert "#### balance_ablation" in text  # one heading level below the folder's
+
+
+def test_context_names_each_run_folder(tmp_path):
+    from audiofuse.training import RunDir
+
+    cpu = get_profile("cpu")
+    ctx = ex.Context(cpu, "synthetic", tmp_path, tmp_path, (0,), tmp_path / "runs", tmp_path)
+    run = ctx.run(ex.VIT_SWEEP[0], 3)
+    assert isinstance(run, RunDir)
+    assert run.path == tmp_path / "runs" / ex.VIT_SWEEP[0].run_slug(cpu) / "seed3"
+    assert ctx.run("classical", 0).path == tmp_path / "runs" / "classical" / "seed0"
+
+
+def test_outputs_go_under_the_checkout_or_else_the_working_directory(tmp_path, monkeypatch):
+    from audiofuse import config
+
+    checkout = tmp_path / "checkout"
+    (checkout / "src" / "audiofuse").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    assert config.output_root(checkout / "src" / "audiofuse" / "config.py") == checkout
+    installed = tmp_path / "venv" / "lib" / "site-packages" / "audiofuse" / "config.py"
+    installed.parent.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert config.output_root(installed) == tmp_path
+    assert config.output_root() == config.REPO_ROOT  # this test runs from the checkout
+
+
+def test_paths_are_resolved_once_with_the_cache_beside_the_runs(tmp_path, monkeypatch):
+    from audiofuse.config import Paths
+
+    monkeypatch.setenv("AUDIOFUSE_RUNS_DIR", str(tmp_path / "env-runs"))
+    monkeypatch.setenv("AUDIOFUSE_DATA_DIR", str(tmp_path / "env-data"))
+    paths = Paths.resolve(results=tmp_path / "res")
+    assert paths.runs == tmp_path / "env-runs" and paths.cache == tmp_path / "env-runs" / "cache"
+    assert paths.data == tmp_path / "env-data" and paths.results == tmp_path / "res"
+    assert Paths.resolve(runs=tmp_path / "r").runs == tmp_path / "r"
+    try:
+        paths.runs = tmp_path
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("Paths must be frozen")

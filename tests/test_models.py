@@ -122,3 +122,33 @@ def test_keras_save_load_round_trip(tmp_path, fusion):
     np.testing.assert_array_equal(before, after)
     assert count_params(loaded) == count_params(model)
     assert loaded.name == model.name
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_backbone_ends_where_the_head_begins(kind):
+    profile = get_profile("smoke")
+    model = build_model(kind, profile.features, profile.model)
+    features = models.backbone(model)
+    assert features.inputs == model.inputs
+    first_head = model.get_layer("head_dense0" if profile.model.head_units else "abnormal_probability")
+    assert features.output.shape == first_head.input.shape
+    assert set(map(id, features.weights)) <= set(map(id, model.weights))  # shared, not copied
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_feature_inputs_follow_the_model_input_names(kind):
+    import pandas as pd
+
+    from audiofuse.features import FeatureSet
+
+    profile = get_profile("smoke")
+    model = build_model(kind, profile.features, profile.model)
+    names = [i.name for i in model.inputs]
+    assert sorted(names) == sorted(models.MODEL_INPUTS[kind])
+    fs = FeatureSet(
+        np.ones((2, *profile.features.spectrogram_shape), np.float16),
+        np.ones((2, *profile.features.waveform_shape), np.float16),
+        pd.DataFrame({"record": ["a", "b"], "label": [0, 1]}),
+    )
+    assert sorted(fs.inputs(kind)) == sorted(names) == sorted(fs.inputs(names))
+    assert model.predict_on_batch(fs.inputs(kind, [0])).shape == (1, 1)

@@ -305,3 +305,21 @@ def test_subset_balanced_training_weights_its_validation_auc(features, smoke_pro
 
     weighted = roc_auc_score(val.labels, scores, sample_weight=record_weights(val.meta, "subset"))
     assert result.best_val_auc == pytest.approx(weighted)
+
+
+def test_run_dir_owns_the_run_files(trained, tmp_path):
+    from audiofuse.training import RunDir
+
+    run = RunDir(trained.run_dir)
+    assert run.state["finished"] and run.config["kind"] and run.history["val_roc_auc"]
+    assert run.checkpoint("best").exists() and run.checkpoint("last").exists()
+    copy = RunDir(tmp_path / "copy")
+    assert copy.state is None and copy.config == {} and not copy.is_scored(["first_5s"])
+    copy.write_json("state", run.state)
+    val = pd.DataFrame({"record": ["a", "b"], "label": [0, 1], "score": [0.2, 0.8]})
+    test = pd.DataFrame({"record": ["c"], "label": [1], "score": [0.6]})
+    copy.write_scores("first_5s", val, test)
+    assert copy.is_scored(["first_5s"]) and not copy.is_scored(["first_5s", "full_recording"])
+    got_val, got_test = copy.scores("first_5s")
+    assert got_val["record"].tolist() == ["a", "b"] and got_test["score"].tolist() == [0.6]
+    assert not list(copy.path.glob(".*"))  # no temporary files left behind

@@ -107,13 +107,14 @@ def _cmd_data_pack(args) -> int:
 
 
 def _cmd_features(args) -> int:
+    from .config import experiment_data_dir
     from .experiments import physionet_data, setup
 
-    ctx = setup(profile=args.profile, data_dir=args.data_dir)
+    ctx = setup(profile=args.profile, data_dir=experiment_data_dir(args.data_dir))
     train, test = physionet_data(ctx, windows=args.windows)
     print(
         f"{ctx.data} data, profile {ctx.profile.name}: {len(train)} train and "
-        f"{len(test)} test examples cached under {ctx.runs.parent.parent / 'cache'}"
+        f"{len(test)} test examples cached under {ctx.cache}"
     )
     return 0
 
@@ -123,10 +124,11 @@ def _cmd_features(args) -> int:
 
 def _cmd_train(args) -> int:
     from . import experiments
+    from .config import experiment_data_dir
 
     ctx = experiments.setup(
         profile=args.profile,
-        data_dir=args.data_dir,
+        data_dir=experiment_data_dir(args.data_dir),
         seeds=args.seeds,
         epochs=args.epochs,
         runs_dir=args.runs_dir,
@@ -143,11 +145,12 @@ def _cmd_train(args) -> int:
 
 def _cmd_train_runs(args) -> int:
     from . import experiments
+    from .config import experiment_data_dir
 
     summary = experiments.train_runs(
         {
             "profile": args.profile,
-            "data_dir": args.data_dir,
+            "data_dir": experiment_data_dir(args.data_dir),
             "seeds": args.seeds,
             "epochs": args.epochs,
             "runs_dir": args.runs_dir,
@@ -165,7 +168,7 @@ def _cmd_train_runs(args) -> int:
 def _cmd_evaluate(args) -> int:
     """Score a trained model on the PhysioNet test split (threshold from its validation)."""
     from . import evaluation, experiments
-    from .config import Profile
+    from .config import Profile, experiment_data_dir
     from .training import TrainingError, load_trained
 
     try:
@@ -173,15 +176,16 @@ def _cmd_evaluate(args) -> int:
     except TrainingError as err:
         return _fail(str(err))
     profile = Profile.from_dict(config["profile"])
-    ctx = experiments.setup(profile=profile.name, data_dir=args.data_dir, n_boot=args.n_boot)
+    data_dir = experiment_data_dir(args.data_dir)
+    ctx = experiments.setup(profile=profile.name, data_dir=data_dir, n_boot=args.n_boot)
     ctx.profile = profile
     train, test = experiments.physionet_data(ctx, windows=args.full_recording)
     kind = config["kind"]
     val_records = config.get("val_records")
     if not val_records:
         return _fail(f"{args.model}/config.json has no validation records; retrain the model")
-    val = experiments._record_scores(model, train.select_records(val_records), kind)
-    scores = experiments._record_scores(model, test, kind)
+    val = experiments.record_scores(model, train.select_records(val_records), kind)
+    scores = experiments.record_scores(model, test, kind)
     threshold = evaluation.choose_threshold(val["label"], val["score"])
     metrics = evaluation.evaluate(scores["label"], scores["score"], threshold, n_boot=args.n_boot)
     print(
@@ -278,8 +282,8 @@ def _add_data_dir(p) -> None:
     p.add_argument(
         "--data-dir",
         default=None,
-        help="folder holding physionet2016/ and pascal/ (default: synthetic data; "
-        "env AUDIOFUSE_DATA_DIR sets the project's data folder)",
+        help="folder holding physionet2016/ and pascal/ (default: $AUDIOFUSE_DATA_DIR "
+        "when set, else the synthetic data)",
     )
 
 

@@ -268,18 +268,18 @@ class FeatureSet:
         """Rows whose record is in ``records``."""
         return self.subset(self.meta["record"].isin(set(records)).to_numpy())
 
-    def inputs(self, kind: str = "fusion", index=None) -> dict[str, np.ndarray]:
-        """Model input dict (float32) for a model ``kind``.
+    def inputs(self, kind="fusion", index=None) -> dict[str, np.ndarray]:
+        """Model input dict (float32), keyed by the model's input names.
 
-        ``fusion`` needs both inputs, ``spectrogram`` and ``waveform`` one.
+        ``kind`` is a model kind (its inputs are ``models.MODEL_INPUTS[kind]``)
+        or the input names themselves, e.g. ``[i.name for i in model.inputs]``.
         """
+        from .models import MODEL_INPUTS
+
+        names = MODEL_INPUTS[kind] if isinstance(kind, str) else tuple(kind)
+        arrays = {"spectrogram": self.spectrograms, "waveform": self.waveforms}
         sel = slice(None) if index is None else index
-        out = {}
-        if kind in ("fusion", "spectrogram"):
-            out["spectrogram"] = np.asarray(self.spectrograms[sel], dtype=np.float32)
-        if kind in ("fusion", "waveform"):
-            out["waveform"] = np.asarray(self.waveforms[sel], dtype=np.float32)
-        return out
+        return {name: np.asarray(arrays[name][sel], dtype=np.float32) for name in names}
 
 
 def extract_features(

@@ -22,7 +22,9 @@ from keras import layers, ops
 from .config import FeatureConfig, ModelConfig
 
 __all__ = [
+    "MODEL_INPUTS",
     "MODEL_KINDS",
+    "backbone",
     "FUSION_STRATEGIES",
     "PositionEmbedding",
     "spectrogram_branch",
@@ -32,7 +34,13 @@ __all__ = [
     "count_params",
 ]
 
-MODEL_KINDS = ("fusion", "spectrogram", "waveform")
+# The inputs of each model kind, by input name (the names of the Keras inputs).
+MODEL_INPUTS = {
+    "fusion": ("spectrogram", "waveform"),
+    "spectrogram": ("spectrogram",),
+    "waveform": ("waveform",),
+}
+MODEL_KINDS = tuple(MODEL_INPUTS)
 FUSION_STRATEGIES = ("concat", "film", "cross_attention")
 
 
@@ -201,11 +209,8 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
     rows, cols, _ = features.spectrogram_shape
     if rows % cfg.patch_size[0] or cols % cfg.patch_size[1]:
         raise ValueError(f"spectrogram {rows}x{cols} is not divisible by patch {cfg.patch_size}")
-    inputs = {}
-    if kind in ("fusion", "spectrogram"):
-        inputs["spectrogram"] = keras.Input(features.spectrogram_shape, name="spectrogram")
-    if kind in ("fusion", "waveform"):
-        inputs["waveform"] = keras.Input(features.waveform_shape, name="waveform")
+    shapes = {"spectrogram": features.spectrogram_shape, "waveform": features.waveform_shape}
+    inputs = {name: keras.Input(shapes[name], name=name) for name in MODEL_INPUTS[kind]}
 
     if kind == "fusion":
         spec = spectrogram_branch(inputs["spectrogram"], cfg)
@@ -219,6 +224,19 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
         joined = waveform_branch(inputs["waveform"], cfg)[1]
         name = "waveform_cnn"
     return keras.Model(inputs, classification_head(joined, cfg), name=name)
+
+
+def backbone(model: keras.Model) -> keras.Model:
+    """The trained model up to the input of its classification head (timm's
+    ``forward_features``; the head is :func:`classification_head`).
+
+    Shares the layers (and weights) of ``model``; its output is the
+    embedding the head classifies.
+    """
+    for layer in model.layers:
+        if layer.name in ("head_dense0", "abnormal_probability"):
+            return keras.Model(model.inputs, layer.input, name=f"{model.name}_backbone")
+    raise ValueError(f"{model.name}: no classification head found")
 
 
 def count_params(model: keras.Model) -> int:

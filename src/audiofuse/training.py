@@ -19,8 +19,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +26,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
+from .checkpoint import RunDir, ValidationCheckpoint
 from .config import Profile
 from .features import FeatureSet
 from .models import build_model
 from .reporting import read_json_object
+from .splits import carve_records
 
 __all__ = [
     "TrainingError",
@@ -44,6 +42,8 @@ __all__ = [
     "balance_strata",
     "carve_validation",
     "FeatureBatches",
+    "RunDir",
+    "ValidationCheckpoint",
     "TrainResult",
     "train_model",
     "predict_proba",
@@ -149,10 +149,7 @@ def carve_validation(
     per_record = features.meta.drop_duplicates("record")
     strata = balance_strata(per_record, balance)
     _check_labels(per_record["label"].to_numpy(), "training set")
-    train_ids, val_ids = train_test_split(
-        per_record["record"].to_numpy(), test_size=fraction, stratify=strata, random_state=seed
-    )
-    return np.asarray(train_ids), np.asarray(val_ids)
+    return carve_records(per_record["record"].to_numpy(), strata, fraction, seed)
 
 
 class FeatureBatches(keras.utils.PyDataset):
@@ -222,19 +219,6 @@ def predict_proba(
     batches = FeatureBatches(features, kind, batch_size, shuffle=False)
     scores = [model.predict_on_batch(batches[i][0]) for i in range(len(batches))]
     return np.concatenate([np.asarray(s).reshape(-1) for s in scores]).astype(np.float64)
-
-
-def _write_json(path: Path, payload) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2, default=str)
-    os.replace(tmp, path)
-
-
-def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -314,7 +298,7 @@ def train_model(
     train_cfg = profile.train
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "state.json"
+    run = RunDir(run_dir)
     config = {
         "kind": kind,
         "seed": seed,
@@ -327,33 +311,18 @@ def train_model(
 
     set_seed(seed)
     balance = train_cfg.balance
-    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed, balance)
-    train_set = features.select_records(train_ids)
-    val_set = features.select_records(val_ids)
+    train_set, val_set, val_ids, windowed = _split_training(features, train_cfg, seed)
     config["val_records"] = sorted(str(r) for r in val_ids)
-    windowed = bool(len(features) > features.meta["record"].nunique())
-    # Validation scores the first clip of each record, as the paper's test does.
-    if windowed:
-        val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
     val_labels = val_set.labels
-    _check_labels(val_labels, "validation carve-out")
     # "label" keeps the plain ROC-AUC; "subset" weights it as the loss is weighted
     val_weights = record_weights(val_set.meta, balance) if balance == "subset" else None
 
     if finished:
-        model, _ = load_trained(run_dir)
-        history = json.loads((run_dir / "history.json").read_text())
         if progress:
             print(f"{run_dir}: finished run found, loaded best.keras", file=sys.stderr)
-        return TrainResult(
-            model,
-            run_dir,
-            history,
-            state["best_epoch"],
-            state["best_val_auc"],
-            val_ids,
-            state.get("seconds", 0.0),
-        )
+        best_epoch, best_auc = state["best_epoch"], state["best_val_auc"]
+        model, seconds = load_trained(run_dir)[0], state.get("seconds", 0.0)
+        return TrainResult(model, run_dir, run.history, best_epoch, best_auc, val_ids, seconds)
 
     weights = record_weights(train_set.meta, balance) if train_cfg.class_weighting else None
     batches = FeatureBatches(
@@ -365,88 +334,83 @@ def train_model(
         row_weights=weights,
     )
 
+    model, history, start_epoch = _start_model(run, state, kind, profile, config, progress)
     if state:
-        model = keras.saving.load_model(run_dir / "last.keras")
-        history = json.loads((run_dir / "history.json").read_text())
-        start_epoch = state["epoch"] + 1
-        best_auc, best_epoch, wait = state["best_val_auc"], state["best_epoch"], state["wait"]
         batches.rng = np.random.default_rng(seed + start_epoch)
-        config_path = run_dir / "config.json"
-        stored = json.loads(config_path.read_text()) if config_path.exists() else dict(config)
-        stored["profile"] = config["profile"]  # the epoch limit may have been raised
-        _write_json(config_path, stored)
-        if progress:
-            print(f"{run_dir}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
-    else:
-        model = build_model(kind, profile.features, profile.model)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay
-            ),
-            loss="binary_crossentropy",
-        )
-        history, start_epoch, best_auc, best_epoch, wait = {}, 0, -np.inf, -1, 0
-        config["params"] = int(model.count_params())
-        _write_json(run_dir / "config.json", config)
 
-    elapsed = state.get("seconds", 0.0) if state else 0.0
+    checkpoint = ValidationCheckpoint(
+        lambda m: predict_proba(m, val_set, kind),
+        val_labels,
+        patience=train_cfg.patience,
+        epochs=train_cfg.epochs,
+        weights=val_weights,
+        run=run,
+        resume=state,
+        history=history,
+        config=config,
+        label=f"[{kind} seed {seed}]" if progress else None,
+        n_train=len(batches.index),
+    )
+    # One fit call per epoch, not one for all: Keras 3 starts reading the next
+    # epoch's batches before it calls the dataset's on_epoch_end, so a single
+    # fit would see a stale window draw and change every history (measured).
     for epoch in range(start_epoch, train_cfg.epochs):
-        t0 = time.perf_counter()
-        fit = model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
-        val_scores = predict_proba(model, val_set, kind)
-        val_auc = float(roc_auc_score(val_labels, val_scores, sample_weight=val_weights))
-        val_loss = _bce(val_labels, val_scores)
-        dt = time.perf_counter() - t0
-        elapsed += dt
-        for key, value in (
-            ("loss", float(fit.history["loss"][-1])),
-            ("val_loss", val_loss),
-            ("val_roc_auc", val_auc),
-            ("seconds", dt),
-        ):
-            history.setdefault(key, []).append(value)
-        improved = val_auc > best_auc
-        if improved:
-            best_auc, best_epoch, wait = val_auc, epoch, 0
-            _save_model(model, run_dir / "best.keras")
-        else:
-            wait += 1
-        _save_model(model, run_dir / "last.keras")
-        _write_json(run_dir / "history.json", history)
-        stop = wait >= train_cfg.patience
-        _write_json(
-            state_path,
-            {
-                "epoch": epoch,
-                "best_epoch": best_epoch,
-                "best_val_auc": best_auc,
-                "wait": wait,
-                "seconds": elapsed,
-                "finished": stop or epoch + 1 == train_cfg.epochs,
-                "config": config,
-            },
+        model.fit(
+            batches, initial_epoch=epoch, epochs=epoch + 1, callbacks=[checkpoint], verbose=0
         )
-        if progress:
-            samples_per_s = len(batches.index) / max(dt, 1e-9)
-            print(
-                f"[{kind} seed {seed}] epoch {epoch + 1}/{train_cfg.epochs} "
-                f"loss {history['loss'][-1]:.4f} val_loss {val_loss:.4f} "
-                f"val_auc {val_auc:.4f}{' *' if improved else ''} "
-                f"({dt:.1f} s, {samples_per_s:.0f} samples/s)",
-                file=sys.stderr,
-                flush=True,
-            )
-        if stop:
+        if checkpoint.stopped:
             break
-
+    history, best_auc, best_epoch = checkpoint.history, checkpoint.best_auc, checkpoint.best_epoch
+    elapsed = checkpoint.elapsed
     model, _ = load_trained(run_dir)
     return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
 
 
+def _split_training(features: FeatureSet, train_cfg, seed: int):
+    """``(train_set, val_set, val_ids, windowed)``: the validation carve-out of the records.
+
+    Validation scores the first clip of each record, as the paper's test does.
+    """
+    train_ids, val_ids = carve_validation(features, train_cfg.val_fraction, seed, train_cfg.balance)
+    train_set = features.select_records(train_ids)
+    val_set = features.select_records(val_ids)
+    windowed = bool(len(features) > features.meta["record"].nunique())
+    if windowed:
+        val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
+    _check_labels(val_set.labels, "validation carve-out")
+    return train_set, val_set, val_ids, windowed
+
+
+def _start_model(run: RunDir, state, kind: str, profile: Profile, config: dict, progress: bool):
+    """``(model, history, start_epoch)``: ``last.keras`` of an unfinished run, else a new model.
+
+    Writes ``config.json`` (a resumed run keeps its own, with the new epoch limit).
+    """
+    if state:
+        model = keras.saving.load_model(run.checkpoint("last"))
+        start_epoch = state["epoch"] + 1
+        stored = run.config or dict(config)
+        stored["profile"] = config["profile"]  # the epoch limit may have been raised
+        run.write_json("config", stored)
+        if progress:
+            print(f"{run.path}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
+        return model, run.history, start_epoch
+    train_cfg = profile.train
+    model = build_model(kind, profile.features, profile.model)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay
+        ),
+        loss="binary_crossentropy",
+    )
+    config["params"] = int(model.count_params())
+    run.write_json("config", config)
+    return model, {}, 0
+
+
 def _read_state(run_dir: Path, profile: Profile) -> dict | None:
     """The run's state.json, checked to belong to ``profile`` (None when absent)."""
-    state_path = run_dir / "state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else None
+    state = RunDir(run_dir).state
     if state and _resumable(state.get("config", {}).get("profile")) != _resumable(
         profile.to_dict()
     ):
@@ -490,8 +454,3 @@ def _resumable(profile: dict | None) -> dict | None:
     profile = json.loads(json.dumps(Profile.from_dict(profile).to_dict()))
     profile.get("train", {}).pop("epochs", None)
     return profile
-
-
-def _bce(labels: np.ndarray, scores: np.ndarray) -> float:
-    p = np.clip(scores, 1e-7, 1 - 1e-7)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))

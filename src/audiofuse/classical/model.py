@@ -150,7 +150,7 @@ def _carve(
 ) -> np.ndarray:
     """Boolean mask of validation rows: a split of the groups stratified by
     ``strata`` (default: the label)."""
-    from sklearn.model_selection import train_test_split
+    from ..splits import carve_records
 
     per_group = pd.DataFrame({"g": groups, "y": y}).groupby("g", sort=True)["y"].max()
     if per_group.nunique() < 2:
@@ -159,9 +159,7 @@ def _carve(
     if strata is not None:
         stratify = pd.Series(np.asarray(strata), index=groups).groupby(level=0).first()
         stratify = stratify.loc[per_group.index].to_numpy()
-    _, val_ids = train_test_split(
-        per_group.index.to_numpy(), test_size=fraction, stratify=stratify, random_state=seed
-    )
+    _, val_ids = carve_records(per_group.index.to_numpy(), stratify, fraction, seed)
     return np.isin(groups, val_ids)
 
 

@@ -1,0 +1,246 @@
+"""A run folder and the callback that fills it: checkpoints, history and state, atomically.
+
+:class:`RunDir` names the files of one trained run; :class:`ValidationCheckpoint`
+is the Keras callback that scores the validation carve-out after every epoch,
+keeps the best model and stops training when it stalls. Both are re-exported
+by :mod:`audiofuse.training`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+__all__ = ["RunDir", "ValidationCheckpoint", "save_model_atomic", "write_json_atomic", "bce"]
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(payload, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One trained run's folder and the files in it.
+
+    ``state.json`` (training progress), ``config.json`` (what was trained),
+    ``history.json`` (per-epoch metrics), ``best.keras`` / ``last.keras``
+    (checkpoints) and ``scores_<evaluation>.csv`` (per-record scores of the
+    validation carve-out and the test split).
+    """
+
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / "history.json"
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """``best.keras`` or ``last.keras``."""
+        return self.path / f"{which}.keras"
+
+    def scores_path(self, name: str) -> Path:
+        return self.path / f"scores_{name}.csv"
+
+    @staticmethod
+    def _json(path: Path) -> dict | None:
+        return json.loads(path.read_text()) if path.exists() else None
+
+    @property
+    def state(self) -> dict | None:
+        return self._json(self.state_path)
+
+    @property
+    def config(self) -> dict:
+        return self._json(self.config_path) or {}
+
+    @property
+    def history(self) -> dict:
+        return self._json(self.history_path) or {}
+
+    def write_json(self, which: str, payload: dict) -> None:
+        """Atomically write ``state``, ``config`` or ``history``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(getattr(self, f"{which}_path"), payload)
+
+    def scores(self, name: str = "first_5s", *, split: bool = True):
+        """Per-record scores as ``(val, test)`` frames (or one frame with ``split=False``)."""
+        both = pd.read_csv(self.scores_path(name), dtype={"record": str})
+        if not split:
+            return both
+        return both[both["split"] == "val"], both[both["split"] == "test"]
+
+    def write_scores(self, name: str, val: pd.DataFrame, test: pd.DataFrame | None = None) -> Path:
+        """Atomically write ``scores_<name>.csv``; ``test=None`` writes ``val`` as it is."""
+        both = (
+            val
+            if test is None
+            else pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
+        )
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.scores_path(name)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(both.to_csv(index=False))
+        os.replace(tmp, path)
+        return path
+
+    def is_scored(self, names) -> bool:
+        """True when every ``scores_<name>.csv`` exists and postdates the training state."""
+        if not self.state_path.exists():
+            return False
+        trained = self.state_path.stat().st_mtime
+        paths = [self.scores_path(name) for name in names]
+        return all(p.exists() and p.stat().st_mtime >= trained for p in paths)
+
+
+class ValidationCheckpoint(keras.callbacks.Callback):
+    """Score the validation set after every epoch, keep the best, stop when it stalls.
+
+    After each epoch: the (optionally weighted) validation ROC-AUC and loss
+    join the history; with a ``run`` folder, ``best.keras`` (on improvement),
+    ``last.keras``, ``history.json`` and ``state.json`` are written
+    atomically, so a run cut off anywhere resumes where it stopped; without
+    one, the best weights are kept in memory and restored when training ends.
+    ``stop_training`` is set after ``patience`` epochs without improvement.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(model) -> P(abnormal)`` of every validation example.
+    labels : numpy.ndarray
+        Validation labels.
+    patience, epochs : int
+        Early stopping; the epoch limit (for ``state.json``'s ``finished``).
+    weights : numpy.ndarray, optional
+        Per-example weights of the ROC-AUC (e.g. ``balance="subset"``).
+    run : RunDir, optional
+    resume : dict, optional
+        ``state.json`` of the run being resumed, and ``history`` so far.
+    config : dict, optional
+        Stored in ``state.json``.
+    label : str, optional
+        Prefix of the progress line printed after each epoch (none without).
+    """
+
+    def __init__(
+        self,
+        score,
+        labels: np.ndarray,
+        *,
+        patience: int,
+        epochs: int,
+        weights: np.ndarray | None = None,
+        run: RunDir | None = None,
+        resume: dict | None = None,
+        history: dict | None = None,
+        config: dict | None = None,
+        label: str | None = None,
+        n_train: int = 0,
+    ):
+        super().__init__()
+        self.score, self.labels, self.weights = score, labels, weights
+        self.patience, self.epochs, self.run = patience, epochs, run
+        self.config, self.label, self.n_train = config, label, n_train
+        self.history = history if history is not None else {}
+        resume = resume or {}
+        self.best_auc = resume.get("best_val_auc", -np.inf)
+        self.best_epoch = resume.get("best_epoch", -1)
+        self.wait = resume.get("wait", 0)
+        self.elapsed = resume.get("seconds", 0.0)
+        self.best_weights = None
+        self.stopped = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.score(self.model)
+        val_auc = float(roc_auc_score(self.labels, scores, sample_weight=self.weights))
+        val_loss = bce(self.labels, scores)
+        dt = time.perf_counter() - self._t0
+        self.elapsed += dt
+        for key, value in (
+            ("loss", float((logs or {})["loss"])),
+            ("val_loss", val_loss),
+            ("val_roc_auc", val_auc),
+            ("seconds", dt),
+        ):
+            self.history.setdefault(key, []).append(value)
+        improved = val_auc > self.best_auc
+        if improved:
+            self.best_auc, self.best_epoch, self.wait = val_auc, epoch, 0
+        else:
+            self.wait += 1
+        stop = self.wait >= self.patience
+        self._keep(epoch, improved, stop)
+        if self.label:
+            print(
+                f"{self.label} epoch {epoch + 1}/{self.epochs} "
+                f"loss {self.history['loss'][-1]:.4f} val_loss {val_loss:.4f} "
+                f"val_auc {val_auc:.4f}{' *' if improved else ''} "
+                f"({dt:.1f} s, {self.n_train / max(dt, 1e-9):.0f} samples/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        if stop:
+            self.stopped = self.model.stop_training = True
+
+    def _keep(self, epoch: int, improved: bool, stop: bool) -> None:
+        """Checkpoints and state on disk (with a run folder), else the best weights in memory."""
+        if self.run is None:
+            if improved:
+                self.best_weights = self.model.get_weights()
+            return
+        if improved:
+            save_model_atomic(self.model, self.run.checkpoint("best"))
+        save_model_atomic(self.model, self.run.checkpoint("last"))
+        self.run.write_json("history", self.history)
+        state = {
+            "epoch": epoch,
+            "best_epoch": self.best_epoch,
+            "best_val_auc": self.best_auc,
+            "wait": self.wait,
+            "seconds": self.elapsed,
+            "finished": stop or epoch + 1 == self.epochs,
+            "config": self.config,
+        }
+        self.run.write_json("state", state)
+
+    def on_train_end(self, logs=None):
+        if self.run is None and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def bce(labels: np.ndarray, scores: np.ndarray) -> float:
+    p = np.clip(scores, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))

@@ -1,0 +1,81 @@
+"""The paper's experiments as functions: the notebooks only set parameters and call these.
+
+A typical notebook::
+
+    ctx = experiments.setup(profile="smoke", data_dir=None, seeds=[0, 1, 2])
+    runs = experiments.run_models(ctx, experiments.PAPER_MODELS)
+    experiments.main_table(ctx, runs)
+
+``data_dir=None`` (or ``"synthetic"``) uses the embedded synthetic PCG
+datasets; otherwise ``data_dir`` must hold ``physionet2016/`` and, for the
+cross-dataset experiment, ``pascal/``.
+
+Trained models land in ``runs/<data>/<profile>/<model>/seed<k>/`` and are
+reused (or resumed) when the same experiment runs again; tables and figures
+land in ``results/<data>/<profile>/``.
+
+Modules: :mod:`.specs` (which runs make each table), :mod:`.context`
+(profile, data and folders), :mod:`.runs` (everything that touches a run
+folder), :mod:`.head` (cross-dataset head training), :mod:`.scheduler`
+(many runs at once), :mod:`.tables` (one module per table), :mod:`.index`
+(the results index and README block) and :mod:`.export`.
+"""
+
+from .context import Context, physionet_data, setup
+from .export import export_model
+from .head import train_head
+from .index import update_readme_tables, write_results_index
+from .runs import load_scores, pascal_scores, record_scores, run_models, train_and_score
+from .scheduler import train_runs
+from .specs import (
+    BALANCE_ABLATION,
+    BALANCE_LABELS,
+    EVALUATIONS,
+    FUSION_ABLATION,
+    PAPER_MODELS,
+    TABLE_SPECS,
+    VIT_SWEEP,
+    ModelSpec,
+)
+from .tables import (
+    balance_ablation_table,
+    cross_dataset,
+    dataset_overview,
+    example_figures,
+    fusion_ablation_table,
+    main_table,
+    run_classical,
+    vit_sweep_table,
+)
+
+__all__ = [
+    "ModelSpec",
+    "PAPER_MODELS",
+    "VIT_SWEEP",
+    "FUSION_ABLATION",
+    "BALANCE_LABELS",
+    "BALANCE_ABLATION",
+    "TABLE_SPECS",
+    "EVALUATIONS",
+    "Context",
+    "setup",
+    "physionet_data",
+    "run_models",
+    "train_and_score",
+    "record_scores",
+    "load_scores",
+    "pascal_scores",
+    "train_head",
+    "train_runs",
+    "main_table",
+    "vit_sweep_table",
+    "fusion_ablation_table",
+    "balance_ablation_table",
+    "cross_dataset",
+    "run_classical",
+    "dataset_overview",
+    "example_figures",
+    "write_results_index",
+    "update_readme_tables",
+    "export_model",
+]

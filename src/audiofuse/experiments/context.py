@@ -1,0 +1,154 @@
+"""The experiment context: profile, data, seeds and folders, resolved once by :func:`setup`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import reporting
+from ..config import Paths, Profile, get_profile
+from ..data import DatasetError, index_physionet, is_synthetic, physionet_split
+from ..features import FeatureSet, load_or_extract
+from ..training import RunDir
+from .specs import ModelSpec
+
+__all__ = ["Context", "setup", "features", "physionet_index", "physionet_data"]
+
+
+@dataclass
+class Context:
+    """Everything an experiment needs to know: profile, data, seeds, folders."""
+
+    profile: Profile
+    data: str  # "real" or "synthetic"
+    physionet_root: Path
+    pascal_root: Path
+    seeds: tuple[int, ...]
+    runs: Path
+    results: Path
+    n_boot: int = 1000
+    progress: bool = True
+    train: bool = True
+    # the session's folders; by default those holding ``runs`` and ``results``
+    paths: Paths | None = None
+    # features and the PhysioNet index, computed once per context
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.paths is None:  # runs and results are <root>/<data>/<profile>
+            self.paths = Paths.resolve(
+                runs=self.runs.parent.parent, results=self.results.parent.parent
+            )
+
+    def prov(self, **extra) -> dict:
+        return reporting.provenance(
+            data=self.data, profile=self.profile.name, seeds=self.seeds, **extra
+        )
+
+    def run(self, spec: ModelSpec | str, seed: int) -> RunDir:
+        """The folder of the run of ``spec`` (or of the run folder name ``spec``) with ``seed``."""
+        slug = spec if isinstance(spec, str) else spec.run_slug(self.profile)
+        return RunDir(self.runs / slug / f"seed{seed}")
+
+    @property
+    def cache(self) -> Path:
+        """Feature caches (shared by every profile and data of the same runs root)."""
+        return self.paths.cache
+
+
+def setup(
+    profile: str = "smoke",
+    data_dir: str | None = None,
+    seeds=(0,),
+    epochs: int | None = None,
+    results_dir: str | None = None,
+    runs_dir: str | None = None,
+    n_boot: int = 1000,
+    progress: bool = True,
+    train: bool = True,
+) -> Context:
+    """Resolve the profile and the data, and make the output folders.
+
+    Parameters
+    ----------
+    profile : {"smoke", "cpu", "paper"}
+    data_dir : str, optional
+        Folder with ``physionet2016/`` (and ``pascal/``). ``None`` or
+        ``"synthetic"`` generates (once) and uses the synthetic datasets.
+    seeds : sequence of int
+    epochs : int, optional
+        Overrides the profile's maximum number of epochs.
+    train : bool
+        ``False`` builds tables only from runs already trained and scored
+        (e.g. on a GPU with ``audiofuse train-runs``) and skips missing ones.
+    """
+    chosen = get_profile(profile)
+    if epochs:
+        chosen = chosen.replace(train=chosen.train.replace(epochs=int(epochs)))
+    synthetic = data_dir in (None, "", "synthetic")
+    paths = Paths.resolve(
+        data=None if synthetic else data_dir, runs=runs_dir, results=results_dir
+    )
+    if synthetic:
+        from ..synthetic import make_synthetic_datasets
+
+        size = "smoke" if chosen.name == "smoke" else "demo"
+        roots = make_synthetic_datasets(paths.synthetic, size=size)
+        physionet_root, pascal_root = Path(roots["physionet2016"]), Path(roots["pascal"])
+    else:
+        base = Path(data_dir).expanduser()
+        physionet_root, pascal_root = base / "physionet2016", base / "pascal"
+        if not physionet_root.is_dir():
+            raise DatasetError(
+                f"{physionet_root}: not found; run `audiofuse data download physionet2016` "
+                "or pass the folder that holds physionet2016/"
+            )
+    data = "synthetic" if is_synthetic(physionet_root) else "real"
+    runs = paths.runs / data / chosen.name
+    results = paths.results / data / chosen.name
+    results.mkdir(parents=True, exist_ok=True)
+    return Context(
+        chosen,
+        data,
+        physionet_root,
+        pascal_root,
+        tuple(int(s) for s in seeds),
+        runs,
+        results,
+        n_boot,
+        progress,
+        train,
+        paths,
+    )
+
+
+def features(ctx: Context, table: pd.DataFrame, dataset: str, windows: bool) -> FeatureSet:
+    """Features of ``table`` (first clips or all windows), from the cache or extracted once."""
+    key = (dataset, windows)
+    if key not in ctx._memo:
+        ctx._memo[key] = load_or_extract(
+            table,
+            ctx.profile.features,
+            ctx.cache / dataset,
+            windows=windows,
+            progress=ctx.progress,
+            desc=f"{dataset} {'windows' if windows else 'first clip'}",
+        )
+    return ctx._memo[key]
+
+
+def physionet_index(ctx: Context) -> pd.DataFrame:
+    """The PhysioNet index, read once per context."""
+    if "physionet_index" not in ctx._memo:
+        ctx._memo["physionet_index"] = index_physionet(ctx.physionet_root)
+    return ctx._memo["physionet_index"]
+
+
+def physionet_data(ctx: Context, windows: bool = False) -> tuple[FeatureSet, FeatureSet]:
+    """(train, test) features on the paper's split; ``windows`` for full recordings."""
+    table = physionet_index(ctx)
+    train, test = physionet_split(table)
+    data = features(ctx, table, "physionet2016", windows)
+    return data.select_records(train["record"]), data.select_records(test["record"])

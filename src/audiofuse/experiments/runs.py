@@ -1,0 +1,211 @@
+"""Everything that touches a run folder: training, per-record scores, PASCAL scores.
+
+A run lives in ``runs/<data>/<profile>/<model>/seed<k>/`` (a
+:class:`~audiofuse.training.RunDir`); tables are built from its saved
+scores alone, so they can be rebuilt from runs trained on another machine.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from .. import evaluation, plots, reporting
+from ..data import index_pascal
+from ..features import FeatureSet
+from ..models import build_model, count_params
+from ..training import RunDir, finished_state, load_trained, predict_proba, train_model
+from .context import Context, features, physionet_data
+from .head import embed, train_head
+from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec
+
+__all__ = [
+    "record_scores",
+    "evaluate_split",
+    "run_models",
+    "is_scored",
+    "train_and_score",
+    "score_rows",
+    "load_scores",
+    "pascal_scored",
+    "pascal_scores",
+]
+
+
+def record_scores(model, features: FeatureSet, kind: str) -> pd.DataFrame:
+    """Mean window probability per record (first clip only when not windowed)."""
+    scores = predict_proba(model, features, kind)
+    ids, mean = evaluation.aggregate_windows(scores, features.records)
+    labels = features.meta.drop_duplicates("record").set_index("record")["label"]
+    return pd.DataFrame({"record": ids, "label": labels.loc[ids].to_numpy(), "score": mean})
+
+
+def evaluate_split(val: pd.DataFrame, test: pd.DataFrame, n_boot: int, seed: int) -> dict:
+    """Test metrics at the threshold chosen on the validation scores (Youden's J)."""
+    threshold = evaluation.choose_threshold(val["label"], val["score"])
+    return evaluation.evaluate(test["label"], test["score"], threshold, n_boot=n_boot, seed=seed)
+
+
+def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True) -> pd.DataFrame:
+    """Train (or reuse) each model for each seed and evaluate it on the test split.
+
+    Thresholds come from the validation carve-out of the training records
+    (Youden's J); the test split is only scored. A finished run whose scores
+    are saved is evaluated from those scores alone, without its model or the
+    features, so tables can be rebuilt from runs trained on another machine.
+
+    With ``ctx.train`` false, runs that are not finished and scored are
+    skipped (and named on stderr) instead of trained.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (model, seed, evaluation): ``evaluation`` is ``first_5s``
+        (the paper's protocol) or ``full_recording`` (mean over 5 s windows).
+        Per-record scores are saved beside each trained model.
+    """
+    names = EVALUATIONS if full_recording else EVALUATIONS[:1]
+    rows = []
+    for spec in specs:
+        for seed in ctx.seeds:
+            run = ctx.run(spec, seed)
+            if not is_scored(ctx, spec, run, names):
+                if not ctx.train:
+                    print(f"{run.path}: not trained and scored here; skipped", file=sys.stderr)
+                    continue
+                train_and_score(ctx, spec, seed, full_recording=full_recording)
+            rows += score_rows(ctx, spec, seed, names)
+            plots.plot_training_curves(
+                run.history,
+                ctx.results / "figures" / f"training_{spec.run_slug(ctx.profile)}_seed{seed}.png",
+                title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
+            )
+    return pd.DataFrame(rows)
+
+
+def is_scored(ctx: Context, spec: ModelSpec, run: RunDir, names) -> bool:
+    """True when the run is finished and every score file postdates its training."""
+    if finished_state(run.path, spec.profile(ctx.profile)) is None:
+        return False
+    return run.is_scored(names)
+
+
+def train_and_score(ctx: Context, spec: ModelSpec, seed: int, *, full_recording: bool = True):
+    """Train one model (or load its finished run) and save its per-record scores.
+
+    Writes ``scores_first_5s.csv`` (and ``scores_full_recording.csv``) beside
+    the model: validation-carve-out and test scores, one row per record.
+    """
+    train_first, test_first = physionet_data(ctx)
+    random_windows = ctx.profile.train.random_windows
+    if random_windows or full_recording:
+        train_win, test_win = physionet_data(ctx, windows=True)
+    run = ctx.run(spec, seed)
+    result = train_model(
+        spec.kind,
+        spec.profile(ctx.profile),
+        train_win if random_windows else train_first,
+        run.path,
+        seed=seed,
+        progress=ctx.progress,
+        extra_config={"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()},
+    )
+    evaluations = {"first_5s": (train_first, test_first)}
+    if full_recording:
+        evaluations["full_recording"] = (train_win, test_win)
+    for name, (train_set, test_set) in evaluations.items():
+        val = record_scores(result.model, train_set.select_records(result.val_records), spec.kind)
+        test = record_scores(result.model, test_set, spec.kind)
+        run.write_scores(name, val, test)
+    return result
+
+
+def score_rows(ctx: Context, spec: ModelSpec, seed: int, names) -> list[dict]:
+    """Table rows of one finished, scored run, from its saved files alone."""
+    run = ctx.run(spec, seed)
+    state, config = run.state, run.config
+    params = config.get("params")
+    if params is None:  # runs stored before params were recorded
+        params = count_params(
+            build_model(spec.kind, ctx.profile.features, spec.profile(ctx.profile).model)
+        )
+    rows = []
+    for name in names:
+        val, test = run.scores(name)
+        rows.append(
+            {
+                "model": spec.name,
+                "kind": spec.kind,
+                "slug": spec.run_slug(ctx.profile),
+                "seed": seed,
+                "evaluation": name,
+                "params": int(params),
+                "best_epoch": state["best_epoch"] + 1,
+                "val_roc_auc": state["best_val_auc"],
+                "train_seconds": round(state.get("seconds", 0.0), 1),
+                "train_commit": config.get("commit", "unknown"),
+                "backend": config.get("backend", "unknown"),
+                **evaluate_split(val, test, ctx.n_boot, seed),
+            }
+        )
+    return rows
+
+
+def load_scores(ctx: Context, spec: ModelSpec, seed: int, evaluation_name="first_5s"):
+    """Per-record (val, test) scores saved by :func:`run_models`."""
+    return ctx.run(spec, seed).scores(evaluation_name)
+
+
+def pascal_scored(ctx: Context, spec: ModelSpec, seed: int) -> bool:
+    """True when the run's PASCAL scores postdate its training."""
+    return ctx.run(spec, seed).is_scored(["pascal"])
+
+
+def pascal_scores(
+    ctx: Context, spec: ModelSpec, seed: int, *, test_fraction: float = 0.15
+) -> pd.DataFrame:
+    """Per-record PASCAL scores of one trained run, under both protocols.
+
+    Saved as ``scores_pascal.csv`` beside the model and reused while newer
+    than the run. Columns ``record, label, score, protocol, split``:
+    ``zero_shot`` rows score every labelled recording with the PhysioNet
+    model; ``head_trained`` rows hold the head's inner validation (``val``,
+    for its threshold) and the held-out 15 % (``test``).
+    """
+    run = ctx.run(spec, seed)
+    if pascal_scored(ctx, spec, seed):
+        return run.scores("pascal", split=False)
+    pascal_features = features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
+    labels, records = pascal_features.labels, pascal_features.records
+    head_train_idx, head_test_idx = train_test_split(
+        np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=0
+    )
+    model, _ = load_trained(run.path)
+    scores = predict_proba(model, pascal_features, spec.kind)
+    embeddings = embed(model, pascal_features, spec.kind)
+    head, head_val_idx = train_head(
+        embeddings[head_train_idx], labels[head_train_idx], spec.profile(ctx.profile), seed=seed
+    )
+
+    def frame(idx, score, protocol, split):
+        return pd.DataFrame(
+            {
+                "record": records[idx],
+                "label": labels[idx],
+                "score": score,
+                "protocol": protocol,
+                "split": split,
+            }
+        )
+
+    every = np.arange(len(labels))
+    parts = [frame(every, scores, "zero_shot", "test")]
+    for split, idx in (("val", head_train_idx[head_val_idx]), ("test", head_test_idx)):
+        head_scores = head.predict_on_batch(embeddings[idx]).ravel()
+        parts.append(frame(idx, head_scores, "head_trained", split))
+    table = pd.concat(parts, ignore_index=True)
+    run.write_scores("pascal", table)
+    return table

@@ -1,0 +1,135 @@
+"""Train many runs at once: a process pool that shares one accelerator."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pandas as pd
+
+from ..data import index_pascal
+from .context import Context, features, physionet_data, setup
+from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
+from .specs import EVALUATIONS, TABLE_SPECS, ModelSpec, unique_runs
+
+__all__ = ["train_runs"]
+
+
+def _run_job(setup_kwargs: dict, spec: ModelSpec, seed: int, pascal: bool) -> dict:
+    """Worker: train and score one run in its own process (one GPU context each)."""
+    start = time.perf_counter()
+    ctx = setup(**setup_kwargs)
+    result = train_and_score(ctx, spec, seed)
+    if pascal:
+        pascal_scores(ctx, spec, seed)
+    return {
+        "run": f"{spec.run_slug(ctx.profile)}/seed{seed}",
+        "best_val_auc": round(float(result.best_val_auc), 4),
+        "epochs": len(result.history.get("loss", [])),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple[ModelSpec, int, bool]]:
+    """``(spec, seed, with_pascal)`` of every run not yet scored, most important first:
+    every seed of the main table, then the other tables seed by seed."""
+    main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
+    main_slugs = {m.run_slug(ctx.profile) for m in main}
+    others = unique_runs(ctx.profile, [s for t in tables if t != "main" for s in TABLE_SPECS[t]])
+    others = [s for s in others if s.run_slug(ctx.profile) not in main_slugs]
+    jobs = [(spec, seed, pascal) for seed in ctx.seeds for spec in main]
+    jobs += [(spec, seed, False) for seed in ctx.seeds for spec in others]
+
+    def done(spec, seed, with_pascal):
+        return is_scored(ctx, spec, ctx.run(spec, seed), EVALUATIONS) and (
+            not with_pascal or pascal_scored(ctx, spec, seed)
+        )
+
+    return [job for job in jobs if not done(*job)]
+
+
+def train_runs(
+    setup_kwargs: dict,
+    tables=("main", "sweep", "ablation"),
+    *,
+    workers: int = 1,
+    deadline_s: float | None = None,
+    pascal: bool = False,
+) -> pd.DataFrame:
+    """Train and score every run that ``tables`` need, ``workers`` at a time.
+
+    Small models leave most of a GPU idle, so several runs share it, each in
+    its own process. Runs start in order of importance: every seed of the
+    main table first, then the other tables seed by seed. No run starts
+    when ``deadline_s`` (seconds from now) would likely cut it off; finished
+    runs are reused and unfinished ones resume, so calling again completes
+    the set. The tables are then built by the notebooks from the saved
+    scores, here or on another machine.
+
+    Parameters
+    ----------
+    setup_kwargs : dict
+        Arguments of :func:`setup` (profile, data_dir, seeds, ...).
+    tables : sequence of {"main", "sweep", "ablation", "balance"}
+    workers : int
+        Concurrent training processes.
+    deadline_s : float, optional
+    pascal : bool
+        Also score PASCAL (zero-shot and head-trained) with every main-table run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run started here: ``run, best_val_auc, epochs, seconds``
+        (or ``error``).
+    """
+    start = time.monotonic()
+    ctx = setup(**setup_kwargs)
+    # features once, here, with every core; the workers memory-map the cache
+    physionet_data(ctx)
+    physionet_data(ctx, windows=True)
+    if pascal:
+        features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
+    jobs = _pending_jobs(ctx, tables, pascal)
+    print(f"{len(jobs)} runs to train or score, {workers} at a time", file=sys.stderr, flush=True)
+    rows = _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start)
+    if jobs:
+        print(
+            f"deadline: {len(jobs)} runs not started: "
+            + ", ".join(f"{s.run_slug(ctx.profile)}/seed{k}" for s, k, _ in jobs),
+            file=sys.stderr,
+        )
+    return pd.DataFrame(rows)
+
+
+def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]:
+    """Run ``jobs`` (popped as they start) in a spawn pool; one row per finished job."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    rows, durations, pending = [], [], {}
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        while jobs or pending:
+            elapsed = time.monotonic() - start
+            typical = max(durations) if durations else 0.0
+            while (
+                jobs
+                and len(pending) < workers
+                and (deadline_s is None or elapsed + typical < deadline_s)
+            ):
+                spec, seed, with_pascal = jobs.pop(0)
+                future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal)
+                pending[future] = f"{spec.run_slug(ctx.profile)}/seed{seed}"
+            if not pending:
+                break
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                name = pending.pop(future)
+                try:
+                    row = future.result()
+                    durations.append(row["seconds"])
+                except Exception as exc:  # one failed run must not sink the others
+                    row = {"run": name, "error": f"{type(exc).__name__}: {exc}"}
+                rows.append(row)
+                print(f"done {row}", file=sys.stderr, flush=True)
+    return rows

@@ -1,0 +1,107 @@
+"""The run registry: which models, with which changes to the profile, make each table."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from ..config import Profile, TrainConfig
+
+__all__ = [
+    "ModelSpec",
+    "PAPER_MODELS",
+    "VIT_SWEEP",
+    "FUSION_ABLATION",
+    "BALANCE_LABELS",
+    "BALANCE_ABLATION",
+    "TABLE_SPECS",
+    "EVALUATIONS",
+    "unique_runs",
+]
+
+_TRAIN_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of a results table: a model kind plus changes to the profile.
+
+    ``overrides`` are ``(field, value)`` pairs of :class:`ModelConfig`, or of
+    :class:`TrainConfig` for the fields that only it has (e.g. ``balance``).
+    """
+
+    name: str
+    kind: str
+    overrides: tuple = ()
+
+    @property
+    def slug(self) -> str:
+        text = self.kind + "".join(f"-{k}{v}" for k, v in self.overrides)
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+    def _split(self) -> tuple[dict, dict]:
+        train = {k: v for k, v in self.overrides if k in _TRAIN_FIELDS}
+        return {k: v for k, v in self.overrides if k not in train}, train
+
+    def run_slug(self, base: Profile) -> str:
+        """Folder name of this model's runs; overrides equal to ``base`` are left out,
+        so that e.g. the paper's 6x8 row of the ViT sweep reuses the main fusion run."""
+
+        def base_value(key):
+            return getattr(base.train if key in _TRAIN_FIELDS else base.model, key)
+
+        changed = tuple((k, v) for k, v in self.overrides if base_value(k) != v)
+        return ModelSpec(self.name, self.kind, changed).slug
+
+    def profile(self, base: Profile) -> Profile:
+        model, train = self._split()
+        return base.replace(model=base.model.replace(**model), train=base.train.replace(**train))
+
+
+PAPER_MODELS = (
+    ModelSpec("Spectrogram baseline (ViT)", "spectrogram"),
+    ModelSpec("Waveform baseline (1D-CNN)", "waveform"),
+    ModelSpec("AudioFuse (fusion)", "fusion"),
+)
+VIT_SWEEP = tuple(
+    ModelSpec(f"{d} x {h}", "fusion", (("depth", d), ("heads", h)))
+    for d, h in ((4, 8), (6, 8), (8, 8), (12, 6))
+)
+FUSION_ABLATION = tuple(
+    ModelSpec(label, "fusion", (("fusion", strategy),))
+    for label, strategy in (
+        ("Concatenation (paper)", "concat"),
+        ("Gated FiLM", "film"),
+        ("Cross-attention", "cross_attention"),
+    )
+)
+# Beyond the paper: the same models with the classes balanced within each
+# recording subset (see TrainConfig.balance).
+BALANCE_LABELS = {
+    "label": "classes balanced (paper)",
+    "subset": "classes balanced within each subset",
+}
+BALANCE_ABLATION = tuple(
+    ModelSpec(f"{spec.name}, {BALANCE_LABELS[balance]}", spec.kind, overrides)
+    for spec in PAPER_MODELS
+    for balance, overrides in (("label", ()), ("subset", (("balance", "subset"),)))
+)
+TABLE_SPECS = {
+    "main": PAPER_MODELS,
+    "sweep": VIT_SWEEP,
+    "ablation": FUSION_ABLATION,
+    "balance": BALANCE_ABLATION,
+}
+# the paper's protocol (first 5 s of each recording) and the mean over 5 s windows
+EVALUATIONS = ("first_5s", "full_recording")
+
+
+def unique_runs(base: Profile, specs) -> list[ModelSpec]:
+    """One spec per run folder (the sweep's 6x8 and the ablation's concat are the main fusion)."""
+    seen, unique = set(), []
+    for spec in specs:
+        if spec.run_slug(base) not in seen:
+            seen.add(spec.run_slug(base))
+            unique.append(spec)
+    return unique

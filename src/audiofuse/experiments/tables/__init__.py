@@ -1,0 +1,19 @@
+"""One module per paper table; each builder writes its table and figures and returns the table,
+with the paths of its figures in ``table.attrs["figures"]``."""
+
+from .ablations import balance_ablation_table, fusion_ablation_table, vit_sweep_table
+from .classical import run_classical
+from .data import dataset_overview, example_figures
+from .main import main_table
+from .pascal import cross_dataset
+
+__all__ = [
+    "main_table",
+    "vit_sweep_table",
+    "fusion_ablation_table",
+    "balance_ablation_table",
+    "cross_dataset",
+    "run_classical",
+    "dataset_overview",
+    "example_figures",
+]

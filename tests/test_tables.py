@@ -1,0 +1,249 @@
+"""The table builders on fixed per-record scores: no training, no models, no features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from audiofuse import experiments as ex
+from audiofuse import reporting
+from audiofuse.config import get_profile
+from audiofuse.experiments.runs import evaluate_split
+from audiofuse.experiments.tables.pascal import pascal_figure, pascal_rows, pascal_run_rows
+
+N_BOOT = 20
+SEEDS = (0, 1)
+
+
+def _scores(seed: int, shift: float, n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fixed (val, test) per-record scores: abnormal records score ``shift`` higher."""
+    rng = np.random.default_rng(100 * seed + int(10 * shift))
+    frames = []
+    for split, size in (("val", n // 2), ("test", n)):
+        labels = np.tile([0, 1], size // 2)
+        scores = np.clip(rng.uniform(0, 0.6, size) + shift * labels, 0, 1)
+        records = [f"{split}{i:03d}" for i in range(size)]
+        frames.append(pd.DataFrame({"record": records, "label": labels, "score": scores}))
+    return frames[0], frames[1]
+
+
+@pytest.fixture()
+def ctx(tmp_path):
+    profile = get_profile("smoke")
+    return ex.Context(
+        profile,
+        "synthetic",
+        tmp_path / "physionet2016",
+        tmp_path / "pascal",
+        SEEDS,
+        tmp_path / "runs",
+        tmp_path / "results",
+        n_boot=N_BOOT,
+        progress=False,
+    )
+
+
+def _runs(ctx, specs, shifts, evaluations=("first_5s",), params=None) -> pd.DataFrame:
+    """Per-seed rows as run_models gives them, with the scores saved in each run folder."""
+    rows = []
+    for spec, shift in zip(specs, shifts, strict=True):
+        for seed in ctx.seeds:
+            for name in evaluations:
+                val, test = _scores(seed, shift + (0.05 if name == "full_recording" else 0))
+                ctx.run(spec, seed).write_scores(name, val, test)
+                rows.append(
+                    {
+                        "model": spec.name,
+                        "kind": spec.kind,
+                        "slug": spec.run_slug(ctx.profile),
+                        "seed": seed,
+                        "evaluation": name,
+                        "params": (params or {}).get(spec.name, 1000),
+                        "backend": "tensorflow",
+                        "train_commit": "abc1234",
+                        **evaluate_split(val, test, N_BOOT, seed),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _fmt(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def test_main_table_summarises_seeds_beside_the_paper(ctx):
+    runs = _runs(ctx, ex.PAPER_MODELS, (0.2, 0.3, 0.4), ("first_5s", "full_recording"))
+    table = ex.main_table(ctx, runs)
+    assert list(table[["model", "evaluation"]].itertuples(index=False, name=None)) == [
+        (spec.name, name)
+        for spec in ex.PAPER_MODELS
+        for name in ("first_5s", "full_recording")
+    ]
+    assert (table["seeds"] == 2).all()
+    fusion = table[(table["model"] == ex.PAPER_MODELS[2].name) & (table["evaluation"] == "first_5s")]
+    aucs = [roc_auc_score(t["label"], t["score"]) for t in (_scores(s, 0.4)[1] for s in SEEDS)]
+    assert fusion["ROC-AUC"].item() == _fmt(aucs)
+    assert fusion["paper ROC-AUC"].item() == reporting.PAPER_MAIN["fusion"]["roc_auc"]
+    full = table[table["evaluation"] == "full_recording"]
+    assert full["paper ROC-AUC"].isna().all()  # the paper reports the first 5 s only
+    threshold = runs[(runs["kind"] == "fusion") & (runs["evaluation"] == "first_5s")]["threshold"]
+    assert fusion["threshold"].item() == round(float(threshold.mean()), 3)
+    assert (ctx.results / "main_comparison.md").exists()
+    assert (ctx.results / "main_comparison_per_seed.csv").exists()
+    names = {p.name for p in table.attrs["figures"]}
+    assert {"roc_main_comparison_first_5s.png", "roc_main_comparison_full_recording.png"} <= names
+    assert "confusion_fusion_first_5s.png" in names
+    assert all(p.exists() for p in table.attrs["figures"])
+
+
+def test_vit_sweep_lists_params_and_the_paper_per_depth_and_heads(ctx):
+    params = {"4 x 8": 1_990_000, "6 x 8": 2_560_000, "8 x 8": 3_170_000, "12 x 6": 4_350_000}
+    runs = _runs(ctx, ex.VIT_SWEEP, (0.1, 0.2, 0.3, 0.4), params=params)
+    table = ex.vit_sweep_table(ctx, runs)
+    assert table["ViT depth x heads"].tolist() == list(params)
+    assert table["total params (M)"].tolist() == [1.99, 2.56, 3.17, 4.35]
+    assert table["paper ROC-AUC"].tolist() == [
+        reporting.PAPER_VIT_SWEEP[k]["roc_auc"] for k in ((4, 8), (6, 8), (8, 8), (12, 6))
+    ]
+    aucs = [roc_auc_score(t["label"], t["score"]) for t in (_scores(s, 0.1)[1] for s in SEEDS)]
+    assert table["ROC-AUC"].iloc[0] == _fmt(aucs)
+    assert (ctx.results / "vit_sweep.md").exists() and table.attrs["figures"] == []
+
+
+def test_fusion_ablation_has_one_row_per_strategy_and_no_paper_column(ctx):
+    runs = _runs(ctx, ex.FUSION_ABLATION, (0.3, 0.2, 0.1), params={"Gated FiLM": 1234})
+    table = ex.fusion_ablation_table(ctx, runs)
+    assert table["fusion"].tolist() == [spec.name for spec in ex.FUSION_ABLATION]
+    assert table["total params"].tolist() == [1000, 1234, 1000]
+    assert not [c for c in table.columns if c.startswith("paper")]
+    mccs = runs[runs["model"] == "Cross-attention"]["mcc"]
+    assert table["MCC"].iloc[2] == _fmt(mccs)
+
+
+def test_balance_ablation_takes_classical_rows_without_params(ctx):
+    runs = _runs(ctx, ex.BALANCE_ABLATION, (0.1, 0.15, 0.2, 0.25, 0.3, 0.35))
+    classical = runs[runs["kind"] == "waveform"].assign(
+        model="Classical", kind="classical", params=np.nan, backend=None, train_commit=None
+    )
+    table = ex.balance_ablation_table(ctx, runs, extra_rows=classical)
+    assert len(table) == len(ex.BALANCE_ABLATION) + 1
+    assert table["total params"].iloc[-1] == "—"
+    md = (ctx.results / "balance_ablation.md").read_text()
+    assert "tensorflow @ abc1234" in md  # trained by, from the deep runs only
+
+
+def test_cross_dataset_rows_threshold_each_protocol_on_its_own_validation():
+    spec = ex.PAPER_MODELS[2]
+    physionet = _scores(0, 0.4)
+    zero_val, zero = _scores(5, 0.1)  # zero_val unused: zero-shot takes PhysioNet's threshold
+    head_val, head_test = _scores(6, 0.3, n=20)
+    pascal = pd.concat(
+        [
+            zero.assign(protocol="zero_shot", split="test"),
+            head_val.assign(protocol="head_trained", split="val"),
+            head_test.assign(protocol="head_trained", split="test"),
+        ],
+        ignore_index=True,
+    )
+    rows = pascal_run_rows(spec, "fusion", 0, physionet, pascal, N_BOOT, {"backend": "jax"})
+    by = {row["protocol"]: row for row in rows}
+    physio_auc = roc_auc_score(physionet[1]["label"], physionet[1]["score"])
+    zero_auc = roc_auc_score(zero["label"], zero["score"])
+    assert by["zero_shot"]["n_test"] == len(zero) and by["head_trained"]["n_test"] == len(head_test)
+    assert by["zero_shot"]["roc_auc"] == pytest.approx(zero_auc)
+    assert by["zero_shot"]["change_pct"] == pytest.approx(100 * (zero_auc - physio_auc) / physio_auc)
+    assert by["zero_shot"]["threshold"] == evaluate_split(*physionet, N_BOOT, 0)["threshold"]
+    assert by["head_trained"]["threshold"] == evaluate_split(head_val, head_test, N_BOOT, 0)[
+        "threshold"
+    ]
+    assert by["zero_shot"]["backend"] == "jax" and by["zero_shot"]["slug"] == "fusion"
+
+
+def test_cross_dataset_table_and_figure(ctx):
+    rows, curves = [], {}
+    for spec, shift in zip(ex.PAPER_MODELS, (0.1, 0.2, 0.3), strict=True):
+        for seed in SEEDS:
+            zero = _scores(seed, shift)[1]
+            pascal = pd.concat(
+                [
+                    zero.assign(protocol="zero_shot", split="test"),
+                    _scores(seed, shift, n=20)[0].assign(protocol="head_trained", split="val"),
+                    _scores(seed + 9, shift, n=20)[1].assign(protocol="head_trained", split="test"),
+                ]
+            )
+            physionet = _scores(seed, 0.4)
+            rows += pascal_run_rows(spec, spec.kind, seed, physionet, pascal, N_BOOT)
+            curves[spec.name] = (zero["label"].to_numpy(), zero["score"].to_numpy())
+    runs = pd.DataFrame(rows)
+    table = pascal_rows(runs)
+    assert len(table) == 6 and (table["seeds"] == 2).all()
+    assert set(table["protocol"]) == {"zero_shot", "head_trained"}
+    assert table["paper ROC-AUC"].iloc[0] == reporting.PAPER_PASCAL["spectrogram"]["roc_auc"]
+    assert table[table["protocol"] == "head_trained"]["n test"].eq(20).all()
+    zero_fusion = runs[(runs["kind"] == "fusion") & (runs["protocol"] == "zero_shot")]
+    fusion = table[(table["model"] == ex.PAPER_MODELS[2].name) & (table["protocol"] == "zero_shot")]
+    assert fusion["PASCAL ROC-AUC"].item() == _fmt(zero_fusion["roc_auc"])
+    assert fusion["change vs PhysioNet (%)"].item() == _fmt(zero_fusion["change_pct"])
+    (figure,) = pascal_figure(ctx, curves)
+    assert figure.name == "roc_pascal_zero_shot.png" and figure.exists()
+    assert pascal_figure(ctx, {}) == []
+
+
+def test_committed_scores_restore_runs_that_rebuild_the_same_table(ctx, tmp_path):
+    """Scores (+ config, history, state; no weights) exported beside the results give back
+    runs that the tables read as finished and scored: the same table, without any model."""
+    from audiofuse.experiments.scores import export_scores, restore_runs
+    from audiofuse.training import finished_state
+
+    runs = _runs(ctx, ex.PAPER_MODELS, (0.2, 0.3, 0.4))
+    last = ctx.profile.train.epochs - 1
+    state = {"epoch": last, "best_epoch": 0, "best_val_auc": 0.5, "wait": 0, "seconds": 1.0,
+             "finished": True, "config": {"profile": ctx.profile.to_dict()}}
+    for spec in ex.PAPER_MODELS:
+        for seed in ctx.seeds:
+            run = ctx.run(spec, seed)
+            run.write_json("config", {"kind": spec.kind, "params": 1000, "commit": "abc1234"})
+            run.write_json("history", {"loss": [0.7]})
+            run.write_json("state", state)
+            val, test = run.scores("first_5s")
+            run.write_scores("first_5s", val, test)  # scores postdate the state
+    first = ex.main_table(ctx, runs)
+    committed = ctx.results / "scores"
+    written = export_scores(ctx.runs, committed)
+    assert len(written) == 6 and not list(committed.rglob("*.keras"))
+    assert {p.name for p in written[0].iterdir()} == {
+        "state.json", "config.json", "history.json", "scores_first_5s.csv.gz"
+    }
+    assert export_scores(ctx.runs, tmp_path / "again")  # same scores, same bytes
+    assert (written[0] / "scores_first_5s.csv.gz").read_bytes() == (
+        tmp_path / "again" / written[0].parent.name / "seed0" / "scores_first_5s.csv.gz"
+    ).read_bytes()
+
+    fresh = ex.Context(ctx.profile, "synthetic", ctx.physionet_root, ctx.pascal_root, SEEDS,
+                       tmp_path / "fresh-runs" / "synthetic" / "smoke",
+                       tmp_path / "fresh-results" / "synthetic" / "smoke", n_boot=N_BOOT,
+                       progress=False, train=False)
+    restored = restore_runs(committed, fresh.runs)
+    assert all(finished_state(r.path, ctx.profile) for r in restored)
+    rebuilt_runs = ex.run_models(fresh, ex.PAPER_MODELS, full_recording=False)
+    rebuilt = ex.main_table(fresh, rebuilt_runs)
+    pd.testing.assert_frame_equal(rebuilt, first)
+
+
+def test_scores_command_round_trips_and_names_a_missing_folder(ctx, tmp_path, capsys):
+    from audiofuse.experiments import scores
+
+    _runs(ctx, ex.PAPER_MODELS[:1], (0.3,))
+    for seed in ctx.seeds:
+        ctx.run(ex.PAPER_MODELS[0], seed).write_json("state", {"epoch": 0})
+    assert scores.main(["export", str(ctx.runs), str(tmp_path / "s")]) == 0
+    assert scores.main(["restore", str(tmp_path / "s"), str(tmp_path / "r")]) == 0
+    restored = tmp_path / "r" / ex.PAPER_MODELS[0].run_slug(ctx.profile) / "seed1"
+    assert (restored / "scores_first_5s.csv").read_text() == (
+        ctx.run(ex.PAPER_MODELS[0], 1).scores_path("first_5s").read_text()
+    )
+    assert scores.main(["restore", str(tmp_path / "nowhere"), str(tmp_path / "r")]) == 2
+    assert "nowhere: not found" in capsys.readouterr().err
