@@ -26,7 +26,7 @@ from .config import FeatureConfig, config_hash
 if TYPE_CHECKING:
     from .features import FeatureSet
 
-__all__ = ["CHUNK_RECORDINGS", "CacheError", "cache_key", "load_or_extract"]
+__all__ = ["CHUNK_RECORDINGS", "CacheError", "cache_key", "load_or_extract", "table_fingerprint"]
 
 
 def _feat():
@@ -36,7 +36,7 @@ def _feat():
     return features
 
 
-def _table_fingerprint(table: pd.DataFrame) -> str:
+def table_fingerprint(table: pd.DataFrame) -> str:
     """Identity of the recordings: names, absolute paths, sizes and mtimes."""
     h = hashlib.sha256()
     for record, path in zip(table["record"], table["path"].map(os.path.abspath), strict=True):
@@ -52,7 +52,7 @@ def _table_fingerprint(table: pd.DataFrame) -> str:
 def cache_key(table: pd.DataFrame, cfg: FeatureConfig, windows: bool) -> str:
     """Cache folder name: config hash, recording fingerprint and mode."""
     mode = "windows" if windows else "first"
-    return f"{mode}-{config_hash(cfg, _feat().CACHE_VERSION)}-{_table_fingerprint(table)}"
+    return f"{mode}-{config_hash(cfg, _feat().CACHE_VERSION)}-{table_fingerprint(table)}"
 
 
 CHUNK_RECORDINGS = 256  # recordings per resumable part of a cache build

@@ -95,9 +95,9 @@ def _fit_and_score(x_train, m_train, x_test, m_test, seed: int, balanced: dict):
 def classical_features(table: pd.DataFrame, cache: Path, windows: bool, progress: bool):
     """classical.featurize_table with an atomic on-disk cache."""
     from ... import classical
-    from ...features import _table_fingerprint
+    from ...feature_cache import table_fingerprint
 
-    key = f"v{classical.FEATURE_VERSION}-{'windows' if windows else 'first'}-{_table_fingerprint(table)}"
+    key = f"v{classical.FEATURE_VERSION}-{'windows' if windows else 'first'}-{table_fingerprint(table)}"
     path = cache / f"{key}.npz"
     if path.exists():
         saved = np.load(path, allow_pickle=False)
