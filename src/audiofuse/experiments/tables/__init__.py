@@ -4,6 +4,7 @@ with the paths of its figures in ``table.attrs["figures"]``."""
 from .ablations import balance_ablation_table, fusion_ablation_table, vit_sweep_table
 from .classical import run_classical
 from .data import dataset_overview, example_figures
+from .loso import loso_classical, loso_table
 from .main import main_table
 from .pascal import cross_dataset
 
@@ -14,6 +15,8 @@ __all__ = [
     "balance_ablation_table",
     "cross_dataset",
     "run_classical",
+    "loso_classical",
+    "loso_table",
     "dataset_overview",
     "example_figures",
 ]

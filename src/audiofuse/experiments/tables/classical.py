@@ -13,7 +13,7 @@ from ...training import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..specs import BALANCE_LABELS
 
-__all__ = ["run_classical", "classical_features"]
+__all__ = ["run_classical", "classical_features", "fit_and_score"]
 
 MODEL_NAME = "Classical (HistGradientBoosting)"
 
@@ -48,7 +48,7 @@ def run_classical(
                 "strata": balance_strata(meta, balance),
             }
         for seed in ctx.seeds:
-            val, scored = _fit_and_score(x_train, m_train, x_test, m_test, seed, balanced)
+            val, scored = fit_and_score(x_train, m_train, x_test, m_test, seed, balanced)
             metrics = evaluation.evaluate(
                 scored["label"].to_numpy(),
                 scored["score"].to_numpy(),
@@ -71,7 +71,7 @@ def run_classical(
     return pd.DataFrame(rows)
 
 
-def _fit_and_score(x_train, m_train, x_test, m_test, seed: int, balanced: dict):
+def fit_and_score(x_train, m_train, x_test, m_test, seed: int, balanced: dict):
     """Fit one seed; per-record ``(val, test)`` scores (mean over a record's windows)."""
     from ... import classical
 
