@@ -85,9 +85,7 @@ def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     table["mean over subsets"] = per_subset.to_numpy().mean(axis=1)
     table["subsets below 0.5"] = (per_subset.to_numpy() < 0.5).sum(axis=1)
     prov = ctx.prov(commit=reporting.git_commit())
-    reporting.write_table(
-        runs, ctx.results, "loso_per_seed", title="Leave-one-subset-out, per seed", prov=prov
-    )
+    reporting.write_text_atomic(ctx.results / "loso_per_seed.csv", runs.to_csv(index=False))
     reporting.write_table(
         table,
         ctx.results,
