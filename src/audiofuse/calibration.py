@@ -11,7 +11,6 @@ PhysioNet's test list. The test records are never used to fit anything.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -153,11 +152,12 @@ def calibrate_model(folder: str | Path, physionet_root: str | Path) -> dict:
     """
     from .data import index_physionet, physionet_split
     from .predict import Predictor, write_model_card
+    from .reporting import read_json_object
     from .training import record_weights
 
     folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
-    predictor = Predictor.load(folder)
+    predictor = Predictor.load(folder)  # first: it gives the one-line errors for a bad folder
+    config = read_json_object(folder / "config.json")
     train, test = physionet_split(index_physionet(physionet_root, probe=False))
     val = train[train["record"].isin(set(config["val_records"]))]
     val_scores = score_records(predictor, val)

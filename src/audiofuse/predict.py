@@ -314,6 +314,6 @@ def write_model_card(folder: str | os.PathLike, payload: dict) -> None:
     from .reporting import write_text_atomic
 
     path = Path(folder) / "config.json"
-    config = json.loads(path.read_text()) if path.exists() else {}
+    config = read_json_object(path) if path.exists() else {}
     config.update(payload)
     write_text_atomic(path, json.dumps(config, indent=2, default=str))
