@@ -130,7 +130,10 @@ def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    frame = pd.read_csv(tmp_path / "benchmark.csv", keep_default_na=False)
+    # An all-digit short hash (e.g. 3591235) must stay a string, as a reader would load it.
+    frame = pd.read_csv(
+        tmp_path / "benchmark.csv", keep_default_na=False, dtype={"commit": str, "machine": str}
+    )
     assert list(frame.columns) == benchmark.CSV_COLUMNS
     assert set(benchmark.SECTIONS) <= set(frame["section"])
     assert (pd.to_numeric(frame["value"]) > 0).all(), frame[frame["value"] <= 0]
