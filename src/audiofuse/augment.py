@@ -16,20 +16,21 @@ Measured on PhysioNet a0001, e00010 and b0003 (cpu profile): interior pixels
 agree to 6e-6; edge pixels differ by up to 0.37 on b0003, whose offset is 0.4 sd.
 
 None of this is used by the faithful profiles (``paper``, ``cpu``, ``smoke``):
-:class:`AugmentConfig` defaults to everything off.
+:class:`AugmentConfig` (defined in :mod:`audiofuse.config`, with the named
+recipes of ``TrainConfig.augment``) defaults to everything off.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .config import FeatureConfig
+from .config import AUGMENT_PRESETS, AugmentConfig, FeatureConfig, augment_preset
 from .features import log_mel_image, normalize_waveform
 
 __all__ = [
     "AugmentConfig",
+    "AUGMENT_PRESETS",
+    "augment_preset",
     "random_gain",
     "add_noise_at_snr",
     "time_shift",
@@ -39,65 +40,6 @@ __all__ = [
     "mixup",
     "augment_clips",
 ]
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Which augmentations run during training, and how strongly.
-
-    Attributes
-    ----------
-    probability : float
-        Chance that a training example is augmented at all (0 turns it off).
-    gain_db : float
-        Random gain, uniform in ``[-gain_db, gain_db]`` dB (0: off).
-    snr_db : (float, float)
-        White noise at an SNR drawn uniformly from this range, in dB; ``()`` is off.
-    max_shift_seconds : float
-        Circular time shift, uniform in ``[-max, max]`` seconds (0: off).
-    eq_db : float
-        Random equaliser: a smooth gain curve over frequency within
-        ``[-eq_db, eq_db]`` dB plus a random band-pass (0: off). Imitates other
-        stethoscopes and chest pieces (domain randomisation).
-    clip_fraction : float
-        Hard clipping at a random level between ``clip_fraction`` and 1 times
-        the clip's peak (0: off). In PhysioNet's training-e the abnormal
-        recordings are mostly clipped at full scale and the normal ones are
-        not (peak level alone separates them with ROC-AUC 0.92 on 300
-        records), so clipping teaches the label there; clipping every class
-        at random takes that shortcut away.
-    time_masks, freq_masks : int
-        SpecAugment masks on the spectrogram image (0: off).
-    time_mask_frac, freq_mask_frac : float
-        Largest mask width as a fraction of the image's columns / rows.
-    mixup_alpha : float
-        Beta(alpha, alpha) mixup of whole examples and their labels (0: off).
-    """
-
-    probability: float = 0.0
-    gain_db: float = 0.0
-    snr_db: tuple[float, ...] = ()
-    max_shift_seconds: float = 0.0
-    eq_db: float = 0.0
-    clip_fraction: float = 0.0
-    time_masks: int = 0
-    freq_masks: int = 0
-    time_mask_frac: float = 0.1
-    freq_mask_frac: float = 0.1
-    mixup_alpha: float = 0.0
-
-    @property
-    def waveform_domain(self) -> bool:
-        """True when some augmentation changes the audio (so the image is recomputed)."""
-        return bool(
-            self.gain_db or self.snr_db or self.max_shift_seconds or self.eq_db or self.clip_fraction
-        )
-
-    @property
-    def enabled(self) -> bool:
-        """True when anything at all is switched on."""
-        per_example = self.waveform_domain or self.time_masks or self.freq_masks
-        return bool(self.probability > 0 and per_example) or self.mixup_alpha > 0
 
 
 def random_gain(clip: np.ndarray, rng: np.random.Generator, max_db: float) -> np.ndarray:

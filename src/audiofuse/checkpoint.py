@@ -8,6 +8,7 @@ by :mod:`audiofuse.training`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -21,7 +22,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["RunDir", "ValidationCheckpoint", "save_model_atomic", "write_json_atomic", "bce"]
+__all__ = [
+    "RunDir",
+    "WeightAverage",
+    "ValidationCheckpoint",
+    "save_model_atomic",
+    "write_json_atomic",
+    "bce",
+]
 
 
 def write_json_atomic(path: Path, payload) -> None:
@@ -67,6 +75,11 @@ class RunDir:
     def checkpoint(self, which: str = "best") -> Path:
         """``best.keras`` or ``last.keras``."""
         return self.path / f"{which}.keras"
+
+    @property
+    def average_path(self) -> Path:
+        """``average.npz``: the weight average of a run trained with an EMA."""
+        return self.path / "average.npz"
 
     def scores_path(self, name: str) -> Path:
         return self.path / f"scores_{name}.csv"
@@ -123,6 +136,71 @@ class RunDir:
         return all(p.exists() and p.stat().st_mtime >= trained for p in paths)
 
 
+class WeightAverage(keras.callbacks.Callback):
+    """Exponential moving average of the trainable weights, updated after every batch.
+
+    Not the optimizer's ``use_ema``: Keras overwrites the model's weights with
+    that average at the end of every ``fit`` call, and training calls ``fit``
+    once per epoch. The momentum ramps up as ``min(m, (1 + t) / (10 + t))``
+    after ``t`` updates, so the early average is not stuck at the random
+    initial weights. :meth:`averaged` swaps the average in, e.g. to validate
+    and save; :meth:`save` / :meth:`load` carry it across a resumed run.
+    """
+
+    def __init__(self, momentum: float):
+        super().__init__()
+        self.momentum = float(momentum)
+        self.updates = 0
+        self.shadow: list[np.ndarray] | None = None
+
+    def _values(self) -> list[np.ndarray]:
+        return [np.array(keras.ops.convert_to_numpy(v)) for v in self.model.trainable_variables]
+
+    def on_train_batch_end(self, batch, logs=None):
+        values = self._values()
+        if self.shadow is None:
+            self.shadow = values
+        else:
+            m = min(self.momentum, (1.0 + self.updates) / (10.0 + self.updates))
+            for average, value in zip(self.shadow, values, strict=True):
+                average *= m
+                average += (1.0 - m) * value
+        self.updates += 1
+
+    @contextlib.contextmanager
+    def averaged(self):
+        """Within the block, the model holds the averaged weights."""
+        if self.shadow is None:
+            yield
+            return
+        raw = self._values()
+        for variable, average in zip(self.model.trainable_variables, self.shadow, strict=True):
+            variable.assign(average)
+        try:
+            yield
+        finally:
+            for variable, value in zip(self.model.trainable_variables, raw, strict=True):
+                variable.assign(value)
+
+    def save(self, path: Path) -> None:
+        """Atomically write the average and its update count to ``path`` (.npz)."""
+        if self.shadow is None:
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            arrays = {f"w{i}": a for i, a in enumerate(self.shadow)}
+            np.savez(fh, updates=np.asarray(self.updates), **arrays)
+        os.replace(tmp, path)
+
+    def load(self, path: Path) -> None:
+        """Restore what :meth:`save` wrote (nothing when ``path`` is absent)."""
+        if not path.exists():
+            return
+        with np.load(path) as stored:
+            self.updates = int(stored["updates"])
+            self.shadow = [stored[f"w{i}"].copy() for i in range(len(stored.files) - 1)]
+
+
 class ValidationCheckpoint(keras.callbacks.Callback):
     """Score the validation set after every epoch, keep the best, stop when it stalls.
 
@@ -150,6 +228,12 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         Stored in ``state.json``.
     label : str, optional
         Prefix of the progress line printed after each epoch (none without).
+    average : WeightAverage, optional
+        Validate and keep the averaged weights (its state is saved beside
+        ``last.keras``, which keeps the raw weights to resume from).
+    deployable : callable, optional
+        ``deployable(model) -> model`` saved as ``best.keras`` (e.g. without
+        auxiliary outputs, :func:`audiofuse.models.deployable`).
     """
 
     def __init__(
@@ -166,8 +250,12 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         config: dict | None = None,
         label: str | None = None,
         n_train: int = 0,
+        average: WeightAverage | None = None,
+        deployable=None,
     ):
         super().__init__()
+        self.average = average
+        self.deployable = deployable or (lambda model: model)
         self.score, self.labels, self.weights = score, labels, weights
         self.patience, self.epochs, self.run = patience, epochs, run
         self.config, self.label, self.n_train = config, label, n_train
@@ -184,8 +272,11 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         self._t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        scores = self.score(self.model)
-        val_auc = float(roc_auc_score(self.labels, scores, sample_weight=self.weights))
+        with self.average.averaged() if self.average else contextlib.nullcontext():
+            scores = self.score(self.model)
+            val_auc = float(roc_auc_score(self.labels, scores, sample_weight=self.weights))
+            if val_auc > self.best_auc:
+                self._keep_best()
         val_loss = bce(self.labels, scores)
         dt = time.perf_counter() - self._t0
         self.elapsed += dt
@@ -215,15 +306,20 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         if stop:
             self.stopped = self.model.stop_training = True
 
-    def _keep(self, epoch: int, improved: bool, stop: bool) -> None:
-        """Checkpoints and state on disk (with a run folder), else the best weights in memory."""
+    def _keep_best(self) -> None:
+        """The model as it is now: ``best.keras`` with a run folder, else in memory."""
         if self.run is None:
-            if improved:
-                self.best_weights = self.model.get_weights()
+            self.best_weights = self.model.get_weights()
+        else:
+            save_model_atomic(self.deployable(self.model), self.run.checkpoint("best"))
+
+    def _keep(self, epoch: int, improved: bool, stop: bool) -> None:
+        """The last checkpoint, history and state on disk (with a run folder)."""
+        if self.run is None:
             return
-        if improved:
-            save_model_atomic(self.model, self.run.checkpoint("best"))
         save_model_atomic(self.model, self.run.checkpoint("last"))
+        if self.average is not None:
+            self.average.save(self.run.average_path)
         self.run.write_json("history", self.history)
         state = {
             "epoch": epoch,

@@ -30,7 +30,9 @@ __all__ = [
     "spectrogram_branch",
     "waveform_branch",
     "fuse",
+    "auxiliary_head",
     "build_model",
+    "deployable",
     "count_params",
 ]
 
@@ -188,7 +190,17 @@ def classification_head(features, cfg: ModelConfig):
     return layers.Dense(1, activation="sigmoid", name="abnormal_probability")(x)
 
 
-def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.Model:
+def auxiliary_head(pooled, branch: str):
+    """One sigmoid unit on a branch's pooled features (AudioFuse+ modality balance).
+
+    Used only while training: its loss makes the branch predictive on its own.
+    """
+    return layers.Dense(1, activation="sigmoid", name=f"aux_{branch}")(pooled)
+
+
+def build_model(
+    kind: str, features: FeatureConfig, cfg: ModelConfig, *, aux_heads: bool = False
+) -> keras.Model:
     """Build one of the paper's models.
 
     Parameters
@@ -198,11 +210,16 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
     features : FeatureConfig
         Gives the input shapes.
     cfg : ModelConfig
+    aux_heads : bool
+        Fusion only (beyond the paper): also output one P(abnormal) per branch
+        from :func:`auxiliary_head`, as outputs 2 and 3. :func:`deployable`
+        strips them after training.
 
     Returns
     -------
     keras.Model
-        Inputs named ``spectrogram`` and/or ``waveform``; one sigmoid output.
+        Inputs named ``spectrogram`` and/or ``waveform``; one sigmoid output
+        (three with ``aux_heads``, the fusion's first).
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {MODEL_KINDS}")
@@ -217,6 +234,13 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
         wave = waveform_branch(inputs["waveform"], cfg)
         joined = fuse(spec, wave, cfg)
         name = "audiofuse" if cfg.fusion == "concat" else f"audiofuse_{cfg.fusion}"
+        if aux_heads:
+            outputs = [
+                classification_head(joined, cfg),
+                auxiliary_head(spec[1], "spectrogram"),
+                auxiliary_head(wave[1], "waveform"),
+            ]
+            return keras.Model(inputs, outputs, name=name)
     elif kind == "spectrogram":
         joined = spectrogram_branch(inputs["spectrogram"], cfg)[1]
         name = "spectrogram_vit"
@@ -224,6 +248,17 @@ def build_model(kind: str, features: FeatureConfig, cfg: ModelConfig) -> keras.M
         joined = waveform_branch(inputs["waveform"], cfg)[1]
         name = "waveform_cnn"
     return keras.Model(inputs, classification_head(joined, cfg), name=name)
+
+
+def deployable(model: keras.Model) -> keras.Model:
+    """``model`` with its first output only: the fusion's P(abnormal).
+
+    A model trained with auxiliary heads predicts, exports and saves like any
+    other once they are stripped; a one-output model is returned as it is.
+    """
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)
 
 
 def backbone(model: keras.Model) -> keras.Model:

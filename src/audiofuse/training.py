@@ -27,10 +27,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .checkpoint import RunDir, ValidationCheckpoint
-from .config import Profile
+from .augment import augment_clips, mixup
+from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
+from .config import AugmentConfig, FeatureConfig, Profile, augment_preset
 from .features import FeatureSet
-from .models import build_model
+from .models import MODEL_INPUTS, build_model, deployable
 from .reporting import read_json_object
 from .splits import carve_records
 
@@ -159,6 +160,12 @@ class FeatureBatches(keras.utils.PyDataset):
     recording, a cheap augmentation when the set holds full-recording windows.
     ``row_weights`` (one per row of ``features``, e.g. from
     :func:`record_weights`) become the batches' sample weights.
+
+    ``augment`` (with the profile's ``feature_config``) augments every batch;
+    its random draws depend only on ``(seed, epoch, batch)``, so a resumed run
+    sees the batches an uninterrupted one would. Set ``epoch`` before each
+    epoch. ``n_outputs`` > 1 repeats the labels and weights for a model with
+    auxiliary outputs.
     """
 
     def __init__(
@@ -171,8 +178,18 @@ class FeatureBatches(keras.utils.PyDataset):
         seed: int = 0,
         one_window_per_record: bool = False,
         row_weights: np.ndarray | None = None,
+        augment: AugmentConfig | None = None,
+        feature_config: FeatureConfig | None = None,
+        n_outputs: int = 1,
     ):
         super().__init__()
+        if augment is not None and augment.enabled and feature_config is None:
+            raise ValueError("augmentation needs the profile's feature_config")
+        self.augment = augment if augment is not None and augment.enabled else None
+        self.feature_config = feature_config
+        self.n_outputs = n_outputs
+        self.seed = seed
+        self.epoch = 0
         self.features = features
         self.kind = kind
         self.batch_size = batch_size
@@ -205,11 +222,28 @@ class FeatureBatches(keras.utils.PyDataset):
 
     def __getitem__(self, i):
         rows = np.sort(self.index[i * self.batch_size : (i + 1) * self.batch_size])
-        x = self.features.inputs(self.kind, rows)
         y = self.features.labels[rows].astype("float32")
-        if self.row_weights is None:
-            return x, y
-        return x, y, self.row_weights[rows]
+        w = None if self.row_weights is None else self.row_weights[rows]
+        if self.augment is None:
+            x = self.features.inputs(self.kind, rows)
+        else:
+            x, y, w = self._augmented(rows, i, y, w)
+        if self.n_outputs > 1:
+            y = (y,) * self.n_outputs
+            w = None if w is None else (w,) * self.n_outputs
+        return (x, y) if w is None else (x, y, w)
+
+    def _augmented(self, rows, i, y, w):
+        rng = np.random.default_rng((self.seed, self.epoch, i))
+        names = MODEL_INPUTS[self.kind]
+        # waveform-domain augmentation recomputes the image from the audio, so
+        # a spectrogram-only model sees the same augmented audio as the fusion
+        source = MODEL_INPUTS["fusion"] if self.augment.waveform_domain else names
+        x = augment_clips(self.features.inputs(source, rows), rng, self.augment, self.feature_config)
+        x = {name: x[name] for name in names}
+        if self.augment.mixup_alpha:
+            x, y, w = mixup(x, y, rng, self.augment.mixup_alpha, w)
+        return x, y, w
 
 
 def predict_proba(
@@ -217,8 +251,13 @@ def predict_proba(
 ) -> np.ndarray:
     """P(abnormal) for every example of ``features``."""
     batches = FeatureBatches(features, kind, batch_size, shuffle=False)
-    scores = [model.predict_on_batch(batches[i][0]) for i in range(len(batches))]
+    # the first output is P(abnormal) also for a model with auxiliary heads
+    scores = [_first(model.predict_on_batch(batches[i][0])) for i in range(len(batches))]
     return np.concatenate([np.asarray(s).reshape(-1) for s in scores]).astype(np.float64)
+
+
+def _first(outputs):
+    return outputs[0] if isinstance(outputs, list | tuple) else outputs
 
 
 @dataclass
@@ -324,20 +363,17 @@ def train_model(
         model, seconds = load_trained(run_dir)[0], state.get("seconds", 0.0)
         return TrainResult(model, run_dir, run.history, best_epoch, best_auc, val_ids, seconds)
 
-    weights = record_weights(train_set.meta, balance) if train_cfg.class_weighting else None
-    batches = FeatureBatches(
-        train_set,
-        kind,
-        train_cfg.batch_size,
-        seed=seed,
-        one_window_per_record=windowed,
-        row_weights=weights,
+    n_examples = train_set.meta["record"].nunique() if windowed else len(train_set)
+    model, history, start_epoch = _start_model(
+        run, state, kind, profile, config, progress, n_examples
     )
-
-    model, history, start_epoch = _start_model(run, state, kind, profile, config, progress)
+    batches = _training_batches(train_set, kind, profile, seed, windowed, len(model.outputs))
     if state:
         batches.rng = np.random.default_rng(seed + start_epoch)
-
+    average = None
+    if train_cfg.ema_momentum:
+        average = WeightAverage(train_cfg.ema_momentum)
+        average.load(run.average_path)
     checkpoint = ValidationCheckpoint(
         lambda m: predict_proba(m, val_set, kind),
         val_labels,
@@ -350,20 +386,47 @@ def train_model(
         config=config,
         label=f"[{kind} seed {seed}]" if progress else None,
         n_train=len(batches.index),
+        average=average,
+        deployable=deployable,
     )
+    callbacks = [average, checkpoint] if average else [checkpoint]
     # One fit call per epoch, not one for all: Keras 3 starts reading the next
     # epoch's batches before it calls the dataset's on_epoch_end, so a single
     # fit would see a stale window draw and change every history (measured).
     for epoch in range(start_epoch, train_cfg.epochs):
-        model.fit(
-            batches, initial_epoch=epoch, epochs=epoch + 1, callbacks=[checkpoint], verbose=0
-        )
+        batches.epoch = epoch
+        model.fit(batches, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, verbose=0)
         if checkpoint.stopped:
             break
-    history, best_auc, best_epoch = checkpoint.history, checkpoint.best_auc, checkpoint.best_epoch
-    elapsed = checkpoint.elapsed
     model, _ = load_trained(run_dir)
-    return TrainResult(model, run_dir, history, best_epoch, best_auc, val_ids, elapsed)
+    return TrainResult(
+        model,
+        run_dir,
+        checkpoint.history,
+        checkpoint.best_epoch,
+        checkpoint.best_auc,
+        val_ids,
+        checkpoint.elapsed,
+    )
+
+
+def _training_batches(
+    train_set: FeatureSet, kind: str, profile: Profile, seed: int, windowed: bool, n_outputs: int
+) -> FeatureBatches:
+    """The shuffled, weighted (and with ``train.augment``, augmented) training batches."""
+    train_cfg = profile.train
+    weights = record_weights(train_set.meta, train_cfg.balance) if train_cfg.class_weighting else None
+    return FeatureBatches(
+        train_set,
+        kind,
+        train_cfg.batch_size,
+        seed=seed,
+        one_window_per_record=windowed,
+        row_weights=weights,
+        augment=augment_preset(train_cfg.augment),
+        feature_config=profile.features,
+        n_outputs=n_outputs,
+    )
 
 
 def _split_training(features: FeatureSet, train_cfg, seed: int):
@@ -381,7 +444,31 @@ def _split_training(features: FeatureSet, train_cfg, seed: int):
     return train_set, val_set, val_ids, windowed
 
 
-def _start_model(run: RunDir, state, kind: str, profile: Profile, config: dict, progress: bool):
+def learning_rate(train_cfg, n_examples: int):
+    """The optimizer's learning rate: a constant, or warm-up plus cosine decay.
+
+    ``n_examples`` (per epoch) turns epochs into optimizer steps; the cosine
+    reaches zero at ``train_cfg.epochs``.
+    """
+    if train_cfg.lr_schedule == "constant":
+        return train_cfg.learning_rate
+    if train_cfg.lr_schedule != "cosine":
+        raise TrainingError(
+            f"lr_schedule must be 'constant' or 'cosine', got {train_cfg.lr_schedule!r}"
+        )
+    steps = int(np.ceil(n_examples / train_cfg.batch_size))
+    warmup = train_cfg.warmup_epochs * steps
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else train_cfg.learning_rate,
+        decay_steps=max(1, train_cfg.epochs * steps - warmup),
+        warmup_target=train_cfg.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _start_model(
+    run: RunDir, state, kind: str, profile: Profile, config: dict, progress: bool, n_examples: int
+):
     """``(model, history, start_epoch)``: ``last.keras`` of an unfinished run, else a new model.
 
     Writes ``config.json`` (a resumed run keeps its own, with the new epoch limit).
@@ -396,14 +483,18 @@ def _start_model(run: RunDir, state, kind: str, profile: Profile, config: dict, 
             print(f"{run.path}: resuming at epoch {start_epoch + 1}", file=sys.stderr)
         return model, run.history, start_epoch
     train_cfg = profile.train
-    model = build_model(kind, profile.features, profile.model)
+    aux = bool(train_cfg.aux_loss_weight) and kind == "fusion"
+    model = build_model(kind, profile.features, profile.model, aux_heads=aux)
+    n_outputs = len(model.outputs)
     model.compile(
         optimizer=keras.optimizers.AdamW(
-            learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay
+            learning_rate=learning_rate(train_cfg, n_examples),
+            weight_decay=train_cfg.weight_decay,
         ),
-        loss="binary_crossentropy",
+        loss="binary_crossentropy" if n_outputs == 1 else ["binary_crossentropy"] * n_outputs,
+        loss_weights=None if n_outputs == 1 else [1.0] + [train_cfg.aux_loss_weight] * 2,
     )
-    config["params"] = int(model.count_params())
+    config["params"] = int(deployable(model).count_params())
     run.write_json("config", config)
     return model, {}, 0
 

@@ -15,6 +15,8 @@ __all__ = [
     "FUSION_ABLATION",
     "BALANCE_LABELS",
     "BALANCE_ABLATION",
+    "PLUS_LADDER",
+    "PLUS_BRANCHES",
     "TABLE_SPECS",
     "EVALUATIONS",
     "unique_runs",
@@ -87,11 +89,30 @@ BALANCE_ABLATION = tuple(
     for spec in PAPER_MODELS
     for balance, overrides in (("label", ()), ("subset", (("balance", "subset"),)))
 )
+# AudioFuse+ (beyond the paper): a cumulative ladder, one ingredient per rung,
+# in the order the recipe was built; the last rung is the ``plus`` profile's
+# training recipe (config.PLUS_TRAIN) on the base profile's inputs and model.
+_SUBSET = (("balance", "subset"),)
+_AUX = (("aux_loss_weight", 0.5),)
+_SCHEDULE = (("lr_schedule", "cosine"), ("warmup_epochs", 3), ("ema_momentum", 0.99), ("patience", 10))
+_AUGMENT = (("augment", "plus"),)
+PLUS_LADDER = (
+    ModelSpec("AudioFuse, classes balanced within each subset", "fusion", _SUBSET),
+    ModelSpec("+ auxiliary branch heads", "fusion", _SUBSET + _AUX),
+    ModelSpec("+ warm-up, cosine decay, weight EMA", "fusion", _SUBSET + _AUX + _SCHEDULE),
+    ModelSpec("+ augmentation (AudioFuse+)", "fusion", _SUBSET + _AUX + _SCHEDULE + _AUGMENT),
+)
+# the single branches under the final recipe (no auxiliary heads: nothing to balance)
+PLUS_BRANCHES = tuple(
+    ModelSpec(f"{name}, AudioFuse+ recipe", kind, _SUBSET + _SCHEDULE + _AUGMENT)
+    for name, kind in (("Spectrogram ViT", "spectrogram"), ("Waveform 1D-CNN", "waveform"))
+)
 TABLE_SPECS = {
     "main": PAPER_MODELS,
     "sweep": VIT_SWEEP,
     "ablation": FUSION_ABLATION,
     "balance": BALANCE_ABLATION,
+    "plus": PLUS_LADDER + PLUS_BRANCHES,
 }
 # the paper's protocol (first 5 s of each recording) and the mean over 5 s windows
 EVALUATIONS = ("first_5s", "full_recording")
