@@ -296,18 +296,9 @@ def _add_run_options(p, seeds: list[int]) -> None:
     p.add_argument("--runs-dir", default=None, help="where models go (default: runs/)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="audiofuse",
-        description="AudioFuse: heart-sound classification by ViT-spectrogram + "
-        "1-D CNN-waveform late fusion.",
-    )
-    from .resources import package_version
-
-    parser.add_argument("--version", action="version", version=f"audiofuse {package_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    data = sub.add_parser("data", help="download, generate or index datasets")
+def _add_data_commands(subparsers) -> None:
+    """``data download``, ``data synthetic``, ``data index`` and ``data pack``."""
+    data = subparsers.add_parser("data", help="download, generate or index datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     dl = data_sub.add_parser(
         "download",
@@ -353,13 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(pack)
     pack.set_defaults(func=_cmd_data_pack)
 
-    feat = sub.add_parser("features", help="compute and cache the model inputs")
+
+def _add_features_command(subparsers) -> None:
+    """``features``: compute and cache the model inputs."""
+    feat = subparsers.add_parser("features", help="compute and cache the model inputs")
     feat.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
     feat.add_argument("--windows", action="store_true", help="full-recording windows")
     _add_data_dir(feat)
     feat.set_defaults(func=_cmd_features)
 
-    train = sub.add_parser("train", help="train and evaluate the paper's models")
+
+def _add_train_commands(subparsers) -> None:
+    """``train`` (one table, in this process) and ``train-runs`` (every run, in parallel)."""
+    train = subparsers.add_parser("train", help="train and evaluate the paper's models")
     _add_run_options(train, seeds=[0])
     train.add_argument(
         "--models",
@@ -373,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs")
     train.set_defaults(func=_cmd_train)
 
-    many = sub.add_parser(
+    many = subparsers.add_parser(
         "train-runs",
         help="train and score every run the tables need, several at once (for a GPU); "
         "`make reproduce` then builds the tables from the saved scores",
@@ -396,7 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
     many.set_defaults(func=_cmd_train_runs)
 
-    ev = sub.add_parser("evaluate", help="score a trained model on the PhysioNet test split")
+
+def _add_evaluate_command(subparsers) -> None:
+    """``evaluate``: score a trained model on the PhysioNet test split."""
+    ev = subparsers.add_parser("evaluate", help="score a trained model on the PhysioNet test split")
     ev.add_argument("model", help="a run folder holding best.keras and config.json")
     _add_data_dir(ev)
     ev.add_argument(
@@ -407,7 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--n-boot", type=int, default=1000)
     ev.set_defaults(func=_cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="P(abnormal) for your own recordings")
+
+def _add_predict_commands(subparsers) -> None:
+    """``predict``, ``export`` (to ONNX) and ``calibrate``: the commands that use a model."""
+    pr = subparsers.add_parser("predict", help="P(abnormal) for your own recordings")
     pr.add_argument("files", nargs="+", help="audio files (WAV/FLAC, any length and rate)")
     pr.add_argument(
         "--model",
@@ -428,11 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.set_defaults(func=_cmd_predict)
 
-    ex = sub.add_parser("export", help="export a model folder's best.keras to model.onnx")
+    ex = subparsers.add_parser("export", help="export a model folder's best.keras to model.onnx")
     ex.add_argument("model", help="model folder (best.keras + config.json)")
     ex.set_defaults(func=_cmd_export)
 
-    cal = sub.add_parser(
+    cal = subparsers.add_parser(
         "calibrate",
         help="fit Platt scaling and the Se=Sp threshold on a model's validation carve-out",
     )
@@ -440,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("physionet", help="PhysioNet 2016 folder (real data)")
     cal.set_defaults(func=_cmd_calibrate)
 
-    qa = sub.add_parser(
+
+def _add_quality_command(subparsers) -> None:
+    """``quality``: the signal-quality gate over a PhysioNet tree."""
+    qa = subparsers.add_parser(
         "quality", help="run the signal-quality gate on a PhysioNet tree (results/quality_gate.*)"
     )
     qa.add_argument("root", help="folder holding training-a/ ... validation/")
@@ -448,11 +454,36 @@ def build_parser() -> argparse.ArgumentParser:
     qa.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
     qa.set_defaults(func=_cmd_quality)
 
-    bench = sub.add_parser("bench", help="measure speed and cost (writes results/benchmark.*)")
+
+def _add_bench_command(subparsers) -> None:
+    """``bench``: speed and cost measurements."""
+    bench = subparsers.add_parser(
+        "bench", help="measure speed and cost (writes results/benchmark.*)"
+    )
     bench.add_argument("--quick", action="store_true", help="small synthetic variant (tests)")
     _add_data_dir(bench)
     bench.add_argument("--out", default=None, help="output folder (default: results/)")
     bench.set_defaults(func=_cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``audiofuse`` parser; subcommands are added in the order ``--help`` lists them."""
+    parser = argparse.ArgumentParser(
+        prog="audiofuse",
+        description="AudioFuse: heart-sound classification by ViT-spectrogram + "
+        "1-D CNN-waveform late fusion.",
+    )
+    from .resources import package_version
+
+    parser.add_argument("--version", action="version", version=f"audiofuse {package_version()}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(subparsers)
+    _add_features_command(subparsers)
+    _add_train_commands(subparsers)
+    _add_evaluate_command(subparsers)
+    _add_predict_commands(subparsers)
+    _add_quality_command(subparsers)
+    _add_bench_command(subparsers)
     return parser
 
 
