@@ -167,9 +167,28 @@ NOTEBOOKS = {
             "display(ex.balance_ablation_table(ctx, runs, extra_rows=classical))",
         ],
     ),
-    "08_results": (
+    "08_plus": (
+        "AudioFuse+: making the fusion earn its place (beyond the paper)",
+        "A cumulative ladder on top of the profile: classes balanced within each subset, then "
+        "auxiliary per-branch heads (against modality imbalance: the waveform branch learns "
+        "fast and leaves the ViT under-trained), then warm-up + cosine decay with an average "
+        "of the weights, then augmentation (gain, noise, time shift, stethoscope-like EQ, "
+        "clipping, SpecAugment, mixup). Each fusion row also shows its ROC-AUC with each "
+        "branch knocked out (its input replaced by the training mean); the single branches "
+        "are trained with the final recipe; seed ensembles are their own rows. Then the "
+        "first and last rungs on PASCAL.",
+        [
+            "runs = ex.run_models(ctx, ex.PLUS_LADDER + ex.PLUS_BRANCHES)\n"
+            "knockouts = ex.knockout_rows(ctx, ex.PLUS_LADDER)\n"
+            "ensembles = ex.ensemble_rows(ctx, runs)\n"
+            "display(ex.plus_ladder_table(ctx, runs, knockouts, ensembles))",
+            "pascal = ex.cross_dataset(ctx, [ex.PLUS_LADDER[0], ex.PLUS_LADDER[-1]], name='plus_pascal')\n"
+            "display(pascal)",
+        ],
+    ),
+    "09_results": (
         "Results: every table and figure",
-        "Gathers the tables written by notebooks 01-07 into `results/README.md`.",
+        "Gathers the tables written by notebooks 01-08 into `results/README.md`.",
         [
             "readme = ex.write_results_index(ctx)\ndisplay(Markdown(readme.read_text()))",
         ],

@@ -26,7 +26,8 @@ EXPECTED_TABLES = {
     "05_fusion_ablation": ["fusion_ablation"],
     "06_cross_dataset": ["pascal_robustness"],
     "07_balance_ablation": ["balance_ablation"],
-    "08_results": [],
+    "08_plus": ["plus_ladder", "plus_pascal"],
+    "09_results": [],
 }
 
 
@@ -44,7 +45,7 @@ def workspace(tmp_path_factory):
 
 
 def test_notebooks_are_committed_without_outputs():
-    assert len(NOTEBOOKS) == 8
+    assert len(NOTEBOOKS) == 9
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -100,7 +101,7 @@ def test_notebook_runs(notebook, workspace):
         assert "SYNTHETIC" in md
         assert "commit" in md and "seeds" in md
         assert (results / f"{table}.csv").exists()
-    if notebook.stem == "08_results":
+    if notebook.stem == "09_results":
         index = (workspace / "results" / "README.md").read_text()
         assert "PhysioNet 2016 test split" in index
         assert "Cross-dataset" in index

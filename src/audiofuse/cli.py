@@ -17,6 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .config import PROFILES
 from .resources import default_model
 
 __all__ = ["main", "build_parser"]
@@ -289,7 +290,7 @@ def _add_data_dir(p) -> None:
 
 def _add_run_options(p, seeds: list[int]) -> None:
     """Options of every command that trains: profile, data, seeds, epochs, runs folder."""
-    p.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
+    p.add_argument("--profile", default="smoke", choices=list(PROFILES))
     _add_data_dir(p)
     p.add_argument("--seeds", nargs="+", type=int, default=seeds)
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
@@ -331,7 +332,7 @@ def _add_data_commands(subparsers) -> None:
         "pack", help="compact copy holding only the audio a profile reads (for a GPU machine)"
     )
     pack.add_argument("out", help="output folder")
-    pack.add_argument("--profile", default="paper", choices=["smoke", "cpu", "paper"])
+    pack.add_argument("--profile", default="paper", choices=list(PROFILES))
     pack.add_argument(
         "--datasets",
         nargs="+",
@@ -348,7 +349,7 @@ def _add_data_commands(subparsers) -> None:
 def _add_features_command(subparsers) -> None:
     """``features``: compute and cache the model inputs."""
     feat = subparsers.add_parser("features", help="compute and cache the model inputs")
-    feat.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "paper"])
+    feat.add_argument("--profile", default="smoke", choices=list(PROFILES))
     feat.add_argument("--windows", action="store_true", help="full-recording windows")
     _add_data_dir(feat)
     feat.set_defaults(func=_cmd_features)

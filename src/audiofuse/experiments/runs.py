@@ -32,7 +32,14 @@ __all__ = [
     "load_scores",
     "pascal_scored",
     "pascal_scores",
+    "KNOCKOUTS",
+    "knockout_scores",
 ]
+
+# Branch knock-out (AudioFuse+): a fusion model's first-5 s scores with one
+# branch's input replaced by its mean over the training split. What the AUC
+# loses then is what that branch contributes.
+KNOCKOUTS = ("knockout_spectrogram", "knockout_waveform")
 
 
 def record_scores(model, features: FeatureSet, kind: str) -> pd.DataFrame:
@@ -209,3 +216,34 @@ def pascal_scores(
     table = pd.concat(parts, ignore_index=True)
     run.write_scores("pascal", table)
     return table
+
+
+def _without(features: FeatureSet, branch: str, mean: np.ndarray) -> FeatureSet:
+    """``features`` with every example's ``branch`` input replaced by ``mean``."""
+    arrays = {"spectrogram": features.spectrograms, "waveform": features.waveforms}
+    arrays[branch] = np.broadcast_to(mean, arrays[branch].shape)
+    return FeatureSet(arrays["spectrogram"], arrays["waveform"], features.meta)
+
+
+def knockout_scores(ctx: Context, spec: ModelSpec, seed: int) -> bool:
+    """Save a fusion run's :data:`KNOCKOUTS` scores (validation carve-out and test).
+
+    Needs the trained model; a run whose knock-out scores are saved and newer
+    than its training is left alone. Returns True when the scores exist.
+    """
+    run = ctx.run(spec, seed)
+    if spec.kind != "fusion" or not run.checkpoint("best").exists():
+        return False
+    if run.is_scored(KNOCKOUTS):
+        return True
+    train_first, test_first = physionet_data(ctx)
+    model, config = load_trained(run.path)
+    val_set = train_first.select_records(config.get("val_records", []))
+    for name in KNOCKOUTS:
+        branch = name.removeprefix("knockout_")
+        source = train_first.spectrograms if branch == "spectrogram" else train_first.waveforms
+        mean = np.mean(source, axis=0, dtype=np.float64).astype(source.dtype)
+        val = record_scores(model, _without(val_set, branch, mean), "fusion")
+        test = record_scores(model, _without(test_first, branch, mean), "fusion")
+        run.write_scores(name, val, test)
+    return True

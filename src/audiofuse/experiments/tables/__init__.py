@@ -7,6 +7,7 @@ from .data import dataset_overview, example_figures
 from .loso import loso_classical, loso_table
 from .main import main_table
 from .pascal import cross_dataset
+from .plus import ensemble_rows, knockout_rows, plus_ladder_table
 
 __all__ = [
     "main_table",
@@ -19,4 +20,7 @@ __all__ = [
     "loso_table",
     "dataset_overview",
     "example_figures",
+    "knockout_rows",
+    "ensemble_rows",
+    "plus_ladder_table",
 ]

@@ -114,29 +114,29 @@ def pascal_rows(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def pascal_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
-    """Write ``pascal_robustness`` (.md/.csv) and its per-seed rows; return the table."""
+def pascal_table(ctx: Context, runs: pd.DataFrame, name: str = "pascal_robustness") -> pd.DataFrame:
+    """Write ``name`` (.md/.csv) and its per-seed rows; return the table."""
     table = pascal_rows(runs)
     reporting.write_table(
         table,
         ctx.results,
-        "pascal_robustness",
+        name,
         title="Cross-dataset: trained on PhysioNet 2016, tested on PASCAL",
         prov=ctx.prov(**trained_by(runs)),
         notes=_NOTES,
     )
-    runs.to_csv(ctx.results / "pascal_robustness_per_seed.csv", index=False)
+    runs.to_csv(ctx.results / f"{name}_per_seed.csv", index=False)
     return table
 
 
-def pascal_figure(ctx: Context, curves: dict) -> list[Path]:
+def pascal_figure(ctx: Context, curves: dict, name: str = "pascal") -> list[Path]:
     """ROC curves of the zero-shot protocol (first seed); none without curves."""
     if not curves:
         return []
     return [
         plots.plot_roc_curves(
             curves,
-            ctx.results / "figures" / "roc_pascal_zero_shot.png",
+            ctx.results / "figures" / f"roc_{name}_zero_shot.png",
             title=f"ROC, PASCAL zero-shot ({ctx.data}, {ctx.profile.name})",
         )
     ]
@@ -148,6 +148,7 @@ def cross_dataset(
     physionet_runs: pd.DataFrame | None = None,
     *,
     test_fraction: float = 0.15,
+    name: str = "pascal_robustness",
 ) -> pd.DataFrame:
     """PhysioNet-trained models on PASCAL, under two protocols.
 
@@ -157,8 +158,11 @@ def cross_dataset(
     on a stratified 85 % of PASCAL, tested on the other 15 % (88 recordings),
     threshold from the head's inner validation split.
 
-    The figure's path is in the returned table's ``attrs["figures"]``.
+    ``name`` names the table (``<name>.md/.csv``) and, unless it is the
+    paper's table, its figure (``roc_<name>_zero_shot.png``). The figure's
+    path is in the returned table's ``attrs["figures"]``.
     """
     runs, curves = _score_runs(ctx, specs, test_fraction)
-    table = pascal_table(ctx, runs)
-    return with_figures(table, pascal_figure(ctx, curves))
+    table = pascal_table(ctx, runs, name)
+    figure = "pascal" if name == "pascal_robustness" else name
+    return with_figures(table, pascal_figure(ctx, curves, figure))

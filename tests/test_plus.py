@@ -1,0 +1,161 @@
+"""AudioFuse+ ingredients: each is off in the faithful profiles and does what it says."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiofuse.checkpoint import WeightAverage
+from audiofuse.config import AUGMENT_PRESETS, get_profile
+from audiofuse.data import index_physionet, physionet_split
+from audiofuse.experiments.specs import PLUS_BRANCHES, PLUS_LADDER
+from audiofuse.experiments.tables.plus import ladder_rows
+from audiofuse.features import extract_features
+from audiofuse.models import build_model, deployable
+from audiofuse.training import FeatureBatches, TrainingError, learning_rate, train_model
+
+
+@pytest.fixture(scope="module")
+def features(synthetic_roots, smoke_profile):
+    train, _ = physionet_split(index_physionet(synthetic_roots["physionet2016"]))
+    sample = train.groupby("label").head(12).reset_index(drop=True)
+    return extract_features(sample, smoke_profile.features, n_jobs=1, progress=False)
+
+
+def test_faithful_profiles_leave_every_ingredient_off():
+    for name in ("smoke", "cpu", "paper"):
+        train = get_profile(name).train
+        assert train.aux_loss_weight == 0 and train.ema_momentum == 0
+        assert train.lr_schedule == "constant" and train.augment == "none"
+    plus, cpu = get_profile("plus"), get_profile("cpu")
+    assert plus.features == cpu.features and plus.model == cpu.model
+    assert plus.train == PLUS_LADDER[-1].profile(cpu).train  # the last rung is the profile
+    assert AUGMENT_PRESETS[plus.train.augment].enabled
+
+
+def test_ladder_rungs_each_add_to_the_one_before():
+    for before, after in zip(PLUS_LADDER, PLUS_LADDER[1:], strict=False):
+        assert set(before.overrides) < set(after.overrides)
+    assert {spec.kind for spec in PLUS_BRANCHES} == {"spectrogram", "waveform"}
+    assert all(("aux_loss_weight", 0.5) not in spec.overrides for spec in PLUS_BRANCHES)
+
+
+def test_aux_heads_add_two_outputs_that_deployable_strips(smoke_profile):
+    cfg = smoke_profile.model
+    plain = build_model("fusion", smoke_profile.features, cfg)
+    aux = build_model("fusion", smoke_profile.features, cfg, aux_heads=True)
+    assert len(aux.outputs) == 3 and len(plain.outputs) == 1
+    served = deployable(aux)
+    assert len(served.outputs) == 1 and served.count_params() == plain.count_params()
+    assert deployable(plain) is plain
+    # single-branch models have nothing to balance
+    assert len(build_model("waveform", smoke_profile.features, cfg, aux_heads=True).outputs) == 1
+
+
+def test_learning_rate_warms_up_then_decays_to_zero(smoke_profile):
+    cfg = smoke_profile.train.replace(
+        lr_schedule="cosine", warmup_epochs=2, epochs=10, batch_size=10, learning_rate=1e-3
+    )
+    schedule = learning_rate(cfg, n_examples=100)  # 10 steps per epoch
+    at = {step: float(schedule(step)) for step in (0, 10, 20, 60, 100)}
+    assert at[0] == 0.0 and at[10] == pytest.approx(5e-4)
+    assert at[20] == pytest.approx(1e-3) and 0 < at[60] < 1e-3 and at[100] < 1e-6
+    assert learning_rate(smoke_profile.train, 100) == smoke_profile.train.learning_rate
+    with pytest.raises(TrainingError, match="lr_schedule"):
+        learning_rate(cfg.replace(lr_schedule="step"), 100)
+
+
+def test_weight_average_tracks_swaps_in_and_survives_a_restart(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    kernel = model.trainable_variables[0]
+    average = WeightAverage(momentum=0.5)
+    average.set_model(model)
+    for value in (1.0, 3.0, 5.0):
+        kernel.assign(np.full((2, 1), value, "float32"))
+        average.on_train_batch_end(0)
+    # the first update copies; then momentum min(0.5, (1 + t) / (10 + t)) = 2/11, 3/12
+    second = (2 / 11) * 1.0 + (9 / 11) * 3.0
+    expected = 0.25 * second + 0.75 * 5.0
+    with average.averaged():
+        np.testing.assert_allclose(kernel.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(kernel.numpy(), 5.0)  # raw weights are back
+    average.save(tmp_path / "average.npz")
+    restored = WeightAverage(momentum=0.5)
+    restored.load(tmp_path / "average.npz")
+    assert restored.updates == 3
+    np.testing.assert_allclose(restored.shadow[0], expected, rtol=1e-6)
+
+
+def test_augmented_batches_depend_on_seed_epoch_and_batch_only(features, smoke_profile):
+    plus = AUGMENT_PRESETS["plus"]
+
+    def batches(kind="fusion", **kw):
+        return FeatureBatches(
+            features, kind, 8, seed=3, augment=plus, feature_config=smoke_profile.features, **kw
+        )
+
+    a, b = batches(), batches()
+    x_a, y_a = a[0]
+    x_b, _ = b[0]
+    np.testing.assert_array_equal(x_a["waveform"], x_b["waveform"])
+    plain = features.inputs("fusion", np.sort(a.index[:8]))
+    assert not np.allclose(x_a["waveform"], plain["waveform"])
+    b.epoch = 1
+    assert not np.allclose(b[0][0]["waveform"], x_a["waveform"])
+    assert ((y_a >= 0) & (y_a <= 1)).all()  # mixup: soft labels
+    assert set(batches("spectrogram")[0][0]) == {"spectrogram"}
+    _, y3 = batches(n_outputs=3)[0]
+    assert isinstance(y3, tuple) and len(y3) == 3
+    with pytest.raises(ValueError, match="feature_config"):
+        FeatureBatches(features, "fusion", 8, augment=plus)
+
+
+def test_plus_training_saves_a_one_output_best_model_and_the_average(
+    features, smoke_profile, tmp_path
+):
+    recipe = PLUS_LADDER[-1].profile(smoke_profile)
+    result = train_model("fusion", recipe, features, tmp_path / "run", seed=0, progress=False)
+    assert len(result.model.outputs) == 1
+    assert (tmp_path / "run" / "average.npz").exists()
+    assert len(result.history["val_roc_auc"]) == recipe.train.epochs
+    last = keras.saving.load_model(tmp_path / "run" / "last.keras", compile=False)
+    assert len(last.outputs) == 3  # the training model, to resume from
+
+
+def _runs(rows):
+    base = {"slug": "s", "mcc": 0.5, "f1_abnormal": 0.5, "accuracy": 0.7}
+    base |= {"sensitivity": 0.7, "specificity": 0.7, "macc": 0.7}
+    return pd.DataFrame([base | row for row in rows])
+
+
+def test_ladder_table_gives_rung_deltas_knockouts_and_ensembles():
+    r0, r1 = PLUS_LADDER[0].name, PLUS_LADDER[1].name
+    runs = _runs(
+        [
+            {"model": r0, "evaluation": "first_5s", "seed": s, "roc_auc": auc}
+            for s, auc in ((0, 0.80), (1, 0.82))
+        ]
+        + [
+            {"model": r1, "evaluation": "first_5s", "seed": s, "roc_auc": auc}
+            for s, auc in ((0, 0.85), (1, 0.87))
+        ]
+    )
+    knockouts = _runs(
+        [
+            {"model": r1, "evaluation": "knockout_spectrogram", "seed": 0, "roc_auc": 0.7},
+            {"model": r1, "evaluation": "knockout_waveform", "seed": 0, "roc_auc": 0.6},
+        ]
+    )
+    ensembles = pd.DataFrame(
+        [{"model": f"{r1}, ensemble of 2 seeds", "evaluation": "first_5s", "seeds": 2, "roc_auc": 0.9}]
+    )
+    table = ladder_rows(runs, knockouts, ensembles).set_index("model")
+    assert table.loc[r0, "rung"] == 0 and table.loc[r1, "rung"] == 1
+    assert table.loc[r1, "Δ ROC-AUC vs rung before"] == "+0.050"
+    assert table.loc[r0, "Δ ROC-AUC vs rung before"] == "—"
+    assert table.loc[r1, "ROC-AUC, spectrogram knocked out"] == "0.700"
+    assert table.loc[r1, "ROC-AUC, waveform knocked out"] == "0.600"
+    assert table.loc[r0, "ROC-AUC, waveform knocked out"] == "—"
+    assert table.loc[f"{r1}, ensemble of 2 seeds", "ROC-AUC"] == "0.900"
