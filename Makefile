@@ -5,6 +5,13 @@ BIN := $(VENV)/bin
 PROFILE ?= smoke
 DATA_DIR ?=
 SEEDS ?= [0, 1, 2]
+# SEEDS as a YAML list for papermill: "[0, 1, 2]" as it is, "0 1 2" becomes "[0, 1, 2]".
+comma := ,
+empty :=
+space := $(empty) $(empty)
+seeds_yaml = $(if $(findstring [,$(1)),$(1),[$(subst $(space),$(comma)$(space),$(strip $(1)))])
+# `make demo` runs one seed unless SEEDS is given (SEEDS="0 1 2" for the full demo).
+DEMO_SEEDS := $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),0)
 EPOCHS ?= null
 N_BOOT ?= 1000
 TRAIN ?= True
@@ -44,7 +51,9 @@ data: setup
 	$(BIN)/audiofuse data download pascal
 
 demo: setup
-	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(SEEDS)"
+	@echo "demo: synthetic data, smoke profile, seeds $(call seeds_yaml,$(DEMO_SEEDS))" \
+	  "$(if $(filter 0,$(DEMO_SEEDS)),(the quick default; SEEDS=\"0 1 2\" for the full run),)"
+	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)"
 
 reproduce: setup
 	@mkdir -p $(EXECUTED)
@@ -52,7 +61,7 @@ reproduce: setup
 	  echo "== $$nb ($(DATA_KIND) data, $(PROFILE) profile)"; \
 	  $(BIN)/papermill --no-progress-bar --log-level WARNING "$$nb" "$(EXECUTED)/$$(basename $$nb)" \
 	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" -p TRAIN $(TRAIN) \
-	    -y "{SEEDS: $(SEEDS), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT)}" || exit 1; \
+	    -y "{SEEDS: $(call seeds_yaml,$(SEEDS)), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT)}" || exit 1; \
 	done
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores

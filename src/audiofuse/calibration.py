@@ -153,7 +153,7 @@ def calibrate_model(folder: str | Path, physionet_root: str | Path) -> dict:
     from .data import index_physionet, physionet_split
     from .predict import Predictor, write_model_card
     from .reporting import read_json_object
-    from .training import record_weights
+    from .splits import record_weights
 
     folder = Path(folder)
     predictor = Predictor.load(folder)  # first: it gives the one-line errors for a bad folder

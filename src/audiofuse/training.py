@@ -25,15 +25,21 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 
-from .augment import augment_clips, mixup
+from .batches import FeatureBatches
 from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
-from .config import AugmentConfig, FeatureConfig, Profile, augment_preset
+from .config import Profile, augment_preset
 from .features import FeatureSet
-from .models import MODEL_INPUTS, build_model, deployable
+from .models import build_model, deployable
 from .reporting import read_json_object
-from .splits import carve_records
+from .splits import (
+    BALANCE_MODES,
+    TrainingError,
+    balance_strata,
+    carve_validation,
+    check_labels,
+    record_weights,
+)
 
 __all__ = [
     "TrainingError",
@@ -53,10 +59,6 @@ __all__ = [
 ]
 
 
-class TrainingError(ValueError):
-    """Training cannot start: empty data, one class, or a bad checkpoint."""
-
-
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the Keras backend; make TensorFlow ops deterministic."""
     keras.utils.set_random_seed(seed)
@@ -65,185 +67,6 @@ def set_seed(seed: int) -> None:
 
         with contextlib.suppress(Exception):  # older TF, or already set
             tf.config.experimental.enable_op_determinism()
-
-
-def _check_labels(labels: np.ndarray, what: str) -> None:
-    if len(labels) == 0:
-        raise TrainingError(f"{what} is empty")
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        raise TrainingError(
-            f"{what} holds a single class ({int(classes[0])}); need normal and abnormal"
-        )
-
-
-BALANCE_MODES = ("label", "subset")
-
-
-def _balance_columns(meta: pd.DataFrame, balance: str) -> list[str]:
-    if balance not in BALANCE_MODES:
-        raise TrainingError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
-    if balance == "subset" and "subset" not in meta.columns:
-        raise TrainingError(
-            "balance='subset' needs the recording subset of each record (PhysioNet's "
-            "training-a..f); this data has none"
-        )
-    return ["label"] if balance == "label" else ["subset", "label"]
-
-
-def record_weights(meta: pd.DataFrame, balance: str = "label") -> np.ndarray:
-    """Loss weight of every row of ``meta``, from counts of its *records*.
-
-    Parameters
-    ----------
-    meta : pandas.DataFrame
-        ``FeatureSet.meta``: needs ``record`` and ``label`` (and ``subset`` for
-        ``balance="subset"``); the windows of one record share its weight.
-    balance : {"label", "subset"}
-        ``"label"``: ``n / (2 n_y)``, so both classes carry equal total weight
-        (the usual class weights; the mean over records is 1). ``"subset"``:
-        ``n_s / (2 n_sy)`` for subset ``s``, rescaled to a mean of 1 over
-        records, so the classes carry equal weight *within every subset*
-        while each subset keeps its share of the records. The subset then
-        says nothing about the label, as in PhysioNet's test list.
-
-    Returns
-    -------
-    numpy.ndarray of float64, one weight per row of ``meta``
-    """
-    columns = _balance_columns(meta, balance)
-    records = meta.drop_duplicates("record")
-    n_cell = records.groupby(columns)["record"].transform("size").to_numpy()
-    if balance == "label":
-        per_record = len(records) / (2.0 * n_cell)
-    else:
-        n_subset = records.groupby("subset")["record"].transform("size").to_numpy()
-        per_record = n_subset / (2.0 * n_cell)
-        per_record = per_record / per_record.mean()
-    lookup = pd.Series(per_record, index=records["record"].to_numpy())
-    return lookup.loc[meta["record"].to_numpy()].to_numpy(dtype=np.float64)
-
-
-def balance_strata(meta: pd.DataFrame, balance: str = "label") -> np.ndarray:
-    """Carve-out stratum of every row of ``meta``.
-
-    The label, or with ``balance="subset"`` the ``"subset/label"`` pair, unless
-    a pair holds a single record (it could not be split): then the label.
-    """
-    _balance_columns(meta, balance)
-    labels = meta["label"].to_numpy()
-    if balance == "label":
-        return labels
-    pairs = meta["subset"].astype(str) + "/" + meta["label"].astype(str)
-    records_per_pair = pairs.groupby(meta["record"].to_numpy()).first().value_counts()
-    return pairs.to_numpy() if records_per_pair.min() >= 2 else labels
-
-
-def carve_validation(
-    features: FeatureSet, fraction: float, seed: int, balance: str = "label"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of the *records* of ``features`` into (train, val) record ids.
-
-    Windows of one recording always land on the same side. The strata are
-    those of :func:`balance_strata`.
-    """
-    per_record = features.meta.drop_duplicates("record")
-    strata = balance_strata(per_record, balance)
-    _check_labels(per_record["label"].to_numpy(), "training set")
-    return carve_records(per_record["record"].to_numpy(), strata, fraction, seed)
-
-
-class FeatureBatches(keras.utils.PyDataset):
-    """Shuffled float32 batches from a (possibly windowed, memory-mapped) FeatureSet.
-
-    With ``one_window_per_record`` each epoch draws one random window of each
-    recording, a cheap augmentation when the set holds full-recording windows.
-    ``row_weights`` (one per row of ``features``, e.g. from
-    :func:`record_weights`) become the batches' sample weights.
-
-    ``augment`` (with the profile's ``feature_config``) augments every batch;
-    its random draws depend only on ``(seed, epoch, batch)``, so a resumed run
-    sees the batches an uninterrupted one would. Set ``epoch`` before each
-    epoch. ``n_outputs`` > 1 repeats the labels and weights for a model with
-    auxiliary outputs.
-    """
-
-    def __init__(
-        self,
-        features: FeatureSet,
-        kind: str,
-        batch_size: int,
-        *,
-        shuffle: bool = True,
-        seed: int = 0,
-        one_window_per_record: bool = False,
-        row_weights: np.ndarray | None = None,
-        augment: AugmentConfig | None = None,
-        feature_config: FeatureConfig | None = None,
-        n_outputs: int = 1,
-    ):
-        super().__init__()
-        if augment is not None and augment.enabled and feature_config is None:
-            raise ValueError("augmentation needs the profile's feature_config")
-        self.augment = augment if augment is not None and augment.enabled else None
-        self.feature_config = feature_config
-        self.n_outputs = n_outputs
-        self.seed = seed
-        self.epoch = 0
-        self.features = features
-        self.kind = kind
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
-        self.one_window = one_window_per_record
-        if row_weights is not None and len(row_weights) != len(features):
-            raise ValueError(f"{len(row_weights)} row weights for {len(features)} rows")
-        self.row_weights = None if row_weights is None else np.asarray(row_weights, "float32")
-        codes, self._groups = np.unique(features.records, return_inverse=True)
-        self._n_records = len(codes)
-        self.on_epoch_end()
-
-    def _draw(self) -> np.ndarray:
-        if not self.one_window:
-            return np.arange(len(self.features))
-        # one random row per record: random priority, keep each group's max
-        priority = self.rng.random(len(self._groups))
-        order = np.lexsort((priority, self._groups))
-        last_of_group = np.r_[self._groups[order][1:] != self._groups[order][:-1], True]
-        return order[last_of_group]
-
-    def on_epoch_end(self):
-        self.index = self._draw()
-        if self.shuffle:
-            self.rng.shuffle(self.index)
-
-    def __len__(self):
-        return int(np.ceil(len(self.index) / self.batch_size))
-
-    def __getitem__(self, i):
-        rows = np.sort(self.index[i * self.batch_size : (i + 1) * self.batch_size])
-        y = self.features.labels[rows].astype("float32")
-        w = None if self.row_weights is None else self.row_weights[rows]
-        if self.augment is None:
-            x = self.features.inputs(self.kind, rows)
-        else:
-            x, y, w = self._augmented(rows, i, y, w)
-        if self.n_outputs > 1:
-            y = (y,) * self.n_outputs
-            w = None if w is None else (w,) * self.n_outputs
-        return (x, y) if w is None else (x, y, w)
-
-    def _augmented(self, rows, i, y, w):
-        rng = np.random.default_rng((self.seed, self.epoch, i))
-        names = MODEL_INPUTS[self.kind]
-        # waveform-domain augmentation recomputes the image from the audio, so
-        # a spectrogram-only model sees the same augmented audio as the fusion
-        source = MODEL_INPUTS["fusion"] if self.augment.waveform_domain else names
-        x = augment_clips(self.features.inputs(source, rows), rng, self.augment, self.feature_config)
-        x = {name: x[name] for name in names}
-        if self.augment.mixup_alpha:
-            x, y, w = mixup(x, y, rng, self.augment.mixup_alpha, w)
-        return x, y, w
 
 
 def predict_proba(
@@ -349,12 +172,8 @@ def train_model(
     finished = _is_finished(state, train_cfg)
 
     set_seed(seed)
-    balance = train_cfg.balance
     train_set, val_set, val_ids, windowed = _split_training(features, train_cfg, seed)
     config["val_records"] = sorted(str(r) for r in val_ids)
-    val_labels = val_set.labels
-    # "label" keeps the plain ROC-AUC; "subset" weights it as the loss is weighted
-    val_weights = record_weights(val_set.meta, balance) if balance == "subset" else None
 
     if finished:
         if progress:
@@ -370,24 +189,8 @@ def train_model(
     batches = _training_batches(train_set, kind, profile, seed, windowed, len(model.outputs))
     if state:
         batches.rng = np.random.default_rng(seed + start_epoch)
-    average = None
-    if train_cfg.ema_momentum:
-        average = WeightAverage(train_cfg.ema_momentum)
-        average.load(run.average_path)
-    checkpoint = ValidationCheckpoint(
-        lambda m: predict_proba(m, val_set, kind),
-        val_labels,
-        patience=train_cfg.patience,
-        epochs=train_cfg.epochs,
-        weights=val_weights,
-        run=run,
-        resume=state,
-        history=history,
-        config=config,
-        label=f"[{kind} seed {seed}]" if progress else None,
-        n_train=len(batches.index),
-        average=average,
-        deployable=deployable,
+    average, checkpoint = _callbacks(
+        run, state, history, config, val_set, kind, train_cfg, len(batches.index), progress
     )
     callbacks = [average, checkpoint] if average else [checkpoint]
     # One fit call per epoch, not one for all: Keras 3 starts reading the next
@@ -408,6 +211,34 @@ def train_model(
         val_ids,
         checkpoint.elapsed,
     )
+
+
+def _callbacks(run, state, history, config, val_set, kind, train_cfg, n_train, progress):
+    """``(average, checkpoint)``: the weight average (None without an EMA) and the
+    :class:`ValidationCheckpoint`, both resumed from ``state`` when given."""
+    average = None
+    if train_cfg.ema_momentum:
+        average = WeightAverage(train_cfg.ema_momentum)
+        average.load(run.average_path)
+    # "label" keeps the plain ROC-AUC; "subset" weights it as the loss is weighted
+    balance = train_cfg.balance
+    val_weights = record_weights(val_set.meta, balance) if balance == "subset" else None
+    checkpoint = ValidationCheckpoint(
+        lambda m: predict_proba(m, val_set, kind),
+        val_set.labels,
+        patience=train_cfg.patience,
+        epochs=train_cfg.epochs,
+        weights=val_weights,
+        run=run,
+        resume=state,
+        history=history,
+        config=config,
+        label=f"[{kind} seed {config['seed']}]" if progress else None,
+        n_train=n_train,
+        average=average,
+        deployable=deployable,
+    )
+    return average, checkpoint
 
 
 def _training_batches(
@@ -440,7 +271,7 @@ def _split_training(features: FeatureSet, train_cfg, seed: int):
     windowed = bool(len(features) > features.meta["record"].nunique())
     if windowed:
         val_set = val_set.subset(val_set.meta["window"].to_numpy() == 0)
-    _check_labels(val_set.labels, "validation carve-out")
+    check_labels(val_set.labels, "validation carve-out")
     return train_set, val_set, val_ids, windowed
 
 
