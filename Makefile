@@ -14,6 +14,7 @@ seeds_yaml = $(if $(findstring [,$(1)),$(1),[$(subst $(space),$(comma)$(space),$
 DEMO_SEEDS := $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),0)
 EPOCHS ?= null
 N_BOOT ?= 1000
+HEAD_SPLITS ?= 20
 TRAIN ?= True
 DATA_KIND := $(if $(strip $(DATA_DIR)),real,synthetic)
 EXECUTED := results/$(DATA_KIND)/$(PROFILE)/notebooks
@@ -61,7 +62,7 @@ reproduce: setup
 	  echo "== $$nb ($(DATA_KIND) data, $(PROFILE) profile)"; \
 	  $(BIN)/papermill --no-progress-bar --log-level WARNING "$$nb" "$(EXECUTED)/$$(basename $$nb)" \
 	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" -p TRAIN $(TRAIN) \
-	    -y "{SEEDS: $(call seeds_yaml,$(SEEDS)), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT)}" || exit 1; \
+	    -y "{SEEDS: $(call seeds_yaml,$(SEEDS)), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT), HEAD_SPLITS: $(HEAD_SPLITS)}" || exit 1; \
 	done
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores

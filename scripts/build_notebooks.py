@@ -30,6 +30,7 @@ DATA_DIR = None       # None or "synthetic": embedded synthetic data; else a fol
 SEEDS = [0, 1, 2]
 EPOCHS = None         # None: the profile's own maximum
 N_BOOT = 1000         # bootstrap resamples for the 95 % CIs
+HEAD_SPLITS = 20      # PASCAL head-trained protocol: stratified 85/15 splits, one head each
 RESULTS_DIR = None    # None: results/ in the repository
 RUNS_DIR = None       # None: runs/ in the repository (trained models, feature caches)
 TRAIN = True          # False: tables from runs already trained and scored (e.g. on a GPU), no training
@@ -79,7 +80,8 @@ from IPython.display import Image, Markdown, display
 from audiofuse import experiments as ex
 
 ctx = ex.setup(profile=PROFILE, data_dir=DATA_DIR, seeds=SEEDS, epochs=EPOCHS,
-               results_dir=RESULTS_DIR, runs_dir=RUNS_DIR, n_boot=N_BOOT, train=TRAIN)
+               results_dir=RESULTS_DIR, runs_dir=RUNS_DIR, n_boot=N_BOOT, train=TRAIN,
+               head_splits=HEAD_SPLITS)
 display(Markdown(f"**{ctx.data.upper()} data**, profile `{ctx.profile.name}`, seeds {list(ctx.seeds)}"
                  + (" -- synthetic results say nothing about heart sounds." if ctx.data == "synthetic" else "")))
 """

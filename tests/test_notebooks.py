@@ -89,6 +89,7 @@ def test_notebook_runs(notebook, workspace):
             "SEEDS": [0],
             "EPOCHS": 2,
             "N_BOOT": 50,
+            "HEAD_SPLITS": 2,
             "RESULTS_DIR": str(workspace / "results"),
             "RUNS_DIR": str(workspace / "runs"),
         },

@@ -162,6 +162,25 @@ def test_cross_dataset_rows_threshold_each_protocol_on_its_own_validation():
     assert by["zero_shot"]["backend"] == "jax" and by["zero_shot"]["slug"] == "fusion"
 
 
+def test_head_trained_protocol_gives_one_row_per_head_split():
+    spec = ex.PAPER_MODELS[2]
+    parts = [_scores(5, 0.1)[1].assign(protocol="zero_shot", split="test", head_split=0)]
+    for k in range(3):
+        val, test = _scores(10 + k, 0.2 + 0.1 * k, n=20)
+        parts += [
+            val.assign(protocol="head_trained", split="val", head_split=k),
+            test.assign(protocol="head_trained", split="test", head_split=k),
+        ]
+    rows = pascal_run_rows(spec, "fusion", 0, _scores(0, 0.4), pd.concat(parts), N_BOOT)
+    heads = [r for r in rows if r["protocol"] == "head_trained"]
+    assert [r["head_split"] for r in heads] == [0, 1, 2]
+    table = pascal_rows(pd.DataFrame(rows)).set_index("protocol")
+    assert table.loc["head_trained", "head splits"] == 3 and table.loc["head_trained", "seeds"] == 1
+    assert table.loc["zero_shot", "head splits"] == "—"
+    aucs = pd.Series([r["roc_auc"] for r in heads])
+    assert table.loc["head_trained", "PASCAL ROC-AUC"] == _fmt(aucs)
+
+
 def test_cross_dataset_table_and_figure(ctx):
     rows, curves = [], {}
     for spec, shift in zip(ex.PAPER_MODELS, (0.1, 0.2, 0.3), strict=True):

@@ -31,6 +31,8 @@ class Context:
     n_boot: int = 1000
     progress: bool = True
     train: bool = True
+    # PASCAL head-trained protocol: stratified 85/15 splits, each with its own head
+    head_splits: int = 20
     # the session's folders; by default those holding ``runs`` and ``results``
     paths: Paths | None = None
     # features and the PhysioNet index, computed once per context
@@ -68,6 +70,7 @@ def setup(
     n_boot: int = 1000,
     progress: bool = True,
     train: bool = True,
+    head_splits: int = 20,
 ) -> Context:
     """Resolve the profile and the data, and make the output folders.
 
@@ -83,6 +86,9 @@ def setup(
     train : bool
         ``False`` builds tables only from runs already trained and scored
         (e.g. on a GPU with ``audiofuse train-runs``) and skips missing ones.
+    head_splits : int
+        PASCAL's head-trained protocol is repeated over this many stratified
+        85/15 splits (one split of 88 test recordings has an sd of ~0.04).
     """
     chosen = get_profile(profile)
     if epochs:
@@ -120,7 +126,8 @@ def setup(
         n_boot,
         progress,
         train,
-        paths,
+        head_splits=int(head_splits),
+        paths=paths,
     )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "load_scores",
     "pascal_scored",
     "pascal_scores",
+    "head_split_count",
     "KNOCKOUTS",
     "knockout_scores",
 ]
@@ -177,27 +178,24 @@ def pascal_scores(
     """Per-record PASCAL scores of one trained run, under both protocols.
 
     Saved as ``scores_pascal.csv`` beside the model and reused while newer
-    than the run. Columns ``record, label, score, protocol, split``:
-    ``zero_shot`` rows score every labelled recording with the PhysioNet
-    model; ``head_trained`` rows hold the head's inner validation (``val``,
-    for its threshold) and the held-out 15 % (``test``).
+    than the run and holding ``ctx.head_splits`` head splits. Columns
+    ``record, label, score, protocol, split, head_split``: ``zero_shot`` rows
+    score every labelled recording with the PhysioNet model; ``head_trained``
+    rows hold, for each stratified 85/15 split ``head_split`` (0, 1, ...),
+    the head's inner validation (``val``, for its threshold) and the held-out
+    15 % (``test``).
     """
     run = ctx.run(spec, seed)
     if pascal_scored(ctx, spec, seed):
-        return run.scores("pascal", split=False)
+        saved = run.scores("pascal", split=False)
+        if head_split_count(saved) >= ctx.head_splits:
+            return saved
     pascal_features = features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
     labels, records = pascal_features.labels, pascal_features.records
-    head_train_idx, head_test_idx = train_test_split(
-        np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=0
-    )
     model, _ = load_trained(run.path)
-    scores = predict_proba(model, pascal_features, spec.kind)
     embeddings = embed(model, pascal_features, spec.kind)
-    head, head_val_idx = train_head(
-        embeddings[head_train_idx], labels[head_train_idx], spec.profile(ctx.profile), seed=seed
-    )
 
-    def frame(idx, score, protocol, split):
+    def frame(idx, score, protocol, split, head_split=0):
         return pd.DataFrame(
             {
                 "record": records[idx],
@@ -205,18 +203,41 @@ def pascal_scores(
                 "score": score,
                 "protocol": protocol,
                 "split": split,
+                "head_split": head_split,
             }
         )
 
     every = np.arange(len(labels))
-    parts = [frame(every, scores, "zero_shot", "test")]
-    for split, idx in (("val", head_train_idx[head_val_idx]), ("test", head_test_idx)):
-        head_scores = head.predict_on_batch(embeddings[idx]).ravel()
-        parts.append(frame(idx, head_scores, "head_trained", split))
+    parts = [frame(every, predict_proba(model, pascal_features, spec.kind), "zero_shot", "test")]
+    for k in _progress(range(ctx.head_splits), ctx, f"PASCAL heads, {run.path.name}"):
+        head_train_idx, head_test_idx = train_test_split(
+            every, test_size=test_fraction, stratify=labels, random_state=k
+        )
+        head, head_val_idx = train_head(
+            embeddings[head_train_idx], labels[head_train_idx], spec.profile(ctx.profile), seed=seed
+        )
+        for split, idx in (("val", head_train_idx[head_val_idx]), ("test", head_test_idx)):
+            head_scores = head.predict_on_batch(embeddings[idx]).ravel()
+            parts.append(frame(idx, head_scores, "head_trained", split, k))
     table = pd.concat(parts, ignore_index=True)
     run.write_scores("pascal", table)
     return table
 
+
+def head_split_count(pascal: pd.DataFrame) -> int:
+    """How many head-trained splits a ``scores_pascal.csv`` holds (files written
+    before there were several hold one, without a ``head_split`` column)."""
+    if "head_split" not in pascal:
+        return 1
+    return int(pascal.loc[pascal["protocol"] == "head_trained", "head_split"].nunique())
+
+
+def _progress(items, ctx: Context, label: str):
+    if not ctx.progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=label, unit="split")
 
 def _without(features: FeatureSet, branch: str, mean: np.ndarray) -> FeatureSet:
     """``features`` with every example's ``branch`` input replaced by ``mean``."""
