@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from ... import reporting
 from ..context import Context
 from ..runs import KNOCKOUTS, knockout_scores, score_rows
-from ..specs import EVALUATIONS, PLUS_BRANCHES, PLUS_LADDER
+from ..specs import EVALUATIONS, PLUS_BRANCHES, PLUS_LABEL_BALANCE, PLUS_LADDER
 from .summary import summary, trained_by, with_figures
 
 __all__ = ["knockout_rows", "ensemble_rows", "ladder_rows", "plus_ladder_table"]
@@ -84,7 +84,7 @@ def ladder_rows(
     evaluation); knock-outs are on the first 5 s, the paper's protocol.
     """
     table = summary(runs)
-    order = [spec.name for spec in PLUS_LADDER + PLUS_BRANCHES]
+    order = [spec.name for spec in PLUS_LADDER + PLUS_BRANCHES + PLUS_LABEL_BALANCE]
     out = []
     for row in table.itertuples(index=False):
         rung = order.index(row.model) if row.model in order else None
@@ -146,7 +146,9 @@ def plus_ladder_table(
         prov=ctx.prov(**trained_by(runs)),
         notes="Each numbered rung adds one ingredient to the rung before it; rung 3 is the "
         "`plus` recipe. The rows without a rung are the single branches trained with the "
-        "same recipe, and the seed ensembles (the mean of the seeds' scores per record, "
+        "same recipe, the recipe on the paper's class balance (subset balance matches the "
+        "composition of PhysioNet's test list, which other sources need not share), and the "
+        "seed ensembles (the mean of the seeds' scores per record, "
         "ROC-AUC only: each seed has its own validation carve-out, so there is no common "
         "one for a threshold). *Knocked out*: the first-5 s ROC-AUC with that branch's "
         "input replaced by its mean over the training split. Thresholds (MCC, Se, Sp) come "
