@@ -159,3 +159,16 @@ def test_ladder_table_gives_rung_deltas_knockouts_and_ensembles():
     assert table.loc[r1, "ROC-AUC, waveform knocked out"] == "0.600"
     assert table.loc[r0, "ROC-AUC, waveform knocked out"] == "—"
     assert table.loc[f"{r1}, ensemble of 2 seeds", "ROC-AUC"] == "0.900"
+
+
+def test_parallel_runs_split_the_cores_and_respect_the_environment(monkeypatch):
+    from audiofuse.experiments.scheduler import worker_threads
+
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    assert worker_threads(2, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert worker_threads(2, cores=16)["OMP_NUM_THREADS"] == "8"
+    assert worker_threads(8, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert "TF_NUM_INTRAOP_THREADS" not in worker_threads(2, cores=2)
