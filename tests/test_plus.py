@@ -10,7 +10,7 @@ import pytest
 from audiofuse.checkpoint import WeightAverage
 from audiofuse.config import AUGMENT_PRESETS, get_profile
 from audiofuse.data import index_physionet, physionet_split
-from audiofuse.experiments.specs import PLUS_BRANCHES, PLUS_LADDER
+from audiofuse.experiments.specs import PLUS_BRANCHES, PLUS_LADDER, PLUS_RECIPE
 from audiofuse.experiments.tables.plus import ladder_rows
 from audiofuse.features import extract_features
 from audiofuse.models import build_model, deployable
@@ -31,8 +31,8 @@ def test_faithful_profiles_leave_every_ingredient_off():
         assert train.lr_schedule == "constant" and train.augment == "none"
     plus, cpu = get_profile("plus"), get_profile("cpu")
     assert plus.features == cpu.features and plus.model == cpu.model
-    assert plus.train == PLUS_LADDER[-1].profile(cpu).train  # the last rung is the profile
-    assert AUGMENT_PRESETS[plus.train.augment].enabled
+    assert plus.train == PLUS_RECIPE.profile(cpu).train  # the kept rungs are the profile
+    assert AUGMENT_PRESETS[PLUS_LADDER[-1].profile(cpu).train.augment].enabled
 
 
 def test_ladder_rungs_each_add_to_the_one_before():

@@ -1,0 +1,45 @@
+"""The committed real-data tables equal what the committed per-run scores give.
+
+``results/real/<profile>/scores/`` holds every run's per-record scores, config,
+history and state (no weights). Restored into an empty runs folder, they must
+rebuild the committed tables value for value, with no model and no training.
+Needs the real data folder (the context indexes it); skips cleanly without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from audiofuse import experiments as ex
+from audiofuse.experiments.scores import restore_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU_RESULTS = ROOT / "results" / "real" / "cpu"
+
+
+@pytest.mark.skipif(
+    not (CPU_RESULTS / "scores").is_dir() or not (CPU_RESULTS / "plus_ladder.csv").exists(),
+    reason="no committed cpu scores or ladder",
+)
+def test_plus_ladder_rebuilds_from_committed_scores(real_data_dir, tmp_path):
+    restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
+    ctx = ex.setup(
+        "cpu",
+        str(real_data_dir),
+        seeds=(0, 1, 2),
+        runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+        n_boot=50,
+        progress=False,
+        train=False,
+    )
+    fusions = ex.PLUS_LADDER + ex.PLUS_LABEL_BALANCE
+    runs = ex.run_models(ctx, fusions + ex.PLUS_BRANCHES)
+    knockouts = ex.knockout_rows(ctx, fusions)
+    ex.plus_ladder_table(ctx, runs, knockouts, ex.ensemble_rows(ctx, runs))
+    committed = pd.read_csv(CPU_RESULTS / "plus_ladder.csv", keep_default_na=False)
+    rebuilt = pd.read_csv(ctx.results / "plus_ladder.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(rebuilt, committed)
