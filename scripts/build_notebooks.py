@@ -171,16 +171,16 @@ NOTEBOOKS = {
     ),
     "08_plus": (
         "AudioFuse+: making the fusion earn its place (beyond the paper)",
-        "A cumulative ladder on top of the profile: classes balanced within each subset, then "
-        "auxiliary per-branch heads (against modality imbalance: the waveform branch learns "
-        "fast and leaves the ViT under-trained), then warm-up + cosine decay with an average "
-        "of the weights, then augmentation (gain, noise, time shift, stethoscope-like EQ, "
-        "clipping, SpecAugment, mixup). Each fusion row also shows its ROC-AUC with each "
-        "branch knocked out (its input replaced by the training mean); the single branches "
-        "are trained with the final recipe; seed ensembles are their own rows. Subset balance "
-        "matches the composition of PhysioNet's test list, which recordings from elsewhere "
-        "need not share, so the recipe is also trained on the paper's class balance. Then "
-        "every fusion on PASCAL.",
+        "Two cumulative ladders on top of the profile, one ingredient per rung: auxiliary "
+        "per-branch heads (against modality imbalance: the waveform branch learns fast and "
+        "leaves the ViT under-trained), then warm-up + cosine decay with an average of the "
+        "weights, then augmentation (gain, noise, time shift, stethoscope-like EQ, clipping, "
+        "SpecAugment, mixup). One ladder balances the classes within each recording subset, "
+        "which matches the composition of PhysioNet's test list; the other keeps the paper's "
+        "balance, which recordings from elsewhere are more likely to share. Each fusion row "
+        "shows its ROC-AUC with each branch knocked out (its input replaced by the training "
+        "mean); the single branches are trained with the kept recipe; seed ensembles are "
+        "their own rows. Then every fusion on PASCAL.",
         [
             "fusions = ex.PLUS_LADDER + ex.PLUS_LABEL_BALANCE\n"
             "runs = ex.run_models(ctx, fusions + ex.PLUS_BRANCHES)\n"

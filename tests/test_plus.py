@@ -10,7 +10,12 @@ import pytest
 from audiofuse.checkpoint import WeightAverage
 from audiofuse.config import AUGMENT_PRESETS, get_profile
 from audiofuse.data import index_physionet, physionet_split
-from audiofuse.experiments.specs import PLUS_BRANCHES, PLUS_LADDER, PLUS_RECIPE
+from audiofuse.experiments.specs import (
+    PLUS_BRANCHES,
+    PLUS_LABEL_BALANCE,
+    PLUS_LADDER,
+    PLUS_RECIPE,
+)
 from audiofuse.experiments.tables.plus import ladder_rows
 from audiofuse.features import extract_features
 from audiofuse.models import build_model, deployable
@@ -40,6 +45,7 @@ def test_ladder_rungs_each_add_to_the_one_before():
         assert set(before.overrides) < set(after.overrides)
     assert {spec.kind for spec in PLUS_BRANCHES} == {"spectrogram", "waveform"}
     assert all(("aux_loss_weight", 0.5) not in spec.overrides for spec in PLUS_BRANCHES)
+    assert all(("balance", "subset") not in spec.overrides for spec in PLUS_BRANCHES)
 
 
 def test_aux_heads_add_two_outputs_that_deployable_strips(smoke_profile):
@@ -153,12 +159,31 @@ def test_ladder_table_gives_rung_deltas_knockouts_and_ensembles():
     )
     table = ladder_rows(runs, knockouts, ensembles).set_index("model")
     assert table.loc[r0, "rung"] == 0 and table.loc[r1, "rung"] == 1
+    assert table.loc[r1, "class balance"] == "within each subset"
     assert table.loc[r1, "Δ ROC-AUC vs rung before"] == "+0.050"
     assert table.loc[r0, "Δ ROC-AUC vs rung before"] == "—"
     assert table.loc[r1, "ROC-AUC, spectrogram knocked out"] == "0.700"
     assert table.loc[r1, "ROC-AUC, waveform knocked out"] == "0.600"
     assert table.loc[r0, "ROC-AUC, waveform knocked out"] == "—"
     assert table.loc[f"{r1}, ensemble of 2 seeds", "ROC-AUC"] == "0.900"
+    assert table.loc[f"{r1}, ensemble of 2 seeds", "class balance"] == "within each subset"
+
+
+def test_label_balance_ladder_compares_with_its_own_rung_before():
+    l1, l2 = (spec.name for spec in PLUS_LABEL_BALANCE)
+    runs = _runs(
+        [
+            {"model": l1, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.79},
+            {"model": l2, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.80},
+            {"model": PLUS_BRANCHES[0].name, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.7},
+        ]
+    )
+    table = ladder_rows(runs, pd.DataFrame(), pd.DataFrame()).set_index("model")
+    assert table.loc[l1, "rung"] == 1 and table.loc[l1, "Δ ROC-AUC vs rung before"] == "—"
+    assert table.loc[l2, "rung"] == 2 and table.loc[l2, "Δ ROC-AUC vs rung before"] == "+0.010"
+    assert table.loc[l2, "class balance"] == "overall (paper)"
+    assert table.loc[PLUS_BRANCHES[0].name, "rung"] == "—"
+    assert PLUS_LABEL_BALANCE[-1] == PLUS_RECIPE
 
 
 def test_parallel_runs_split_the_cores_and_respect_the_environment(monkeypatch):
