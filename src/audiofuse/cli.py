@@ -417,7 +417,7 @@ def _add_predict_commands(subparsers) -> None:
         "--model",
         default=str(DEFAULT_MODEL),
         help="model folder (best.keras + config.json); default: the committed "
-        "model in models/audiofuse-cpu-balanced",
+        "AudioFuse+ model in models/audiofuse-plus",
     )
     pr.add_argument("--format", choices=["table", "json"], default="table")
     pr.add_argument(

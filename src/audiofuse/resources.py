@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_MODEL_NAME", "default_model", "models_root", "package_version"]
 
-DEFAULT_MODEL_NAME = "audiofuse-cpu-balanced"
+DEFAULT_MODEL_NAME = "audiofuse-plus"
 _CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
