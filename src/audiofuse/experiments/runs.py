@@ -190,6 +190,13 @@ def pascal_scores(
         saved = run.scores("pascal", split=False)
         if head_split_count(saved) >= ctx.head_splits:
             return saved
+        if not run.checkpoint("best").exists():  # scores from elsewhere: use what was saved
+            print(
+                f"{run.path}: {head_split_count(saved)} PASCAL head splits saved, "
+                f"{ctx.head_splits} asked; no model here to add more",
+                file=sys.stderr,
+            )
+            return saved
     pascal_features = features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
     labels, records = pascal_features.labels, pascal_features.records
     model, _ = load_trained(run.path)
