@@ -12,6 +12,8 @@ space := $(empty) $(empty)
 seeds_yaml = $(if $(findstring [,$(1)),$(1),[$(subst $(space),$(comma)$(space),$(strip $(1)))])
 # `make demo` runs one seed unless SEEDS is given (SEEDS="0 1 2" for the full demo).
 DEMO_SEEDS := $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),0)
+# ... and 3 PASCAL head splits instead of 20 (the synthetic demo shows the pipeline runs)
+DEMO_HEAD_SPLITS := $(if $(filter command line environment,$(origin HEAD_SPLITS)),$(HEAD_SPLITS),3)
 EPOCHS ?= null
 N_BOOT ?= 1000
 HEAD_SPLITS ?= 20
@@ -52,9 +54,9 @@ data: setup
 	$(BIN)/audiofuse data download pascal
 
 demo: setup
-	@echo "demo: synthetic data, smoke profile, seeds $(call seeds_yaml,$(DEMO_SEEDS))" \
+	@echo "demo: synthetic data, smoke profile, seeds $(call seeds_yaml,$(DEMO_SEEDS)), $(DEMO_HEAD_SPLITS) PASCAL head splits" \
 	  "$(if $(filter 0,$(DEMO_SEEDS)),(the quick default; SEEDS=\"0 1 2\" for the full run),)"
-	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)"
+	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)" HEAD_SPLITS=$(DEMO_HEAD_SPLITS)
 
 reproduce: setup
 	@mkdir -p $(EXECUTED)
