@@ -256,14 +256,16 @@ def _without(features: FeatureSet, branch: str, mean: np.ndarray) -> FeatureSet:
 def knockout_scores(ctx: Context, spec: ModelSpec, seed: int) -> bool:
     """Save a fusion run's :data:`KNOCKOUTS` scores (validation carve-out and test).
 
-    Needs the trained model; a run whose knock-out scores are saved and newer
-    than its training is left alone. Returns True when the scores exist.
+    Needs the trained model, unless the knock-out scores are saved and newer
+    than its training (then they are left alone). Returns True when the scores exist.
     """
     run = ctx.run(spec, seed)
-    if spec.kind != "fusion" or not run.checkpoint("best").exists():
+    if spec.kind != "fusion":
         return False
-    if run.is_scored(KNOCKOUTS):
+    if run.is_scored(KNOCKOUTS):  # also scores restored without their model
         return True
+    if not run.checkpoint("best").exists():
+        return False
     train_first, test_first = physionet_data(ctx)
     model, config = load_trained(run.path)
     val_set = train_first.select_records(config.get("val_records", []))

@@ -42,7 +42,7 @@ def knockout_rows(ctx: Context, specs=PLUS_LADDER) -> pd.DataFrame:
             run = ctx.run(spec, seed)
             if spec.kind != "fusion" or run.state is None:
                 continue
-            if knockout_scores(ctx, spec, seed) or run.is_scored(KNOCKOUTS):
+            if knockout_scores(ctx, spec, seed):
                 rows += score_rows(ctx, spec, seed, KNOCKOUTS)
     return pd.DataFrame(rows)
 
