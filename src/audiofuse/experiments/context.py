@@ -11,6 +11,7 @@ from .. import reporting
 from ..config import Paths, Profile, get_profile
 from ..data import DatasetError, index_physionet, is_synthetic, physionet_split
 from ..features import FeatureSet, load_or_extract
+from ..protocols import Fold
 from ..training import RunDir
 from .specs import ModelSpec
 
@@ -54,6 +55,13 @@ class Context:
         slug = spec if isinstance(spec, str) else spec.run_slug(self.profile)
         return RunDir(self.runs / slug / f"seed{seed}")
 
+    def fold_run(self, spec: ModelSpec, seed: int, fold: Fold | None) -> RunDir:
+        """:meth:`run`, or with ``fold`` the run trained on that fold's training side
+        (its own folder, ``<model>-fold_<name>``, so scores export and restore alike)."""
+        if fold is None:
+            return self.run(spec, seed)
+        return self.run(f"{spec.run_slug(self.profile)}-fold_{fold.name}", seed)
+
     @property
     def cache(self) -> Path:
         """Feature caches (shared by every profile and data of the same runs root)."""
@@ -94,9 +102,7 @@ def setup(
     if epochs:
         chosen = chosen.replace(train=chosen.train.replace(epochs=int(epochs)))
     synthetic = data_dir in (None, "", "synthetic")
-    paths = Paths.resolve(
-        data=None if synthetic else data_dir, runs=runs_dir, results=results_dir
-    )
+    paths = Paths.resolve(data=None if synthetic else data_dir, runs=runs_dir, results=results_dir)
     if synthetic:
         from ..synthetic import make_synthetic_datasets
 
@@ -153,9 +159,15 @@ def physionet_index(ctx: Context) -> pd.DataFrame:
     return ctx._memo["physionet_index"]
 
 
-def physionet_data(ctx: Context, windows: bool = False) -> tuple[FeatureSet, FeatureSet]:
-    """(train, test) features on the paper's split; ``windows`` for full recordings."""
+def physionet_data(
+    ctx: Context, windows: bool = False, fold: Fold | None = None
+) -> tuple[FeatureSet, FeatureSet]:
+    """(train, test) features on the paper's split, or on ``fold``'s (e.g. one
+    leave-one-subset-out fold); ``windows`` for full recordings."""
     table = physionet_index(ctx)
-    train, test = physionet_split(table)
+    if fold is None:
+        train, test = (split["record"] for split in physionet_split(table))
+    else:
+        train, test = fold.train, fold.test
     data = features(ctx, table, "physionet2016", windows)
-    return data.select_records(train["record"]), data.select_records(test["record"])
+    return data.select_records(train), data.select_records(test)

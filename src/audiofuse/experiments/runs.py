@@ -17,6 +17,7 @@ from .. import evaluation, plots, reporting
 from ..data import index_pascal
 from ..features import FeatureSet
 from ..models import build_model, count_params
+from ..protocols import Fold
 from ..training import RunDir, finished_state, load_trained, predict_proba, train_model
 from .context import Context, features, physionet_data
 from .head import embed, train_head
@@ -101,17 +102,30 @@ def is_scored(ctx: Context, spec: ModelSpec, run: RunDir, names) -> bool:
     return run.is_scored(names)
 
 
-def train_and_score(ctx: Context, spec: ModelSpec, seed: int, *, full_recording: bool = True):
+def train_and_score(
+    ctx: Context,
+    spec: ModelSpec,
+    seed: int,
+    *,
+    full_recording: bool = True,
+    fold: Fold | None = None,
+):
     """Train one model (or load its finished run) and save its per-record scores.
 
     Writes ``scores_first_5s.csv`` (and ``scores_full_recording.csv``) beside
-    the model: validation-carve-out and test scores, one row per record.
+    the model: validation-carve-out and test scores, one row per record. With
+    ``fold`` (see :mod:`audiofuse.protocols`), the model trains on the fold's
+    training records and its test scores are the fold's test records, in
+    :meth:`Context.fold_run`'s folder; otherwise on the paper's split.
     """
-    train_first, test_first = physionet_data(ctx)
+    train_first, test_first = physionet_data(ctx, fold=fold)
     random_windows = ctx.profile.train.random_windows
     if random_windows or full_recording:
-        train_win, test_win = physionet_data(ctx, windows=True)
-    run = ctx.run(spec, seed)
+        train_win, test_win = physionet_data(ctx, windows=True, fold=fold)
+    run = ctx.fold_run(spec, seed, fold)
+    extra = {"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()}
+    if fold is not None:
+        extra["fold"] = fold.name
     result = train_model(
         spec.kind,
         spec.profile(ctx.profile),
@@ -119,7 +133,7 @@ def train_and_score(ctx: Context, spec: ModelSpec, seed: int, *, full_recording:
         run.path,
         seed=seed,
         progress=ctx.progress,
-        extra_config={"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()},
+        extra_config=extra,
     )
     evaluations = {"first_5s": (train_first, test_first)}
     if full_recording:
@@ -245,6 +259,7 @@ def _progress(items, ctx: Context, label: str):
     from tqdm.auto import tqdm
 
     return tqdm(items, desc=label, unit="split")
+
 
 def _without(features: FeatureSet, branch: str, mean: np.ndarray) -> FeatureSet:
     """``features`` with every example's ``branch`` input replaced by ``mean``."""

@@ -19,6 +19,7 @@ __all__ = [
     "PLUS_RECIPE",
     "PLUS_BRANCHES",
     "PLUS_LABEL_BALANCE",
+    "LOSO_MODELS",
     "TABLE_SPECS",
     "EVALUATIONS",
     "unique_runs",
@@ -96,7 +97,12 @@ BALANCE_ABLATION = tuple(
 # profile's training recipe (config.PLUS_TRAIN) on the base profile's inputs and model.
 _SUBSET = (("balance", "subset"),)
 _AUX = (("aux_loss_weight", 0.5),)
-_SCHEDULE = (("lr_schedule", "cosine"), ("warmup_epochs", 3), ("ema_momentum", 0.99), ("patience", 10))
+_SCHEDULE = (
+    ("lr_schedule", "cosine"),
+    ("warmup_epochs", 3),
+    ("ema_momentum", 0.99),
+    ("patience", 10),
+)
 _AUGMENT = (("augment", "plus"),)
 PLUS_LADDER = (
     ModelSpec("AudioFuse, classes balanced within each subset", "fusion", _SUBSET),
@@ -126,6 +132,9 @@ PLUS_BRANCHES = tuple(
     ModelSpec(f"{name}, AudioFuse+ recipe", kind, _SCHEDULE)
     for name, kind in (("Spectrogram ViT", "spectrogram"), ("Waveform 1D-CNN", "waveform"))
 )
+# Leave-one-subset-out (tables/loso.py): the faithful fusion, the kept recipe and
+# the best single branch under it (the waveform CNN on the test list)
+LOSO_MODELS = (PAPER_MODELS[2], PLUS_RECIPE, PLUS_BRANCHES[1])
 TABLE_SPECS = {
     "main": PAPER_MODELS,
     "sweep": VIT_SWEEP,

@@ -4,7 +4,7 @@ with the paths of its figures in ``table.attrs["figures"]``."""
 from .ablations import balance_ablation_table, fusion_ablation_table, vit_sweep_table
 from .classical import run_classical
 from .data import dataset_overview, example_figures
-from .loso import loso_classical, loso_table
+from .loso import loso_classical, loso_neural, loso_table
 from .main import main_table
 from .pascal import cross_dataset
 from .plus import ensemble_rows, knockout_rows, plus_ladder_table
@@ -17,6 +17,7 @@ __all__ = [
     "cross_dataset",
     "run_classical",
     "loso_classical",
+    "loso_neural",
     "loso_table",
     "dataset_overview",
     "example_figures",
