@@ -26,7 +26,7 @@ EXPECTED_TABLES = {
     "05_fusion_ablation": ["fusion_ablation"],
     "06_cross_dataset": ["pascal_robustness"],
     "07_balance_ablation": ["balance_ablation"],
-    "08_plus": ["plus_ladder", "plus_pascal"],
+    "08_plus": ["plus_ladder", "plus_pascal", "loso"],
     "09_results": [],
 }
 

@@ -288,3 +288,40 @@ def test_loso_table_holds_out_each_subset(tmp_path):
     assert len(table) == 1
     assert table["mean over subsets"].iloc[0] == pytest.approx(runs["roc_auc"].mean())
     assert (ctx.results / "loso.md").exists() and (ctx.results / "loso_per_seed.csv").exists()
+
+
+def test_loso_neural_reads_one_run_per_fold_and_skips_untrained_folds(ctx, capsys):
+    """Each fold's run has its own folder; its test scores are the held-out subset's."""
+    from audiofuse.protocols import leave_one_subset_out
+
+    index = pd.DataFrame(
+        {
+            "record": [f"{s}{i:02d}" for s in "abc" for i in range(6)],
+            "subset": [s for s in "abc" for _ in range(6)],
+            "label": [0, 1] * 9,
+        }
+    )
+    ctx._memo["physionet_index"] = index
+    ctx.train = False
+    spec = ex.LOSO_MODELS[1]
+    profile = spec.profile(ctx.profile)
+    folds = leave_one_subset_out(index)
+    for fold, shift in zip(folds[:2], (0.6, -0.6), strict=True):  # fold c is not trained
+        run = ctx.fold_run(spec, 0, fold)
+        labels = np.tile([0, 1], 3)
+        test = pd.DataFrame({"record": fold.test, "label": labels, "score": 0.5 + shift * labels})
+        run.write_json(
+            "state",
+            {"config": {"profile": profile.to_dict()}, "finished": True, "wait": 99, "epoch": 0},
+        )
+        run.write_scores("first_5s", test.head(2), test)  # scores postdate the training
+    rows = ex.loso_neural(ctx, [spec], full_recording=False)
+    assert ctx.fold_run(spec, 0, folds[0]).path.parent.name.endswith("-fold_a")
+    assert list(rows["held_out"]) == ["training-a", "training-b"]
+    assert list(rows["roc_auc"]) == [1.0, 0.0]
+    assert set(rows["seed"]) == {0}  # the first seed only, by default
+    assert rows["balance"].iloc[0] == ex.BALANCE_LABELS["label"]
+    assert "fold_c" in capsys.readouterr().err
+    table = ex.loso_table(ctx, rows)
+    assert table["mean over subsets"].iloc[0] == pytest.approx(0.5)
+    assert table["seeds"].iloc[0] == 1

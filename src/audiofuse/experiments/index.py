@@ -29,6 +29,7 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
         "balance_ablation",
         "plus_ladder",
         "plus_pascal",
+        "loso",
         "data_physionet2016",
     ]
     parts = [

@@ -124,7 +124,8 @@ def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     """
     keys = ["model", "balance", "evaluation"]
     per_subset = runs.groupby([*keys, "held_out"], sort=False)["roc_auc"].mean().unstack()
-    table = per_subset.reset_index()
+    seeds = runs.groupby(keys, sort=False)["seed"].nunique().rename("seeds")
+    table = per_subset.reset_index().merge(seeds.reset_index(), on=keys)
     table["mean over subsets"] = per_subset.to_numpy().mean(axis=1)
     table["subsets below 0.5"] = (per_subset.to_numpy() < 0.5).sum(axis=1)
     prov = ctx.prov(commit=reporting.git_commit())
@@ -138,7 +139,7 @@ def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
         notes=(
             "Each column holds one subset out: the model is trained on every record of the "
             "other five subsets (the official test records included) and scored on every "
-            "record of the held-out one. Mean over seeds. Compare with the same model's "
+            "record of the held-out one. Mean over the row's seeds. Compare with the same model's "
             "in-domain ROC-AUC on the official test list (main table)."
         ),
         digits=3,
