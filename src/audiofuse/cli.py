@@ -11,269 +11,21 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import warnings
-from pathlib import Path
 
+from . import commands
 from .config import PROFILES
 from .resources import default_model
 
 __all__ = ["main", "build_parser"]
 
-EXIT_INPUT_ERROR = 2
 DEFAULT_MODEL = default_model()
 
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-
-def _fail(message: str, code: int = EXIT_INPUT_ERROR) -> int:
-    print(f"audiofuse: error: {message}", file=sys.stderr)
-    return code
-
-
-# --- data --------------------------------------------------------------------------------
-
-
-def _cmd_data_download(args) -> int:
-    from .config import data_dir
-    from .download import DownloadError, download_dataset
-
-    try:
-        path = download_dataset(
-            args.dataset, data_dir(args.data_dir), force=args.force, progress=not args.quiet
-        )
-    except DownloadError as err:
-        return _fail(str(err))
-    print(path)
-    return 0
-
-
-def _cmd_data_synthetic(args) -> int:
-    from .config import synthetic_dir
-    from .synthetic import make_synthetic_datasets
-
-    out = synthetic_dir(args.out)
-    paths = make_synthetic_datasets(out, size=args.size, seed=args.seed)
-    print(json.dumps({k: str(v) for k, v in paths.items()}, indent=2))
-    return 0
-
-
-def _cmd_data_index(args) -> int:
-    from .data import index_pascal, index_physionet
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = (index_physionet if args.dataset == "physionet2016" else index_pascal)(args.root)
-    group = ["split", "label"] if args.dataset == "physionet2016" else ["set", "original_class"]
-    print(table.groupby(group).size().rename("recordings").to_string())
-    print(
-        f"total {len(table)} recordings, {int(table['label'].sum())} abnormal"
-        + (" (SYNTHETIC)" if table.attrs.get("synthetic") else "")
-    )
-    for path, why in table.attrs.get("skipped", []):
-        print(f"skipped {path}: {why}", file=sys.stderr)
-    if args.csv:
-        table.to_csv(args.csv, index=False)
-    return 0
-
-
-def _cmd_data_pack(args) -> int:
-    from .config import get_profile
-    from .pack import pack_datasets
-
-    source = Path(args.data_dir) if args.data_dir else None
-    if source is None or not source.is_dir():
-        return _fail(f"{args.data_dir}: pass --data-dir, the folder holding physionet2016/")
-    manifest = pack_datasets(
-        source,
-        args.out,
-        get_profile(args.profile).features,
-        datasets=args.datasets,
-        whole_test_records=not args.first_only,
-    )
-    for name, info in manifest["datasets"].items():
-        print(
-            f"{name}: {info['files']} files ({info['whole_files']} whole), "
-            f"{info['bytes'] / 1e6:.1f} MB -> {Path(args.out) / name}"
-        )
-    return 0
-
-
-# --- features ----------------------------------------------------------------------------
-
-
-def _cmd_features(args) -> int:
-    from .config import experiment_data_dir
-    from .experiments import physionet_data, setup
-
-    ctx = setup(profile=args.profile, data_dir=experiment_data_dir(args.data_dir))
-    train, test = physionet_data(ctx, windows=args.windows)
-    print(
-        f"{ctx.data} data, profile {ctx.profile.name}: {len(train)} train and "
-        f"{len(test)} test examples cached under {ctx.cache}"
-    )
-    return 0
-
-
-# --- train / evaluate ----------------------------------------------------------------------
-
-
-def _cmd_train(args) -> int:
-    from . import experiments
-    from .config import experiment_data_dir
-
-    ctx = experiments.setup(
-        profile=args.profile,
-        data_dir=experiment_data_dir(args.data_dir),
-        seeds=args.seeds,
-        epochs=args.epochs,
-        runs_dir=args.runs_dir,
-        results_dir=args.results_dir,
-        n_boot=args.n_boot,
-    )
-    specs = [s for s in experiments.PAPER_MODELS if s.kind in args.models]
-    runs = experiments.run_models(ctx, specs, full_recording=not args.first_only)
-    table = experiments.main_table(ctx, runs, name=args.table)
-    print(table.to_string(index=False))
-    print(f"\nresults in {ctx.results}, models in {ctx.runs}")
-    return 0
-
-
-def _cmd_train_runs(args) -> int:
-    from . import experiments
-    from .config import experiment_data_dir
-
-    summary = experiments.train_runs(
-        {
-            "profile": args.profile,
-            "data_dir": experiment_data_dir(args.data_dir),
-            "seeds": args.seeds,
-            "epochs": args.epochs,
-            "runs_dir": args.runs_dir,
-        },
-        args.tables,
-        workers=args.workers,
-        deadline_s=None if args.deadline_min is None else 60 * args.deadline_min,
-        pascal=args.pascal,
-    )
-    if len(summary):
-        print(summary.to_string(index=False))
-    return 1 if "error" in summary else 0
-
-
-def _cmd_evaluate(args) -> int:
-    """Score a trained model on the PhysioNet test split (threshold from its validation)."""
-    from . import evaluation, experiments
-    from .config import Profile, experiment_data_dir
-    from .training import TrainingError, load_trained
-
-    try:
-        model, config = load_trained(args.model)
-    except TrainingError as err:
-        return _fail(str(err))
-    profile = Profile.from_dict(config["profile"])
-    data_dir = experiment_data_dir(args.data_dir)
-    ctx = experiments.setup(profile=profile.name, data_dir=data_dir, n_boot=args.n_boot)
-    ctx.profile = profile
-    train, test = experiments.physionet_data(ctx, windows=args.full_recording)
-    kind = config["kind"]
-    val_records = config.get("val_records")
-    if not val_records:
-        return _fail(f"{args.model}/config.json has no validation records; retrain the model")
-    val = experiments.record_scores(model, train.select_records(val_records), kind)
-    scores = experiments.record_scores(model, test, kind)
-    threshold = evaluation.choose_threshold(val["label"], val["score"])
-    metrics = evaluation.evaluate(scores["label"], scores["score"], threshold, n_boot=args.n_boot)
-    print(
-        json.dumps(
-            {
-                "model": str(args.model),
-                "data": ctx.data,
-                "evaluation": "full_recording" if args.full_recording else "first_5s",
-                **metrics,
-            },
-            indent=2,
-        )
-    )
-    return 0
-
-
-# --- predict ----------------------------------------------------------------------------
-
-
-def _cmd_predict(args) -> int:
-    from .predict import PredictError, Predictor
-
-    try:
-        predictor = Predictor.load(args.model)
-    except PredictError as err:
-        return _fail(str(err))
-    results, failures = [], 0
-    for path in args.files:
-        try:
-            results.append(
-                predictor.predict_file(
-                    path, full_recording=not args.first_only, plot_dir=args.plot
-                )
-            )
-        except PredictError as err:
-            failures += 1
-            print(f"audiofuse: error: {err}", file=sys.stderr)
-    if args.format == "json":
-        print(json.dumps(results, indent=2))
-    else:
-        if results:
-            width = max(len(r["file"]) for r in results)
-            print(f"{'file':<{width}}  p(abnormal)  label     windows  seconds")
-            for r in results:
-                note = "" if r["quality"] == "ok" else f"  ({r['quality']})"
-                print(
-                    f"{r['file']:<{width}}  {r['p_abnormal']:11.3f}  {r['label']:<8}  "
-                    f"{r['windows']:7d}  {r['duration_s']:7.1f}{note}"
-                )
-    return EXIT_INPUT_ERROR if failures else 0
-
-
-def _cmd_export(args) -> int:
-    from .runtime import export_onnx
-
-    if not (Path(args.model) / "best.keras").exists():
-        return _fail(f"{args.model}: no best.keras to export")
-    print(f"wrote {export_onnx(args.model)}")
-    return 0
-
-
-def _cmd_calibrate(args) -> int:
-    from .calibration import calibrate_model
-
-    root = Path(args.physionet)
-    if not (root / "validation").is_dir():
-        return _fail(f"{root}: not a PhysioNet 2016 folder (no validation/)")
-    report = calibrate_model(args.model, root)
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-def _cmd_quality(args) -> int:
-    from .quality_gate import write_report
-
-    root = Path(args.root)
-    if not root.is_dir():
-        return _fail(f"{root}: folder not found")
-    table = write_report(root, args.out, workers=args.workers)
-    print(f"{int(table['ok'].sum())}/{len(table)} recordings pass; wrote {args.out}/quality_gate.*")
-    return 0
-
-
-def _cmd_bench(args) -> int:
-    from .benchmark import main as bench_main
-
-    return bench_main(args)
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -314,19 +66,19 @@ def _add_data_commands(subparsers) -> None:
     dl.add_argument("--data-dir", default=None, help="target data folder (default: data/)")
     dl.add_argument("--force", action="store_true", help="download again even if present")
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
-    dl.set_defaults(func=_cmd_data_download)
+    dl.set_defaults(func=commands.data_download)
     syn = data_sub.add_parser("synthetic", help="write the synthetic PCG datasets")
     syn.add_argument("--size", choices=["smoke", "demo"], default="smoke")
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument(
         "--out", default=None, help="data folder; writes <out>/synthetic/<size>/ (default: data/)"
     )
-    syn.set_defaults(func=_cmd_data_synthetic)
+    syn.set_defaults(func=commands.data_synthetic)
     idx = data_sub.add_parser("index", help="count the recordings of a dataset folder")
     idx.add_argument("dataset", choices=["physionet2016", "pascal"])
     idx.add_argument("root", help="the dataset's folder")
     idx.add_argument("--csv", default=None, help="also write the index as CSV")
-    idx.set_defaults(func=_cmd_data_index)
+    idx.set_defaults(func=commands.data_index)
 
     pack = data_sub.add_parser(
         "pack", help="compact copy holding only the audio a profile reads (for a GPU machine)"
@@ -343,7 +95,7 @@ def _add_data_commands(subparsers) -> None:
         "--first-only", action="store_true", help="keep only the first clip of test records too"
     )
     _add_data_dir(pack)
-    pack.set_defaults(func=_cmd_data_pack)
+    pack.set_defaults(func=commands.data_pack)
 
 
 def _add_features_command(subparsers) -> None:
@@ -352,7 +104,7 @@ def _add_features_command(subparsers) -> None:
     feat.add_argument("--profile", default="smoke", choices=list(PROFILES))
     feat.add_argument("--windows", action="store_true", help="full-recording windows")
     _add_data_dir(feat)
-    feat.set_defaults(func=_cmd_features)
+    feat.set_defaults(func=commands.features)
 
 
 def _add_train_commands(subparsers) -> None:
@@ -369,7 +121,7 @@ def _add_train_commands(subparsers) -> None:
     train.add_argument("--results-dir", default=None, help="where tables go (default: results/)")
     train.add_argument("--table", default="main_comparison", help="results table name")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs")
-    train.set_defaults(func=_cmd_train)
+    train.set_defaults(func=commands.train)
 
     many = subparsers.add_parser(
         "train-runs",
@@ -392,7 +144,7 @@ def _add_train_commands(subparsers) -> None:
         help="start no run that would likely end after this many minutes",
     )
     many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
-    many.set_defaults(func=_cmd_train_runs)
+    many.set_defaults(func=commands.train_runs)
 
 
 def _add_evaluate_command(subparsers) -> None:
@@ -406,7 +158,7 @@ def _add_evaluate_command(subparsers) -> None:
         help="average over 5 s windows covering each recording",
     )
     ev.add_argument("--n-boot", type=int, default=1000)
-    ev.set_defaults(func=_cmd_evaluate)
+    ev.set_defaults(func=commands.evaluate)
 
 
 def _add_predict_commands(subparsers) -> None:
@@ -430,11 +182,11 @@ def _add_predict_commands(subparsers) -> None:
         help="also write DIR/<name>.png per recording: waveform, log-Mel spectrogram, "
         "P(abnormal) per window with the threshold",
     )
-    pr.set_defaults(func=_cmd_predict)
+    pr.set_defaults(func=commands.predict)
 
     ex = subparsers.add_parser("export", help="export a model folder's best.keras to model.onnx")
     ex.add_argument("model", help="model folder (best.keras + config.json)")
-    ex.set_defaults(func=_cmd_export)
+    ex.set_defaults(func=commands.export)
 
     cal = subparsers.add_parser(
         "calibrate",
@@ -442,7 +194,7 @@ def _add_predict_commands(subparsers) -> None:
     )
     cal.add_argument("model", help="model folder (best.keras + config.json with val_records)")
     cal.add_argument("physionet", help="PhysioNet 2016 folder (real data)")
-    cal.set_defaults(func=_cmd_calibrate)
+    cal.set_defaults(func=commands.calibrate)
 
 
 def _add_quality_command(subparsers) -> None:
@@ -453,7 +205,7 @@ def _add_quality_command(subparsers) -> None:
     qa.add_argument("root", help="folder holding training-a/ ... validation/")
     qa.add_argument("--out", default="results", help="output folder (default: results/)")
     qa.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
-    qa.set_defaults(func=_cmd_quality)
+    qa.set_defaults(func=commands.quality)
 
 
 def _add_bench_command(subparsers) -> None:
@@ -464,7 +216,7 @@ def _add_bench_command(subparsers) -> None:
     bench.add_argument("--quick", action="store_true", help="small synthetic variant (tests)")
     _add_data_dir(bench)
     bench.add_argument("--out", default=None, help="output folder (default: results/)")
-    bench.set_defaults(func=_cmd_bench)
+    bench.set_defaults(func=commands.bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -507,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         # only the project's own input errors become one line; anything else is a bug
         if type(err).__name__ in _INPUT_ERRORS:
-            return _fail(str(err))
+            return commands.fail(str(err))
         raise
     except KeyboardInterrupt:
-        return _fail("interrupted; finished work is kept and a rerun resumes", 130)
+        return commands.fail("interrupted; finished work is kept and a rerun resumes", 130)
 
 
 if __name__ == "__main__":
