@@ -7,7 +7,7 @@ import pandas as pd
 
 from ... import reporting
 from ..context import Context
-from .summary import summary, trained_by, with_figures
+from .summary import publish, summary
 
 __all__ = [
     "vit_sweep_rows",
@@ -47,17 +47,15 @@ def vit_sweep_rows(runs: pd.DataFrame) -> pd.DataFrame:
 def vit_sweep_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     """The ViT depth x heads sweep with total parameter counts."""
     table = vit_sweep_rows(runs)
-    reporting.write_table(
+    return publish(
+        ctx,
         table,
-        ctx.results,
         "vit_sweep",
+        runs,
         title="ViT sweep of the fusion model (first 5 s)",
-        prov=ctx.prov(**trained_by(runs)),
         notes="Parameter counts are for this profile's model. In the `paper` "
         "profile they match the paper's within 5 %.",
     )
-    runs.to_csv(ctx.results / "vit_sweep_per_seed.csv", index=False)
-    return with_figures(table, [])
 
 
 def ablation_rows(runs: pd.DataFrame, first_column: str) -> pd.DataFrame:
@@ -90,11 +88,7 @@ def _ablation_table(
 ) -> pd.DataFrame:
     """:func:`ablation_rows` written as ``name``.md/.csv, with the per-seed rows."""
     table = ablation_rows(runs, first_column)
-    reporting.write_table(
-        table, ctx.results, name, title=title, prov=ctx.prov(**trained_by(runs)), notes=notes
-    )
-    runs.to_csv(ctx.results / f"{name}_per_seed.csv", index=False)
-    return with_figures(table, [])
+    return publish(ctx, table, name, runs, title=title, notes=notes)
 
 
 def fusion_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from ..context import Context, physionet_index
 from ..runs import is_scored, train_and_score
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
 from .classical import MODEL_NAME, classical_features, fit_and_score
+from .summary import publish
 
 __all__ = ["loso_classical", "loso_neural", "loso_table"]
 
@@ -128,20 +129,18 @@ def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     table = per_subset.reset_index().merge(seeds.reset_index(), on=keys)
     table["mean over subsets"] = per_subset.to_numpy().mean(axis=1)
     table["subsets below 0.5"] = (per_subset.to_numpy() < 0.5).sum(axis=1)
-    prov = ctx.prov(commit=reporting.git_commit())
-    reporting.write_text_atomic(ctx.results / "loso_per_seed.csv", runs.to_csv(index=False))
-    reporting.write_table(
+    return publish(
+        ctx,
         table,
-        ctx.results,
         "loso",
+        runs,
         title="Leave-one-subset-out on PhysioNet 2016: ROC-AUC on the held-out subset",
-        prov=prov,
+        prov=ctx.prov(commit=reporting.git_commit()),
         notes=(
             "Each column holds one subset out: the model is trained on every record of the "
             "other five subsets (the official test records included) and scored on every "
-            "record of the held-out one. Mean over the row's seeds. Compare with the same model's "
-            "in-domain ROC-AUC on the official test list (main table)."
+            "record of the held-out one. Mean over the row's seeds. Compare with the same "
+            "model's in-domain ROC-AUC on the official test list (main table)."
         ),
         digits=3,
     )
-    return table

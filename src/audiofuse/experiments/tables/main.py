@@ -9,7 +9,7 @@ import pandas as pd
 
 from ... import evaluation, plots, reporting
 from ..context import Context
-from .summary import SHOWN, ci_text, summary, trained_by, with_figures
+from .summary import SHOWN, ci_text, publish, summary
 
 __all__ = ["main_table", "main_rows", "main_figures"]
 
@@ -55,19 +55,18 @@ def main_table(
         runs = pd.concat([runs, extra_rows], ignore_index=True)
     table = main_rows(runs)
     prefix = "" if name == "main_comparison" else name.replace("_", " ").capitalize() + ": "
-    reporting.write_table(
+    return publish(
+        ctx,
         table,
-        ctx.results,
         name,
+        runs,
         title=(
             f"{prefix}PhysioNet 2016 test split ({int(runs['n'].iloc[0])} records): "
             "ours vs the paper"
         ),
-        prov=ctx.prov(**trained_by(runs)),
         notes=_NOTES,
+        figures=main_figures(ctx, runs, name),
     )
-    runs.to_csv(ctx.results / f"{name}_per_seed.csv", index=False)
-    return with_figures(table, main_figures(ctx, runs, name))
 
 
 def main_figures(ctx: Context, runs: pd.DataFrame, name: str) -> list[Path]:

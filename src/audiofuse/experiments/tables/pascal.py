@@ -13,7 +13,7 @@ from ... import evaluation, plots, reporting
 from ..context import Context
 from ..runs import pascal_scores
 from ..specs import PAPER_MODELS, ModelSpec
-from .summary import trained_by, with_figures
+from .summary import publish, with_figures
 
 __all__ = ["cross_dataset", "pascal_rows", "pascal_run_rows", "pascal_table", "pascal_figure"]
 
@@ -126,16 +126,14 @@ def pascal_rows(runs: pd.DataFrame) -> pd.DataFrame:
 def pascal_table(ctx: Context, runs: pd.DataFrame, name: str = "pascal_robustness") -> pd.DataFrame:
     """Write ``name`` (.md/.csv) and its per-seed rows; return the table."""
     table = pascal_rows(runs)
-    reporting.write_table(
+    return publish(
+        ctx,
         table,
-        ctx.results,
         name,
+        runs,
         title="Cross-dataset: trained on PhysioNet 2016, tested on PASCAL",
-        prov=ctx.prov(**trained_by(runs)),
         notes=_NOTES,
     )
-    runs.to_csv(ctx.results / f"{name}_per_seed.csv", index=False)
-    return table
 
 
 def pascal_figure(ctx: Context, curves: dict, name: str = "pascal") -> list[Path]:

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ... import reporting
 from ..context import Context
 from ..runs import KNOCKOUTS, knockout_scores, score_rows
 from ..specs import EVALUATIONS, PLUS_BRANCHES, PLUS_LABEL_BALANCE, PLUS_LADDER
-from .summary import summary, trained_by, with_figures
+from .summary import publish, summary, trained_by
 
 __all__ = ["knockout_rows", "ensemble_rows", "ladder_rows", "plus_ladder_table"]
 
@@ -153,10 +152,11 @@ def plus_ladder_table(
 ) -> pd.DataFrame:
     """:func:`ladder_rows` written as ``plus_ladder.md/.csv``, with the per-seed rows."""
     table = ladder_rows(runs, knockouts, ensembles)
-    reporting.write_table(
+    return publish(
+        ctx,
         table,
-        ctx.results,
         "plus_ladder",
+        pd.concat([runs, knockouts], ignore_index=True),
         title="AudioFuse+ (beyond the paper): the recipe ladder (PhysioNet test split)",
         prov=ctx.prov(**trained_by(runs)),
         notes="Each numbered rung adds one ingredient to the rung before it on the same "
@@ -172,7 +172,3 @@ def plus_ladder_table(
         "input replaced by its mean over the training split. Thresholds (MCC, Se, Sp) come "
         "from each seed's validation carve-out; the test split is only scored.",
     )
-    pd.concat([runs, knockouts], ignore_index=True).to_csv(
-        ctx.results / "plus_ladder_per_seed.csv", index=False
-    )
-    return with_figures(table, [])

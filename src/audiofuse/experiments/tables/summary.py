@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ... import evaluation
+from ... import evaluation, reporting
 
-__all__ = ["SHOWN", "summary", "ci_text", "trained_by", "with_figures"]
+__all__ = ["SHOWN", "summary", "ci_text", "trained_by", "with_figures", "publish"]
 
 SHOWN = ("roc_auc", "mcc", "f1_abnormal", "accuracy", "sensitivity", "specificity", "macc")
 
@@ -43,3 +43,41 @@ def with_figures(table: pd.DataFrame, figures: list[Path]) -> pd.DataFrame:
     """
     table.attrs["figures"] = [Path(p) for p in figures]
     return table
+
+
+def publish(
+    ctx,
+    table: pd.DataFrame,
+    name: str,
+    runs: pd.DataFrame,
+    *,
+    title: str,
+    notes: str = "",
+    figures=(),
+    prov: dict | None = None,
+    digits: int = 4,
+) -> pd.DataFrame:
+    """Write ``table`` as ``name``.md/.csv and ``runs`` as ``name``_per_seed.csv, atomically.
+
+    Parameters
+    ----------
+    ctx : Context
+        Its ``results`` folder receives the files; its provenance heads them.
+    runs : pandas.DataFrame
+        The per-seed rows the table summarises.
+    figures : sequence of path
+        Figures written with the table, returned in ``table.attrs["figures"]``.
+    prov : dict, optional
+        Provenance; by default the context's plus who trained ``runs``.
+    """
+    reporting.write_table(
+        table,
+        ctx.results,
+        name,
+        title=title,
+        prov=ctx.prov(**trained_by(runs)) if prov is None else prov,
+        notes=notes,
+        digits=digits,
+    )
+    reporting.write_text_atomic(ctx.results / f"{name}_per_seed.csv", runs.to_csv(index=False))
+    return with_figures(table, figures)
