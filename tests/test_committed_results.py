@@ -52,3 +52,26 @@ def _table(path: Path) -> pd.DataFrame:
     lines = path.read_text().splitlines(keepends=True)
     body = "".join(line for line in lines if not line.startswith("# "))
     return pd.read_csv(io.StringIO(body), keep_default_na=False)
+
+
+@pytest.mark.skipif(
+    not (CPU_RESULTS / "loso_per_seed.csv").exists()
+    or not any((CPU_RESULTS / "scores").glob("*-fold_*")),
+    reason="no committed leave-one-subset-out scores",
+)
+def test_loso_neural_rows_rebuild_from_committed_scores(real_data_dir, tmp_path):
+    restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
+    ctx = ex.setup(
+        "cpu",
+        str(real_data_dir),
+        seeds=(0,),
+        runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+        progress=False,
+        train=False,
+    )
+    rebuilt = ex.loso_neural(ctx)
+    committed = pd.read_csv(CPU_RESULTS / "loso_per_seed.csv")
+    committed = committed[committed["model"].isin(rebuilt["model"])].reset_index(drop=True)
+    assert len(rebuilt) == len(committed) > 0
+    pd.testing.assert_frame_equal(rebuilt, committed, check_dtype=False)

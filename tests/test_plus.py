@@ -15,10 +15,11 @@ from audiofuse.experiments.specs import (
     PLUS_LABEL_BALANCE,
     PLUS_LADDER,
     PLUS_RECIPE,
+    branch_specs,
 )
 from audiofuse.experiments.tables.plus import ladder_rows
 from audiofuse.features import extract_features
-from audiofuse.models import build_model, deployable
+from audiofuse.models import build_model, copy_branch_weights, deployable
 from audiofuse.training import FeatureBatches, TrainingError, learning_rate, train_model
 
 
@@ -170,11 +171,12 @@ def test_ladder_table_gives_rung_deltas_knockouts_and_ensembles():
 
 
 def test_label_balance_ladder_compares_with_its_own_rung_before():
-    l1, l2 = (spec.name for spec in PLUS_LABEL_BALANCE)
+    l1, l2, l3 = (spec.name for spec in PLUS_LABEL_BALANCE)
     runs = _runs(
         [
             {"model": l1, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.79},
             {"model": l2, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.80},
+            {"model": l3, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.78},
             {"model": PLUS_BRANCHES[0].name, "evaluation": "first_5s", "seed": 0, "roc_auc": 0.7},
         ]
     )
@@ -182,8 +184,9 @@ def test_label_balance_ladder_compares_with_its_own_rung_before():
     assert table.loc[l1, "rung"] == 1 and table.loc[l1, "Δ ROC-AUC vs rung before"] == "—"
     assert table.loc[l2, "rung"] == 2 and table.loc[l2, "Δ ROC-AUC vs rung before"] == "+0.010"
     assert table.loc[l2, "class balance"] == "overall (paper)"
+    assert table.loc[l3, "rung"] == 3 and table.loc[l3, "Δ ROC-AUC vs rung before"] == "-0.020"
     assert table.loc[PLUS_BRANCHES[0].name, "rung"] == "—"
-    assert PLUS_LABEL_BALANCE[-1] == PLUS_RECIPE
+    assert PLUS_LABEL_BALANCE[1] == PLUS_RECIPE
 
 
 def test_parallel_runs_split_the_cores_and_respect_the_environment(monkeypatch):
@@ -197,3 +200,54 @@ def test_parallel_runs_split_the_cores_and_respect_the_environment(monkeypatch):
     assert worker_threads(8, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
     assert "TF_NUM_INTRAOP_THREADS" not in worker_threads(2, cores=2)
+
+
+def test_staged_fusion_starts_from_its_recipes_trained_branches(
+    features, smoke_profile, tmp_path
+):
+    staged = PLUS_LABEL_BALANCE[-1]
+    branches = branch_specs(staged)
+    assert {b.run_slug(smoke_profile) for b in branches.values()} == {
+        b.run_slug(smoke_profile) for b in PLUS_BRANCHES
+    }
+    cfg, feats = smoke_profile.model, smoke_profile.features
+    spectrogram, waveform = (build_model(k, feats, cfg) for k in ("spectrogram", "waveform"))
+    spectrogram.save(tmp_path / "spectrogram.keras")
+    waveform.save(tmp_path / "waveform.keras")
+    fusion = build_model("fusion", feats, cfg)
+    copied = copy_branch_weights(fusion, spectrogram, "spectrogram")
+    assert copied and all(name.startswith("vit_") for name in copied)
+    for name in copied:
+        for mine, theirs in zip(
+            fusion.get_layer(name).get_weights(), spectrogram.get_layer(name).get_weights(),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(mine, theirs)
+    wider = build_model("spectrogram", feats, cfg.replace(width=2 * cfg.width))
+    with pytest.raises(ValueError, match="another model configuration"):
+        copy_branch_weights(fusion, wider, "spectrogram")
+    recipe = staged.profile(smoke_profile)
+    recipe = recipe.replace(train=recipe.train.replace(epochs=1))
+    with pytest.raises(TrainingError, match="staged training needs"):
+        train_model("fusion", recipe, features, tmp_path / "bare", seed=0, progress=False)
+    init = {"spectrogram": tmp_path / "spectrogram.keras", "waveform": tmp_path / "waveform.keras"}
+    result = train_model(
+        "fusion", recipe, features, tmp_path / "run", seed=0, progress=False, init_from=init
+    )
+    assert result.model is not None
+    stored = (tmp_path / "run" / "config.json").read_text()
+    assert "init_from" in stored and "waveform.keras" in stored
+
+
+def test_scheduler_starts_a_staged_fusion_only_after_its_branches(smoke_profile):
+    from audiofuse.experiments.scheduler import _next_ready
+
+    class Ctx:
+        profile = smoke_profile
+
+    staged, spectrogram, waveform = PLUS_LABEL_BALANCE[-1], *PLUS_BRANCHES
+    jobs = [(staged, 0, False), (spectrogram, 0, False), (waveform, 0, False)]
+    assert _next_ready(Ctx, jobs, set()) == 1  # the branches first
+    running = {f"{spectrogram.run_slug(smoke_profile)}/seed0"}
+    assert _next_ready(Ctx, jobs[:1], running) is None  # waits for the running branch
+    assert _next_ready(Ctx, [(staged, 1, False)], running) == 0  # other seed: ready

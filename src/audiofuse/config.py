@@ -179,6 +179,11 @@ class TrainConfig:
     ema_momentum: float = 0.0
     # Name of an AugmentConfig in AUGMENT_PRESETS ("none": off).
     augment: str = "none"
+    # Fusion only, staged training: start the branches from the trained
+    # single-branch runs of the same recipe and seed (the orchestration in
+    # audiofuse.experiments finds and, if needed, trains them), then train the
+    # whole fusion. Against modality imbalance (Wang et al., CVPR 2020).
+    staged: bool = False
 
     def replace(self, **changes) -> TrainConfig:
         """Return a copy with some fields changed."""

@@ -33,6 +33,8 @@ __all__ = [
     "auxiliary_head",
     "build_model",
     "deployable",
+    "BRANCH_PREFIXES",
+    "copy_branch_weights",
     "count_params",
 ]
 
@@ -272,6 +274,57 @@ def backbone(model: keras.Model) -> keras.Model:
         if layer.name in ("head_dense0", "abnormal_probability"):
             return keras.Model(model.inputs, layer.input, name=f"{model.name}_backbone")
     raise ValueError(f"{model.name}: no classification head found")
+
+
+# Layer-name prefixes of each branch: a fusion model and a single-branch model
+# name their branch layers alike, so trained branches can seed a fusion.
+BRANCH_PREFIXES = {"spectrogram": "vit_", "waveform": "cnn_"}
+
+
+def copy_branch_weights(target: keras.Model, source: keras.Model, branch: str) -> list[str]:
+    """Copy the weights of ``branch``'s layers from ``source`` into ``target``.
+
+    Staged training (AudioFuse+): a fusion model starts from the branches of
+    trained single-branch models instead of from scratch, so the slow ViT
+    branch arrives already trained and the fast waveform branch cannot leave
+    it behind.
+
+    Parameters
+    ----------
+    target, source : keras.Model
+        E.g. a new fusion model and a trained ``spectrogram`` model of the same
+        :class:`ModelConfig`.
+    branch : {"spectrogram", "waveform"}
+
+    Returns
+    -------
+    list of str
+        The names of the layers copied.
+
+    Raises
+    ------
+    ValueError
+        If ``source`` has no layer of the branch, or a layer's weights do not
+        fit (a different model configuration).
+    """
+    prefix = BRANCH_PREFIXES[branch]
+    targets = {layer.name: layer for layer in target.layers}
+    copied = []
+    for layer in source.layers:
+        if not layer.name.startswith(prefix) or not layer.weights:
+            continue
+        into = targets.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if into is None or [tuple(w.shape) for w in into.weights] != shapes:
+            raise ValueError(
+                f"{source.name}: layer {layer.name!r} does not fit {target.name}; "
+                "the branch was trained with another model configuration"
+            )
+        into.set_weights(layer.get_weights())
+        copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"{source.name}: no {branch} layers ({prefix}*) to copy")
+    return copied
 
 
 def count_params(model: keras.Model) -> int:

@@ -30,7 +30,7 @@ from .batches import FeatureBatches
 from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
 from .config import Profile, augment_preset
 from .features import FeatureSet
-from .models import build_model, deployable
+from .models import BRANCH_PREFIXES, build_model, copy_branch_weights, deployable
 from .reporting import read_json_object
 from .splits import (
     BALANCE_MODES,
@@ -134,6 +134,7 @@ def train_model(
     seed: int = 0,
     progress: bool = True,
     extra_config: dict | None = None,
+    init_from: dict | None = None,
 ) -> TrainResult:
     """Train ``kind`` on ``features`` (training records only) and keep the best epoch.
 
@@ -152,6 +153,10 @@ def train_model(
         stopped at its epoch limit resumes when ``profile.train.epochs`` is
         raised; any other change of profile raises :class:`TrainingError`.
     seed : int
+    init_from : dict, optional
+        ``{branch: model path}``: with ``profile.train.staged``, the trained
+        single-branch models whose branch weights a new fusion starts from
+        (see :func:`audiofuse.models.copy_branch_weights`).
 
     Returns
     -------
@@ -184,7 +189,7 @@ def train_model(
 
     n_examples = train_set.meta["record"].nunique() if windowed else len(train_set)
     model, history, start_epoch = _start_model(
-        run, state, kind, profile, config, progress, n_examples
+        run, state, kind, profile, config, progress, n_examples, init_from
     )
     batches = _training_batches(train_set, kind, profile, seed, windowed, len(model.outputs))
     if state:
@@ -298,9 +303,17 @@ def learning_rate(train_cfg, n_examples: int):
 
 
 def _start_model(
-    run: RunDir, state, kind: str, profile: Profile, config: dict, progress: bool, n_examples: int
+    run: RunDir,
+    state,
+    kind: str,
+    profile: Profile,
+    config: dict,
+    progress: bool,
+    n_examples: int,
+    init_from: dict | None = None,
 ):
-    """``(model, history, start_epoch)``: ``last.keras`` of an unfinished run, else a new model.
+    """``(model, history, start_epoch)``: ``last.keras`` of an unfinished run, else a new
+    model (its branches copied from ``init_from`` in staged training).
 
     Writes ``config.json`` (a resumed run keeps its own, with the new epoch limit).
     """
@@ -316,6 +329,8 @@ def _start_model(
     train_cfg = profile.train
     aux = bool(train_cfg.aux_loss_weight) and kind == "fusion"
     model = build_model(kind, profile.features, profile.model, aux_heads=aux)
+    if train_cfg.staged:
+        config["init_from"] = _init_branches(model, kind, init_from)
     n_outputs = len(model.outputs)
     model.compile(
         optimizer=keras.optimizers.AdamW(
@@ -376,3 +391,16 @@ def _resumable(profile: dict | None) -> dict | None:
     profile = json.loads(json.dumps(Profile.from_dict(profile).to_dict()))
     profile.get("train", {}).pop("epochs", None)
     return profile
+
+
+def _init_branches(model: keras.Model, kind: str, init_from: dict | None) -> dict:
+    """Staged training: copy each branch of ``model`` from its trained model."""
+    if kind != "fusion" or not init_from or set(init_from) != set(BRANCH_PREFIXES):
+        raise TrainingError(
+            "staged training needs a fusion model and a trained model per branch "
+            f"({', '.join(BRANCH_PREFIXES)}); got {kind!r} and {sorted(init_from or {})}"
+        )
+    for branch, path in init_from.items():
+        source = keras.saving.load_model(path, compile=False)
+        copy_branch_weights(model, source, branch)
+    return {branch: str(path) for branch, path in init_from.items()}

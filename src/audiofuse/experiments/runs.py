@@ -18,10 +18,17 @@ from ..data import index_pascal
 from ..features import FeatureSet
 from ..models import build_model, count_params
 from ..protocols import Fold
-from ..training import RunDir, finished_state, load_trained, predict_proba, train_model
+from ..training import (
+    RunDir,
+    TrainingError,
+    finished_state,
+    load_trained,
+    predict_proba,
+    train_model,
+)
 from .context import Context, features, physionet_data
 from .head import embed, train_head
-from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec
+from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec, branch_specs
 
 __all__ = [
     "record_scores",
@@ -123,17 +130,22 @@ def train_and_score(
     if random_windows or full_recording:
         train_win, test_win = physionet_data(ctx, windows=True, fold=fold)
     run = ctx.fold_run(spec, seed, fold)
+    profile = spec.profile(ctx.profile)
+    init_from = None
+    if profile.train.staged and finished_state(run.path, profile) is None:
+        init_from = _trained_branches(ctx, spec, seed, fold, full_recording)
     extra = {"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()}
     if fold is not None:
         extra["fold"] = fold.name
     result = train_model(
         spec.kind,
-        spec.profile(ctx.profile),
+        profile,
         train_win if random_windows else train_first,
         run.path,
         seed=seed,
         progress=ctx.progress,
         extra_config=extra,
+        init_from=init_from,
     )
     evaluations = {"first_5s": (train_first, test_first)}
     if full_recording:
@@ -143,6 +155,22 @@ def train_and_score(
         test = record_scores(result.model, test_set, spec.kind)
         run.write_scores(name, val, test)
     return result
+
+
+def _trained_branches(ctx: Context, spec: ModelSpec, seed: int, fold, full_recording: bool):
+    """``{branch: best.keras}`` of a staged fusion's single branches, trained first if needed."""
+    paths = {}
+    for kind, branch in branch_specs(spec).items():
+        run = ctx.fold_run(branch, seed, fold)
+        if not is_scored(ctx, branch, run, EVALUATIONS if full_recording else EVALUATIONS[:1]):
+            train_and_score(ctx, branch, seed, full_recording=full_recording, fold=fold)
+        if not run.checkpoint("best").exists():
+            raise TrainingError(
+                f"{run.checkpoint('best')}: staged training of {spec.name!r} needs this "
+                "trained branch model (its scores alone are not enough)"
+            )
+        paths[kind] = run.checkpoint("best")
+    return paths
 
 
 def score_rows(ctx: Context, spec: ModelSpec, seed: int, names) -> list[dict]:

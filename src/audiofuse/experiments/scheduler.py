@@ -11,7 +11,7 @@ import pandas as pd
 from ..data import index_pascal
 from .context import Context, features, physionet_data, setup
 from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
-from .specs import EVALUATIONS, TABLE_SPECS, ModelSpec, unique_runs
+from .specs import EVALUATIONS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
 
 __all__ = ["train_runs", "worker_threads"]
 
@@ -135,7 +135,10 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
                 and len(pending) < workers
                 and (deadline_s is None or elapsed + typical < deadline_s)
             ):
-                spec, seed, with_pascal = jobs.pop(0)
+                ready = _next_ready(ctx, jobs, set(pending.values()))
+                if ready is None:
+                    break  # every queued job waits for a running one
+                spec, seed, with_pascal = jobs.pop(ready)
                 future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal)
                 pending[future] = f"{spec.run_slug(ctx.profile)}/seed{seed}"
             if not pending:
@@ -151,3 +154,19 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
                 rows.append(row)
                 print(f"done {row}", file=sys.stderr, flush=True)
     return rows
+
+
+def _next_ready(ctx: Context, jobs, running: set[str]) -> int | None:
+    """Index of the first job none of whose prerequisites is running or queued.
+
+    A staged fusion starts from its trained branches (:func:`branch_specs`),
+    so it waits for their runs; two processes never train the same run.
+    """
+    queued = {f"{s.run_slug(ctx.profile)}/seed{k}" for s, k, _ in jobs}
+    for i, (spec, seed, _) in enumerate(jobs):
+        needs = set()
+        if spec.profile(ctx.profile).train.staged:
+            needs = {f"{b.run_slug(ctx.profile)}/seed{seed}" for b in branch_specs(spec).values()}
+        if not needs & (running | queued):
+            return i
+    return None

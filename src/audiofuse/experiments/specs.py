@@ -22,6 +22,7 @@ __all__ = [
     "LOSO_MODELS",
     "TABLE_SPECS",
     "EVALUATIONS",
+    "branch_specs",
     "unique_runs",
 ]
 
@@ -120,6 +121,14 @@ PLUS_LABEL_BALANCE = (
         "fusion",
         _AUX + _SCHEDULE,
     ),
+    # staged training: the branches start from the trained single branches of the
+    # same recipe and seed (PLUS_BRANCHES' runs), then the whole fusion trains
+    ModelSpec(
+        "+ branches initialised from the trained single branches (staged), classes balanced "
+        "(paper)",
+        "fusion",
+        _AUX + _SCHEDULE + (("staged", True),),
+    ),
 )
 # The recipe kept: auxiliary heads and the schedule, on the paper's class balance.
 # In the seed-0 screen (results/real/cpu/plus_ladder.md), subset balance lifted the
@@ -144,6 +153,23 @@ TABLE_SPECS = {
 }
 # the paper's protocol (first 5 s of each recording) and the mean over 5 s windows
 EVALUATIONS = ("first_5s", "full_recording")
+
+
+# what only a fusion has; a staged fusion's branches train with the rest of its recipe
+_FUSION_ONLY = frozenset({"aux_loss_weight", "staged", "fusion"})
+
+
+def branch_specs(spec: ModelSpec) -> dict[str, ModelSpec]:
+    """The single-branch runs a staged fusion (``staged`` override) starts from.
+
+    Each branch keeps the fusion's overrides less the fusion-only ones, so the
+    branches of :data:`PLUS_LABEL_BALANCE`'s staged rung are :data:`PLUS_BRANCHES`.
+    """
+    overrides = tuple((k, v) for k, v in spec.overrides if k not in _FUSION_ONLY)
+    return {
+        kind: ModelSpec(f"{spec.name}: {kind} branch", kind, overrides)
+        for kind in ("spectrogram", "waveform")
+    }
 
 
 def unique_runs(base: Profile, specs) -> list[ModelSpec]:
