@@ -121,7 +121,7 @@ def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_fol
     assert not (root / "synthetic").exists()
 
 
-@pytest.mark.slow  # an end-to-end run of every section (~35 s on 2 cores)
+@pytest.mark.slow  # an end-to-end run of every section (~35 s on 2 cores, + ~30 s comparisons)
 def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "audiofuse.cli", "bench", "--quick", "--out", str(tmp_path)],
@@ -150,3 +150,15 @@ def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
     for section in benchmark.SECTIONS:
         assert f"## {section.capitalize()}" in markdown
     assert "PASS" in markdown or "FAIL" in markdown
+
+    # Every comparison of a quick run: old path, new path, and a ratio by which
+    # the new path wins (by 3x or more on a 2-core machine); the sweep is skipped.
+    from audiofuse.benchmark import paths, sweep
+
+    compared = frame[frame["section"] == benchmark.COMPARISON_SECTION]
+    ratios = dict(zip(compared["name"], pd.to_numeric(compared["value"]), strict=True))
+    for name in (paths.PREDICT_COLD_START, paths.INDEX_COLD_START, paths.PREDICT_PEAK_QUICK):
+        assert {f"{name}: old path", f"{name}: new path"} <= set(ratios)
+        assert ratios[f"{name}: new vs old"] > 1.0, compared
+    assert not compared["name"].str.startswith(sweep.SWEEP_TRAINING).any()
+    assert "## Comparisons" in markdown and f"{paths.PREDICT_COLD_START}: new vs old" in markdown

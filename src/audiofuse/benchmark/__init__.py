@@ -18,7 +18,9 @@ available, else the synthetic set, then labelled SYNTHETIC):
 6. ``peak``: FLOPs per sample (:func:`count_flops`) and the fraction of the
    measured matmul peak that training and inference reach;
 7. ``comparisons``: measurements taken on an old and a new code path, with
-   their ratio (:class:`Comparison`; reported only when some are registered).
+   their ratio (:class:`Comparison`): ``predict`` and ``data index`` cold
+   starts, ``predict`` peak memory on a 2 h recording, and sweep training
+   with two runs at once against one (skipped in quick runs).
 
 Each measurement runs in its own forked child process (:func:`run_forked`), so
 its peak RSS (``ru_maxrss``) is its own; children forked after TensorFlow is
@@ -28,8 +30,11 @@ section reports as a baseline. TensorFlow ops run only in children.
 The package: :mod:`.harness` (settings, forked measurements, rows, data),
 :mod:`.reference` (the original recipe), :mod:`.extraction` (section 1),
 :mod:`.sections` (2, 5, 6), :mod:`.single_core` (3 on one core), :mod:`.flops`,
-:mod:`.comparisons` ("old path vs new path" rows with their ratio),
-:mod:`.report` (CSV and Markdown) and :mod:`.driver` (:func:`run_benchmark`).
+:mod:`.comparisons` ("old path vs new path" rows with their ratio, and the
+registered comparisons), :mod:`.paths` (their ``predict`` and ``data index``
+sides, each a fresh interpreter), :mod:`.sweep` (their sweep-training sides:
+concurrent training processes), :mod:`.report` (CSV and Markdown) and
+:mod:`.driver` (:func:`run_benchmark`).
 
 Results go to ``results/benchmark.csv`` (long format: ``section, name,
 profile, value, unit, machine, cores, commit, data``) and

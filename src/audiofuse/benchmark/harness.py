@@ -73,6 +73,13 @@ class BenchSettings:
         Sizes of the square float32 matmuls that measure the peak (the best counts).
     scaling_profile : str
         Profile of the scaling measurements.
+    cold_start_repeats : int
+        Fresh processes timed per cold-start comparison (the median counts);
+        above 1, one untimed run first fills the page cache.
+    predict_peak_seconds : float
+        Length of the recording whose ``predict`` peak memory is compared.
+    sweep_steps : int
+        Timed ``train_on_batch`` steps per process in the sweep comparison.
     """
 
     quick: bool = False
@@ -89,6 +96,9 @@ class BenchSettings:
     single_core_repeats: int = 20
     matmul_sizes: tuple[int, ...] = (1024, 2048)
     scaling_profile: str = "cpu"
+    cold_start_repeats: int = 3
+    predict_peak_seconds: float = 7200.0
+    sweep_steps: int = 20
 
     @property
     def n_sample(self) -> int:
@@ -115,6 +125,9 @@ def settings_for(quick: bool) -> BenchSettings:
         single_core_repeats=3,
         matmul_sizes=(512,),
         scaling_profile="smoke",
+        cold_start_repeats=1,
+        predict_peak_seconds=1200.0,
+        sweep_steps=3,
     )
 
 

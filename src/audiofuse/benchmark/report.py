@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..reporting import format_table, write_text_atomic
+from .paths import INDEX_COLD_START, PREDICT_COLD_START, PREDICT_PEAK
+from .sweep import SWEEP_PROFILE, SWEEP_TRAINING
 
 CSV_COLUMNS = ["section", "name", "profile", "value", "unit", "machine", "cores", "commit", "data"]
 SECTIONS = ("features", "training", "inference", "memory", "scaling", "peak")
@@ -24,6 +26,14 @@ COMPARISON_SECTION = "comparisons"
 GOAL_CPU_SPEEDUP = 10.0
 GOAL_PAPER_SPEEDUP = 2.0
 GOAL_LATENCY_MS = 50.0
+# Goals of issue 12 ("Faster") for the "old path vs new path" comparisons: cold
+# starts of predict and data index, predict's peak on a 2 h recording (600 MB,
+# i.e. 572 MiB), and sweep training 3x the 99-141 samples/s measured before.
+GOAL_PREDICT_COLD_S = 2.0
+GOAL_INDEX_COLD_S = 2.0
+GOAL_PREDICT_PEAK_MIB = round(600e6 / 2**20, 1)
+GOAL_SWEEP_FACTOR = 3.0
+OLD_SWEEP_SAMPLES_PER_S = (99.0, 141.0)
 
 
 def to_frame(rows: list[dict], run: dict) -> pd.DataFrame:
@@ -104,7 +114,48 @@ def _headline(frame: pd.DataFrame, run: dict) -> str:
             below=True,
         )
     )
+    lines += _comparison_headline(frame)
     return "\n".join(lines) + "\n"
+
+
+def _comparison_headline(frame: pd.DataFrame) -> list[str]:
+    """Goal lines of issue 12 from the comparison rows, each with its old path and ratio."""
+    goals = [  # (label, comparison, profile, unit, goal: below it passes)
+        ("`predict` one 30 s recording, cold start to answer", PREDICT_COLD_START, "cpu", "s",
+         GOAL_PREDICT_COLD_S),
+        ("`data index` cold start to answer", INDEX_COLD_START, "", "s", GOAL_INDEX_COLD_S),
+        ("`predict` peak memory on a 2 h recording (600 MB)", PREDICT_PEAK, "cpu",
+         "MiB peak RSS", GOAL_PREDICT_PEAK_MIB),
+    ]  # fmt: skip
+    lines = []
+    for label, name, profile, unit, goal in goals:
+        new = _pick(frame, COMPARISON_SECTION, f"{name}: new path", profile, unit)
+        lines.append(goal_line(label, new, goal, unit, below=True))
+        if new is not None:
+            lines.append(_old_path_line(frame, name, profile, unit))
+    low, high = OLD_SWEEP_SAMPLES_PER_S
+    name, unit = SWEEP_TRAINING, "samples/s"
+    new = _pick(frame, COMPARISON_SECTION, f"{name}: new path", SWEEP_PROFILE, unit)
+    label = (
+        f"sweep training, `{SWEEP_PROFILE}` fusion, 2 runs at once (goal {GOAL_SWEEP_FACTOR:g}x "
+        f"the {low:g}-{high:g} samples/s measured before, at the top of that range)"
+    )
+    lines.append(goal_line(label, new, GOAL_SWEEP_FACTOR * high, unit))
+    if new is not None:
+        bottom = GOAL_SWEEP_FACTOR * low
+        lines.append(
+            f"  - against {GOAL_SWEEP_FACTOR:g}x the bottom of that range ({bottom:g} {unit}): "
+            f"**{'PASS' if new >= bottom else 'FAIL'}**"
+        )
+        lines.append(_old_path_line(frame, name, SWEEP_PROFILE, unit))
+    return lines
+
+
+def _old_path_line(frame: pd.DataFrame, name: str, profile: str, unit: str) -> str:
+    """``  - old path: X unit; new vs old: Yx`` for one comparison."""
+    old = _pick(frame, COMPARISON_SECTION, f"{name}: old path", profile, unit)
+    ratio = _pick(frame, COMPARISON_SECTION, f"{name}: new vs old", profile, "x")
+    return f"  - old path in this run: {_fmt(old)} {unit}; new vs old: {_fmt(ratio)}x"
 
 
 def _section_table(frame: pd.DataFrame, section: str) -> str:
@@ -151,7 +202,16 @@ _SECTION_NOTES = {
     "inference).",
     COMPARISON_SECTION: "Each measurement timed on the old path and on the new one, in the same run "
     "on the same machine; `new vs old` is the factor by which the new path wins (above 1: "
-    "faster, or less memory).",
+    "faster, or less memory). Cold starts: fresh `python -m audiofuse.cli` processes, start "
+    "to exit (median). `predict`: the default model with its ONNX export (onnxruntime) "
+    "against the same folder without it (Keras and TensorFlow). `data index`: against the "
+    "same command in an interpreter that imports TensorFlow and Keras first, as every "
+    "command did before its imports were made lazy. Peak memory: a fresh interpreter's own "
+    "`VmHWM` while `Predictor.predict_samples` (onnxruntime) scores a recording tiled to "
+    "2 h (20 min in quick runs), in batches of `WINDOW_BATCH` windows against all windows "
+    "in one batch. Sweep training: `train_on_batch` on random inputs (no data loading), two "
+    "single-threaded processes at once (`train-runs --workers 2`) against one process with "
+    "TensorFlow's default threads; not measured in quick runs.",
     "peak": "Forward FLOPs per sample counted from the Keras layers (Conv, Dense, attention "
     "incl. score and value matmuls; 2 FLOPs per multiply-accumulate). Training counts "
     "3x forward. The fraction is of the best measured float32 matmul rate.",

@@ -72,8 +72,8 @@ def _measure_inference(model, profile, kind: str, batch: int, repeats: int) -> d
     }
 
 
-def _measure_training(model, profile, kind: str, batch: int, steps: int) -> dict:
-    """``train_on_batch`` samples/s after one warm-up step (AdamW + BCE)."""
+def compile_for_training(model, profile) -> None:
+    """Compile ``model`` as the trainer does for its cost: AdamW + binary cross-entropy."""
     import keras
 
     train = profile.train
@@ -83,6 +83,11 @@ def _measure_training(model, profile, kind: str, batch: int, steps: int) -> dict
         ),
         loss="binary_crossentropy",
     )
+
+
+def _measure_training(model, profile, kind: str, batch: int, steps: int) -> dict:
+    """``train_on_batch`` samples/s after one warm-up step (AdamW + BCE)."""
+    compile_for_training(model, profile)
     inputs = random_inputs(kind, profile.features, batch, seed=1)
     labels = np.random.default_rng(2).integers(0, 2, (batch, 1)).astype(np.float32)
     warmup = timed(lambda: model.train_on_batch(inputs, labels))

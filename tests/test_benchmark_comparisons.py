@@ -1,0 +1,148 @@
+"""Tests of the registered "old path vs new path" comparisons of :mod:`audiofuse.benchmark`.
+
+The measurements themselves start fresh interpreters (TensorFlow, onnxruntime)
+and run in the quick benchmark (``test_benchmark.py``); here fakes pin what is
+done with their values, and the fresh-interpreter plumbing on tiny children.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import audiofuse
+from audiofuse import benchmark
+from audiofuse.benchmark import paths, sweep
+
+
+def _in_process(func, *args):
+    return dict(func(*args))
+
+
+def _inputs(quick: bool) -> benchmark.BenchInputs:
+    return benchmark.BenchInputs(benchmark.settings_for(quick), pd.DataFrame(), "real")
+
+
+def _markdown(rows: list[dict], quick: bool) -> str:
+    frame = pd.DataFrame(rows).assign(machine="m", cores=2, commit="c")
+    run = {"data": "real", "records": 0, "quick": quick, "seconds": 1.0, "machine": "m"}
+    run |= {"load_before": (0, 0, 0), "load_after": (0, 0, 0), "cores": 2, "commit": "c"}
+    return benchmark.render_markdown(frame[benchmark.CSV_COLUMNS], run)
+
+
+def _faked(values: dict[str, float]) -> list[benchmark.Comparison]:
+    """The registered comparisons, each side replaced by a constant from ``values``."""
+    from dataclasses import replace
+
+    return [
+        replace(
+            c,
+            old=lambda inputs, v=values[c.name][0]: v,
+            new=lambda inputs, v=values[c.name][1]: v,
+        )
+        for c in benchmark.COMPARISONS
+    ]
+
+
+def test_quick_runs_skip_slow_comparisons_and_rename_smaller_ones():
+    def const(v):
+        return lambda inputs: v
+
+    comparisons = [
+        benchmark.Comparison("everywhere", "s", const(2.0), const(1.0), higher_is_better=False),
+        benchmark.Comparison("slow", "samples/s", const(1.0), const(3.0), quick=False),
+        benchmark.Comparison("2 h", "MiB", const(8.0), const(2.0), quick_name="20 min"),
+    ]
+    quick = benchmark.bench_comparisons(comparisons, _inputs(True), runner=_in_process)
+    assert [r["name"] for r in quick] == [
+        f"{name}: {side}"
+        for name in ("everywhere", "20 min")
+        for side in ("old path", "new path", "new vs old")
+    ]
+    full = benchmark.bench_comparisons(comparisons, _inputs(False), runner=_in_process)
+    names = {r["name"] for r in full}
+    assert {"slow: new vs old", "2 h: new vs old"} <= names and "20 min: old path" not in names
+    ratios = {r["name"]: r["value"] for r in full if r["unit"] == "x"}
+    assert ratios == {"everywhere: new vs old": 2.0, "slow: new vs old": 3.0, "2 h: new vs old": 0.25}
+
+
+def test_headline_states_each_goal_of_the_registered_comparisons_from_their_rows():
+    values = {
+        paths.PREDICT_COLD_START: (9.0, 1.5),  # goal < 2 s: PASS
+        paths.INDEX_COLD_START: (8.0, 2.5),  # goal < 2 s: FAIL
+        paths.PREDICT_PEAK: (2000.0, 600.0),  # goal 600 MB = 572.2 MiB: FAIL
+        sweep.SWEEP_TRAINING: (160.0, 330.0),  # goal 3 x 141: FAIL; 3 x 99: PASS
+    }
+    rows = benchmark.bench_comparisons(_faked(values), _inputs(False), runner=_in_process)
+    assert len(rows) == 12
+    headline = _markdown(rows, quick=False).split("## Headline")[1].split("\n## ")[0]
+    lines = headline.splitlines()
+
+    def verdict(start: str) -> str:
+        (line,) = [x for x in lines if x.startswith(f"- {start}")]
+        return line.rsplit("**", 2)[1]
+
+    assert verdict("`predict` one 30 s recording") == "PASS"
+    assert verdict("`data index` cold start") == "FAIL"
+    assert verdict("`predict` peak memory on a 2 h recording") == "FAIL"
+    assert verdict("sweep training") == "FAIL"
+    assert any("bottom of that range (297 samples/s): **PASS**" in x for x in lines)
+    assert any("old path in this run: 9 s; new vs old: 6x" in x for x in lines)
+    assert any("old path in this run: 2,000 MiB peak RSS; new vs old: 3.33x" in x for x in lines)
+
+
+def test_quick_headline_does_not_claim_the_2_h_peak_or_the_sweep():
+    values = {c.name: (2.0, 1.0) for c in benchmark.COMPARISONS}
+    rows = benchmark.bench_comparisons(_faked(values), _inputs(True), runner=_in_process)
+    assert paths.PREDICT_PEAK_QUICK + ": new path" in {r["name"] for r in rows}
+    headline = _markdown(rows, quick=True).split("## Headline")[1].split("\n## ")[0]
+    for label in ("`predict` peak memory on a 2 h recording", "sweep training"):
+        (line,) = [x for x in headline.splitlines() if x.startswith(f"- {label}")]
+        assert line.endswith("not measured in this run")
+
+
+def test_fresh_interpreters_import_this_checkout_whatever_pythonpath_says(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # an installed copy could come first
+    monkeypatch.chdir(tmp_path)
+    _, stdout = paths.run_python(["-c", "import audiofuse; print(audiofuse.__file__)"])
+    assert Path(stdout.strip()) == Path(audiofuse.__file__).resolve()
+    with pytest.raises(RuntimeError, match="boom"):
+        paths.run_python(["-c", "import sys; sys.exit('boom')"])
+
+
+# A stand-in for sweep.train_worker: the second to start is 0.5 s slower to get
+# ready; either exits without a result if it is let go before both are ready.
+_FAKE_WORKER = """
+import json, os, sys, time
+folder = os.environ["FAKE_DIR"]
+try:
+    os.close(os.open(os.path.join(folder, "claim"), os.O_CREAT | os.O_EXCL))
+    me = 0
+except FileExistsError:
+    me = 1
+if me == 1:
+    time.sleep(0.5)
+open(os.path.join(folder, f"ready{me}"), "w").close()
+print("some other output")
+print("READY", flush=True)
+sys.stdin.readline()
+if not os.path.exists(os.path.join(folder, f"ready{1 - me}")):
+    sys.exit("let go before the other was ready")
+start, end, samples = [(100.0, 102.0, 10), (101.0, 104.0, 20)][me]
+print("RESULT " + json.dumps({"start": start, "end": end, "samples": samples}), flush=True)
+"""
+
+
+def test_concurrent_training_starts_together_and_counts_every_sample_over_the_span(tmp_path):
+    env = paths.python_env({"FAKE_DIR": str(tmp_path)})
+    rate = sweep.concurrent_training(2, env, steps=1, worker=_FAKE_WORKER)
+    assert rate == pytest.approx(30 / 4)  # 10 + 20 samples from t=100 to t=104
+
+
+def test_concurrent_training_reports_a_worker_that_dies():
+    worker = "import sys; print('READY', flush=True); sys.exit('out of memory, say')"
+    with pytest.raises(RuntimeError, match="out of memory, say"):
+        sweep.concurrent_training(1, paths.python_env(), steps=1, worker=worker)
+
