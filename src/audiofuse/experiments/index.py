@@ -89,7 +89,9 @@ def update_readme_tables(
         if (folder / "main_comparison.md").exists():
             data, profile = key.split("/")
             blocks.append(f"### {data} data, `{profile}` profile\n")
-        for name in ("main_comparison", "balance_ablation", "pascal_robustness", "plus_ladder"):
+        for name in (
+            "main_comparison", "balance_ablation", "pascal_robustness", "plus_ladder", "loso"
+        ):
             table = folder / f"{name}.md"
             if table.exists():
                 blocks.append(table.read_text().replace("### ", "#### ", 1))
