@@ -180,16 +180,17 @@ NOTEBOOKS = {
         "balance, which recordings from elsewhere are more likely to share. Each fusion row "
         "shows its ROC-AUC with each branch knocked out (its input replaced by the training "
         "mean); the single branches are trained with the kept recipe; seed ensembles are "
-        "their own rows. Then PASCAL: the subset-balance start, its best rung and the kept "
-        "recipe. Last, leave-one-subset-out: train on five PhysioNet subsets, score the sixth.",
+        "their own rows. Then PASCAL: the subset-balance start, its best rung, the kept "
+        "recipe and its staged variant. Last, leave-one-subset-out: train on five PhysioNet subsets, score the sixth.",
         [
             "fusions = ex.PLUS_LADDER + ex.PLUS_LABEL_BALANCE\n"
             "runs = ex.run_models(ctx, fusions + ex.PLUS_BRANCHES)\n"
             "knockouts = ex.knockout_rows(ctx, fusions)\n"
             "ensembles = ex.ensemble_rows(ctx, runs)\n"
             "display(ex.plus_ladder_table(ctx, runs, knockouts, ensembles))",
-            "# PASCAL: the subset-balance start, its best rung, and the kept recipe\n"
-            "pascal_specs = [ex.PLUS_LADDER[0], ex.PLUS_LADDER[2], ex.PLUS_RECIPE]\n"
+            "# PASCAL: the subset-balance start, its best rung, the kept recipe, and staged\n"
+            "pascal_specs = [ex.PLUS_LADDER[0], ex.PLUS_LADDER[2], ex.PLUS_RECIPE, "
+            "ex.PLUS_LABEL_BALANCE[-1]]\n"
             "display(ex.cross_dataset(ctx, pascal_specs, name='plus_pascal'))",
             "# Leave-one-subset-out: each PhysioNet subset held out in turn. The classical\n"
             "# baseline for every seed; the faithful fusion, the kept recipe and its best\n"
