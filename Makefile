@@ -77,14 +77,15 @@ tables: setup
 	  results/$(DATA_KIND)/$(PROFILE)/scores runs/$(DATA_KIND)/$(PROFILE)
 	$(MAKE) reproduce TRAIN=False PROFILE="$(PROFILE)" DATA_DIR="$(DATA_DIR)" SEEDS="$(SEEDS)"
 
-# Two pytest workers (pytest-xdist): the notebooks run as two chains beside the rest
-# of the suite, so both cores stay busy (one process left one of them idle).
+# Two pytest workers (pytest-xdist, one test file each at a time): the notebooks run as
+# two chains (tests/test_notebooks*.py) beside the rest of the suite, so both cores stay
+# busy (one process left one of them idle).
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests scripts

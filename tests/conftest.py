@@ -64,3 +64,65 @@ def smoke_profile():
 
     smoke = get_profile("smoke")
     return smoke.replace(train=smoke.train.replace(epochs=2))
+
+
+# Tables each notebook must leave behind (tests/test_notebooks*.py).
+NOTEBOOK_TABLES = {
+    "01_data_preparation": ["data_physionet2016"],
+    "02_baselines": ["baselines"],
+    "03_fusion": ["main_comparison"],
+    "04_vit_ablation": ["vit_sweep"],
+    "05_fusion_ablation": ["fusion_ablation"],
+    "06_cross_dataset": ["pascal_robustness"],
+    "07_balance_ablation": ["balance_ablation"],
+    "08_plus": ["plus_ladder", "plus_pascal", "loso"],
+    "09_results": [],
+}
+
+
+@pytest.fixture(scope="module")
+def run_notebook(tmp_path_factory):
+    """``run_notebook(path)``: execute a notebook under papermill (synthetic data, smoke
+    profile, 2 epochs) in this test module's workspace and check the tables it leaves.
+
+    Notebooks run in one module share its workspace (``run_notebook.workspace``),
+    in order, as `make reproduce` runs them.
+    """
+    import papermill
+
+    workspace = tmp_path_factory.mktemp("notebooks")
+    old = os.environ.get("AUDIOFUSE_SYNTHETIC_DIR")
+    os.environ["AUDIOFUSE_SYNTHETIC_DIR"] = str(workspace / "data")
+
+    def run(notebook: Path) -> None:
+        out = workspace / "executed" / notebook.name
+        out.parent.mkdir(exist_ok=True)
+        papermill.execute_notebook(
+            str(notebook),
+            str(out),
+            parameters={
+                "PROFILE": "smoke",
+                "DATA_DIR": None,
+                "SEEDS": [0],
+                "EPOCHS": 2,
+                "N_BOOT": 50,
+                "HEAD_SPLITS": 2,
+                "RESULTS_DIR": str(workspace / "results"),
+                "RUNS_DIR": str(workspace / "runs"),
+            },
+            progress_bar=False,
+            cwd=str(REPO_ROOT),
+        )
+        results = workspace / "results" / "synthetic" / "smoke"
+        for table in NOTEBOOK_TABLES[notebook.stem]:
+            md = (results / f"{table}.md").read_text()
+            assert "SYNTHETIC" in md
+            assert "commit" in md and "seeds" in md
+            assert (results / f"{table}.csv").exists()
+
+    run.workspace = workspace
+    yield run
+    if old is None:
+        os.environ.pop("AUDIOFUSE_SYNTHETIC_DIR", None)
+    else:
+        os.environ["AUDIOFUSE_SYNTHETIC_DIR"] = old

@@ -2,14 +2,14 @@
 
 This is what keeps the notebooks, the package and `make demo` from drifting
 apart. The notebooks run in order in one shared folder, as `make reproduce`
-runs them, and each must leave its table behind.
+runs them, and each must leave its table behind (the ``run_notebook`` fixture
+in conftest.py); 07 and 08 run in test_notebooks_beyond.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,30 +18,6 @@ papermill = pytest.importorskip("papermill")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED_TABLES = {
-    "01_data_preparation": ["data_physionet2016"],
-    "02_baselines": ["baselines"],
-    "03_fusion": ["main_comparison"],
-    "04_vit_ablation": ["vit_sweep"],
-    "05_fusion_ablation": ["fusion_ablation"],
-    "06_cross_dataset": ["pascal_robustness"],
-    "07_balance_ablation": ["balance_ablation"],
-    "08_plus": ["plus_ladder", "plus_pascal", "loso"],
-    "09_results": [],
-}
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    base = tmp_path_factory.mktemp("notebooks")
-    old = {k: os.environ.get(k) for k in ("AUDIOFUSE_SYNTHETIC_DIR",)}
-    os.environ["AUDIOFUSE_SYNTHETIC_DIR"] = str(base / "data")
-    yield base
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def test_notebooks_are_committed_without_outputs():
@@ -75,59 +51,30 @@ def test_committed_notebooks_match_what_build_notebooks_generates(tmp_path, monk
         )
 
 
-# Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) the notebooks run
-# as two chains, each in order in its own worker and workspace: 07 and 08 train
-# every run they need, so they need nothing from 01-06; the rest of the suite
-# fills the gaps. Run serially, the chains are one, in file order, as before.
-INDEPENDENT_CHAIN = {"07_balance_ablation", "08_plus"}
-
-
-def _chain(notebook: Path):
-    group = "notebooks_beyond" if notebook.stem in INDEPENDENT_CHAIN else "notebooks"
-    return pytest.param(notebook, marks=pytest.mark.xdist_group(group), id=notebook.stem)
+# 07 and 08 train every run they need, so they run as a chain of their own in
+# test_notebooks_beyond.py: `make test` (pytest-xdist, --dist loadfile) runs the
+# two files in two workers, each in its own workspace, beside the rest of the suite.
+CHAIN = [nb for nb in NOTEBOOKS if nb.stem not in ("07_balance_ablation", "08_plus")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", [_chain(nb) for nb in NOTEBOOKS])
-def test_notebook_runs(notebook, workspace):
-    out = workspace / "executed" / notebook.name
-    out.parent.mkdir(exist_ok=True)
-    papermill.execute_notebook(
-        str(notebook),
-        str(out),
-        parameters={
-            "PROFILE": "smoke",
-            "DATA_DIR": None,
-            "SEEDS": [0],
-            "EPOCHS": 2,
-            "N_BOOT": 50,
-            "HEAD_SPLITS": 2,
-            "RESULTS_DIR": str(workspace / "results"),
-            "RUNS_DIR": str(workspace / "runs"),
-        },
-        progress_bar=False,
-        cwd=str(ROOT),
-    )
-    results = workspace / "results" / "synthetic" / "smoke"
-    for table in EXPECTED_TABLES[notebook.stem]:
-        md = (results / f"{table}.md").read_text()
-        assert "SYNTHETIC" in md
-        assert "commit" in md and "seeds" in md
-        assert (results / f"{table}.csv").exists()
+@pytest.mark.parametrize("notebook", CHAIN, ids=lambda p: p.stem)
+def test_notebook_runs(notebook, run_notebook):
+    run_notebook(notebook)
     if notebook.stem == "09_results":
-        index = (workspace / "results" / "README.md").read_text()
+        index = (run_notebook.workspace / "results" / "README.md").read_text()
         assert "PhysioNet 2016 test split" in index
         assert "Cross-dataset" in index
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("notebooks")
-def test_tables_rebuild_from_saved_scores_without_models(workspace):
+def test_tables_rebuild_from_saved_scores_without_models(run_notebook):
     """What `make reproduce TRAIN=False` does with runs trained on another machine."""
     import pandas as pd
 
     from audiofuse import experiments as ex
 
+    workspace = run_notebook.workspace
     runs = workspace / "runs"
     for model in runs.rglob("*.keras"):
         model.unlink()
