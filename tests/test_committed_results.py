@@ -26,17 +26,7 @@ CPU_RESULTS = ROOT / "results" / "real" / "cpu"
     reason="no committed cpu scores or ladder",
 )
 def test_plus_ladder_rebuilds_from_committed_scores(real_data_dir, tmp_path):
-    restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
-    ctx = ex.setup(
-        "cpu",
-        str(real_data_dir),
-        seeds=(0, 1, 2),
-        runs_dir=str(tmp_path / "runs"),
-        results_dir=str(tmp_path / "results"),
-        n_boot=50,
-        progress=False,
-        train=False,
-    )
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2))
     fusions = ex.PLUS_LADDER + ex.PLUS_LABEL_BALANCE
     runs = ex.run_models(ctx, fusions + ex.PLUS_BRANCHES)
     knockouts = ex.knockout_rows(ctx, fusions)
@@ -44,6 +34,21 @@ def test_plus_ladder_rebuilds_from_committed_scores(real_data_dir, tmp_path):
     # the provenance header (commit, date) differs by design; the table must not
     pd.testing.assert_frame_equal(
         _table(ctx.results / "plus_ladder.csv"), _table(CPU_RESULTS / "plus_ladder.csv")
+    )
+
+
+def _restored(real_data_dir, tmp_path, seeds) -> ex.Context:
+    """A ``cpu`` context (no training) over the committed scores, restored into ``tmp_path``."""
+    restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
+    return ex.setup(
+        "cpu",
+        str(real_data_dir),
+        seeds=seeds,
+        runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+        n_boot=50,
+        progress=False,
+        train=False,
     )
 
 
@@ -60,16 +65,7 @@ def _table(path: Path) -> pd.DataFrame:
     reason="no committed leave-one-subset-out scores",
 )
 def test_loso_neural_rows_rebuild_from_committed_scores(real_data_dir, tmp_path):
-    restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
-    ctx = ex.setup(
-        "cpu",
-        str(real_data_dir),
-        seeds=(0,),
-        runs_dir=str(tmp_path / "runs"),
-        results_dir=str(tmp_path / "results"),
-        progress=False,
-        train=False,
-    )
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0,))
     rebuilt = ex.loso_neural(ctx)
     committed = pd.read_csv(CPU_RESULTS / "loso_per_seed.csv")
     committed = committed[committed["model"].isin(rebuilt["model"])].reset_index(drop=True)
