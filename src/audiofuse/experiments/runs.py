@@ -34,6 +34,7 @@ __all__ = [
     "record_scores",
     "evaluate_split",
     "run_models",
+    "scored_run",
     "is_scored",
     "train_and_score",
     "score_rows",
@@ -87,12 +88,9 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
     rows = []
     for spec in specs:
         for seed in ctx.seeds:
-            run = ctx.run(spec, seed)
-            if not is_scored(ctx, spec, run, names):
-                if not ctx.train:
-                    print(f"{run.path}: not trained and scored here; skipped", file=sys.stderr)
-                    continue
-                train_and_score(ctx, spec, seed, full_recording=full_recording)
+            run = scored_run(ctx, spec, seed, full_recording=full_recording)
+            if run is None:
+                continue
             rows += score_rows(ctx, spec, seed, names)
             plots.plot_training_curves(
                 run.history,
@@ -100,6 +98,28 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
                 title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
             )
     return pd.DataFrame(rows)
+
+
+def scored_run(
+    ctx: Context,
+    spec: ModelSpec,
+    seed: int,
+    *,
+    full_recording: bool = True,
+    fold: Fold | None = None,
+) -> RunDir | None:
+    """The run of ``spec`` and ``seed`` (on ``fold``), trained and scored first if needed.
+
+    With ``ctx.train`` false, a run that is not finished and scored is not
+    trained: it is named on stderr and None is returned.
+    """
+    run = ctx.fold_run(spec, seed, fold)
+    if not is_scored(ctx, spec, run, EVALUATIONS if full_recording else EVALUATIONS[:1]):
+        if not ctx.train:
+            print(f"{run.path}: not trained and scored here; skipped", file=sys.stderr)
+            return None
+        train_and_score(ctx, spec, seed, full_recording=full_recording, fold=fold)
+    return run
 
 
 def is_scored(ctx: Context, spec: ModelSpec, run: RunDir, names) -> bool:
@@ -125,12 +145,12 @@ def train_and_score(
     training records and its test scores are the fold's test records, in
     :meth:`Context.fold_run`'s folder; otherwise on the paper's split.
     """
+    profile = spec.profile(ctx.profile)
     train_first, test_first = physionet_data(ctx, fold=fold)
-    random_windows = ctx.profile.train.random_windows
+    random_windows = profile.train.random_windows
     if random_windows or full_recording:
         train_win, test_win = physionet_data(ctx, windows=True, fold=fold)
     run = ctx.fold_run(spec, seed, fold)
-    profile = spec.profile(ctx.profile)
     init_from = None
     if profile.train.staged and finished_state(run.path, profile) is None:
         init_from = _trained_branches(ctx, spec, seed, fold, full_recording)
@@ -161,13 +181,11 @@ def _trained_branches(ctx: Context, spec: ModelSpec, seed: int, fold, full_recor
     """``{branch: best.keras}`` of a staged fusion's single branches, trained first if needed."""
     paths = {}
     for kind, branch in branch_specs(spec).items():
-        run = ctx.fold_run(branch, seed, fold)
-        if not is_scored(ctx, branch, run, EVALUATIONS if full_recording else EVALUATIONS[:1]):
-            train_and_score(ctx, branch, seed, full_recording=full_recording, fold=fold)
-        if not run.checkpoint("best").exists():
+        run = scored_run(ctx, branch, seed, full_recording=full_recording, fold=fold)
+        if run is None or not run.checkpoint("best").exists():
             raise TrainingError(
-                f"{run.checkpoint('best')}: staged training of {spec.name!r} needs this "
-                "trained branch model (its scores alone are not enough)"
+                f"{ctx.fold_run(branch, seed, fold).checkpoint('best')}: staged training of "
+                f"{spec.name!r} needs this trained branch model (its scores alone are not enough)"
             )
         paths[kind] = run.checkpoint("best")
     return paths

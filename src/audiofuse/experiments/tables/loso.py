@@ -15,8 +15,6 @@ run, with the held-out subset as its test split. One seed per fold by default.
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -24,7 +22,7 @@ from ... import reporting
 from ...protocols import leave_one_subset_out
 from ...training import balance_strata, record_weights
 from ..context import Context, physionet_index
-from ..runs import is_scored, train_and_score
+from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
 from .classical import MODEL_NAME, classical_features, fit_and_score
 from .summary import publish
@@ -106,12 +104,9 @@ def loso_neural(
         balance = spec.profile(ctx.profile).train.balance
         for seed in ctx.seeds[:1] if seeds is None else seeds:
             for fold in folds:
-                run = ctx.fold_run(spec, seed, fold)
-                if not is_scored(ctx, spec, run, names):
-                    if not ctx.train:
-                        print(f"{run.path}: not trained and scored here; skipped", file=sys.stderr)
-                        continue
-                    train_and_score(ctx, spec, seed, full_recording=full_recording, fold=fold)
+                run = scored_run(ctx, spec, seed, full_recording=full_recording, fold=fold)
+                if run is None:
+                    continue
                 for name in names:
                     _, test = run.scores(name)
                     rows.append(_row(spec.name, balance, name, seed, fold.name, test))
