@@ -109,7 +109,7 @@ def test_augmented_batches_depend_on_seed_epoch_and_batch_only(features, smoke_p
     np.testing.assert_array_equal(x_a["waveform"], x_b["waveform"])
     plain = features.inputs("fusion", np.sort(a.index[:8]))
     assert not np.allclose(x_a["waveform"], plain["waveform"])
-    b.epoch = 1
+    b.set_epoch(1)
     assert not np.allclose(b[0][0]["waveform"], x_a["waveform"])
     assert ((y_a >= 0) & (y_a <= 1)).all()  # mixup: soft labels
     assert set(batches("spectrogram")[0][0]) == {"spectrogram"}

@@ -21,10 +21,12 @@ class FeatureBatches(keras.utils.PyDataset):
     ``row_weights`` (one per row of ``features``, e.g. from
     :func:`record_weights`) become the batches' sample weights.
 
-    ``augment`` (with the profile's ``feature_config``) augments every batch;
-    its random draws depend only on ``(seed, epoch, batch)``, so a resumed run
-    sees the batches an uninterrupted one would. Set ``epoch`` before each
-    epoch. ``n_outputs`` > 1 repeats the labels and weights for a model with
+    Every random draw is a pure function of ``(seed, epoch)``: the window
+    draw and the shuffle of an epoch, and (with ``augment`` and the profile's
+    ``feature_config``) the augmentation of each batch. So a resumed run sees
+    the batches an uninterrupted one would, and a single ``fit`` call can run
+    every epoch: :meth:`epoch_callback` moves the batches to each epoch as it
+    begins. ``n_outputs`` > 1 repeats the labels and weights for a model with
     auxiliary outputs.
     """
 
@@ -49,33 +51,50 @@ class FeatureBatches(keras.utils.PyDataset):
         self.feature_config = feature_config
         self.n_outputs = n_outputs
         self.seed = seed
-        self.epoch = 0
         self.features = features
         self.kind = kind
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
         self.one_window = one_window_per_record
         if row_weights is not None and len(row_weights) != len(features):
             raise ValueError(f"{len(row_weights)} row weights for {len(features)} rows")
         self.row_weights = None if row_weights is None else np.asarray(row_weights, "float32")
         codes, self._groups = np.unique(features.records, return_inverse=True)
         self._n_records = len(codes)
-        self.on_epoch_end()
+        self.set_epoch(0)
 
-    def _draw(self) -> np.ndarray:
+    def set_epoch(self, epoch: int) -> None:
+        """Draw epoch ``epoch``'s rows (one window per record, shuffled)."""
+        self.epoch = int(epoch)
+        rng = np.random.default_rng((self.seed, self.epoch))
+        index = self._draw(rng)
+        if self.shuffle:
+            rng.shuffle(index)
+        self.index = index
+
+    def _draw(self, rng: np.random.Generator) -> np.ndarray:
         if not self.one_window:
             return np.arange(len(self.features))
         # one random row per record: random priority, keep each group's max
-        priority = self.rng.random(len(self._groups))
+        priority = rng.random(len(self._groups))
         order = np.lexsort((priority, self._groups))
         last_of_group = np.r_[self._groups[order][1:] != self._groups[order][:-1], True]
         return order[last_of_group]
 
     def on_epoch_end(self):
-        self.index = self._draw()
-        if self.shuffle:
-            self.rng.shuffle(self.index)
+        # Keras calls this when it likes (after it has started reading the next
+        # epoch); the draws follow the epoch number instead, see epoch_callback.
+        pass
+
+    def epoch_callback(self) -> keras.callbacks.Callback:
+        """A callback for ``fit`` that, as each epoch begins, calls :meth:`set_epoch`
+        and reseeds the model's random layers (dropout) from ``(seed, epoch)``.
+
+        Keras does not save the random layers' state with a model, so without the
+        reseeding a resumed run would draw other dropout masks than an
+        uninterrupted one.
+        """
+        return _BeginEpoch(self)
 
     def __len__(self):
         return int(np.ceil(len(self.index) / self.batch_size))
@@ -104,3 +123,16 @@ class FeatureBatches(keras.utils.PyDataset):
         if self.augment.mixup_alpha:
             x, y, w = mixup(x, y, rng, self.augment.mixup_alpha, w)
         return x, y, w
+
+
+class _BeginEpoch(keras.callbacks.Callback):
+    def __init__(self, batches: FeatureBatches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
+        states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        for k, state in enumerate(states):
+            entropy = np.random.SeedSequence((self.batches.seed, epoch, k)).generate_state(1)
+            state.assign(np.array([int(entropy[0]), 0], dtype=state.dtype))

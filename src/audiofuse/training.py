@@ -192,20 +192,22 @@ def train_model(
         run, state, kind, profile, config, progress, n_examples, init_from
     )
     batches = _training_batches(train_set, kind, profile, seed, windowed, len(model.outputs))
-    if state:
-        batches.rng = np.random.default_rng(seed + start_epoch)
     average, checkpoint = _callbacks(
         run, state, history, config, val_set, kind, train_cfg, len(batches.index), progress
     )
-    callbacks = [average, checkpoint] if average else [checkpoint]
-    # One fit call per epoch, not one for all: Keras 3 starts reading the next
-    # epoch's batches before it calls the dataset's on_epoch_end, so a single
-    # fit would see a stale window draw and change every history (measured).
-    for epoch in range(start_epoch, train_cfg.epochs):
-        batches.epoch = epoch
-        model.fit(batches, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, verbose=0)
-        if checkpoint.stopped:
-            break
+    callbacks = [batches.epoch_callback(), *([average] if average else []), checkpoint]
+    if start_epoch < train_cfg.epochs:
+        # One fit for every epoch; the checkpoint callback stops it early. The
+        # batches shuffle themselves (a pure draw per epoch): fit's own shuffle
+        # of the batch order would draw from global state, which a resume resets.
+        model.fit(
+            batches,
+            shuffle=False,
+            initial_epoch=start_epoch,
+            epochs=train_cfg.epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
     model, _ = load_trained(run_dir)
     return TrainResult(
         model,
