@@ -418,6 +418,13 @@ PLUS = CPU.replace(
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, CPU, PAPER, PLUS)}
 
+# Runs that `audiofuse train-runs` trains at once, the cores split evenly between
+# them. On the project's 2-core CPU two single-threaded runs beat one run with both
+# threads (the small models leave cores idle between ops): the `make bench` rows
+# "sweep training" and "training candidates" measure it. On a GPU pass more
+# (6-7 runs shared one H100, see the README).
+TRAIN_RUNS_WORKERS = 2
+
 
 def get_profile(name: str) -> Profile:
     """Look up a profile by name.

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .common import CHUNK_BYTES, JUNK_NAMES, DownloadError, _reason, _short
+from .common import CHUNK_BYTES, JUNK_NAMES, DownloadError, failure_reason, short_label
 
 # --------------------------------------------------------------------------
 # Safe extraction
@@ -73,7 +73,7 @@ def _extract_zip(archive: Path, root: Path, progress: bool, limit: int) -> None:
         pairs = list(zip(members, targets, strict=True))
         for member, target in tqdm(
             pairs,
-            desc=f"unpack {_short(archive.name)}",
+            desc=f"unpack {short_label(archive.name)}",
             unit="file",
             disable=not progress,
             leave=False,
@@ -99,7 +99,7 @@ def _extract_tar(archive: Path, root: Path, progress: bool, limit: int) -> None:
                 )
         for member in tqdm(
             members,
-            desc=f"unpack {_short(archive.name)}",
+            desc=f"unpack {short_label(archive.name)}",
             unit="file",
             disable=not progress,
             leave=False,
@@ -155,7 +155,7 @@ def extract_archive(
         else:
             _extract_tar(archive, dest, progress, limit)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-        raise DownloadError(f"{archive} is damaged ({_reason(exc)})") from None
+        raise DownloadError(f"{archive} is damaged ({failure_reason(exc)})") from None
     return dest
 
 
@@ -169,7 +169,7 @@ def _is_junk(path: Path) -> bool:
     return path.name in JUNK_NAMES or path.name.startswith("._")
 
 
-def _drop_junk(root: Path) -> None:
+def drop_junk(root: Path) -> None:
     """Delete ``__MACOSX``, ``.DS_Store``, ``._*`` and similar under ``root``."""
     for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         if _is_junk(path):
@@ -179,7 +179,7 @@ def _drop_junk(root: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _hoist_single_folder(root: Path, max_levels: int = 3) -> None:
+def hoist_single_folder(root: Path, max_levels: int = 3) -> None:
     """While ``root`` holds exactly one entry and it is a folder, move its contents up."""
     for _ in range(max_levels):
         entries = list(root.iterdir())
@@ -191,13 +191,13 @@ def _hoist_single_folder(root: Path, max_levels: int = 3) -> None:
         wrapper.rmdir()
 
 
-def _merge_into(source: Path, dest: Path) -> None:
+def merge_into(source: Path, dest: Path) -> None:
     """Move everything in ``source`` into ``dest``, merging folders."""
     dest.mkdir(parents=True, exist_ok=True)
     for child in source.iterdir():
         target = dest / child.name
         if target.is_dir() and child.is_dir():
-            _merge_into(child, target)
+            merge_into(child, target)
             child.rmdir()
         elif target.exists():
             raise DownloadError(f"two archives both contain {target}; cannot merge them")

@@ -20,7 +20,7 @@ CHUNK_BYTES = 256 * 1024
 USER_AGENT = "audiofuse-download/0.1 (Python urllib)"
 SUMS_FILENAMES = ("SHA256SUMS", "SHA256SUMS.txt")
 JUNK_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
-_MANUAL_HINT = '(see README, "Data")'
+MANUAL_HINT = '(see README, "Data")'
 
 
 class DownloadError(RuntimeError):
@@ -44,19 +44,19 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     """Short, one-line description of a network or I/O failure."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
         inner = exc.reason
-        return _reason(inner) if isinstance(inner, BaseException) else _one_line(str(inner))
+        return failure_reason(inner) if isinstance(inner, BaseException) else _one_line(str(inner))
     if isinstance(exc, TimeoutError):
         return "timed out"
     return _one_line(str(exc)) or type(exc).__name__
 
 
-def _short(name: str, width: int = 40) -> str:
+def short_label(name: str, width: int = 40) -> str:
     """``name`` shortened to ``width`` characters for progress-bar labels."""
     if len(name) <= width:
         return name
@@ -64,7 +64,7 @@ def _short(name: str, width: int = 40) -> str:
     return f"{name[:half]}...{name[-half:]}"
 
 
-def _file_size(path: Path) -> int:
+def size_of(path: Path) -> int:
     """Size of ``path`` in bytes, 0 when it does not exist."""
     try:
         return path.stat().st_size
@@ -72,7 +72,7 @@ def _file_size(path: Path) -> int:
         return 0
 
 
-def _unlink(*paths: Path) -> None:
+def remove_quietly(*paths: Path) -> None:
     """Delete files, ignoring those that do not exist."""
     for path in paths:
         path.unlink(missing_ok=True)

@@ -12,20 +12,20 @@ from pathlib import Path
 
 from audiofuse.config import data_dir
 
-from .archives import _drop_junk, _hoist_single_folder, _merge_into, extract_archive
+from .archives import drop_junk, extract_archive, hoist_single_folder, merge_into
 from .common import (
-    _MANUAL_HINT,
     DOWNLOADS_DIRNAME,
+    MANUAL_HINT,
     MARKER_NAME,
     TIMEOUT_SECONDS,
     DownloadError,
-    _unlink,
     archive_url,
+    remove_quietly,
     sha256_file,
 )
 from .fetch import download_file
 from .sources import SOURCES, Archive, DatasetSource
-from .verify import SumsReport, _read_marker, _write_marker, check_sha256sums, is_complete
+from .verify import SumsReport, check_sha256sums, is_complete, read_marker, write_marker
 
 # --------------------------------------------------------------------------
 # Whole-dataset download
@@ -79,11 +79,11 @@ def _unpack_all(fetched: list[tuple[Archive, Path]], work: Path, progress: bool)
         try:
             extract_archive(path, scratch, progress=progress)
         except DownloadError as exc:
-            _unlink(path)  # never reuse a damaged or unsafe archive
+            remove_quietly(path)  # never reuse a damaged or unsafe archive
             raise DownloadError(f"{exc}; {path} was deleted") from None
-        _drop_junk(scratch)
-        _hoist_single_folder(scratch)
-        _merge_into(scratch, tree / archive.subdir if archive.subdir else tree)
+        drop_junk(scratch)
+        hoist_single_folder(scratch)
+        merge_into(scratch, tree / archive.subdir if archive.subdir else tree)
         scratch.rmdir()
     return tree
 
@@ -95,7 +95,7 @@ def _verify_tree(
     report = check_sha256sums(tree, progress=progress)
     names = ", ".join(path.name for _, path in fetched)
     if report.mismatched:
-        _unlink(*(path for _, path in fetched))
+        remove_quietly(*(path for _, path in fetched))
         shown = ", ".join(report.mismatched[:3])
         raise DownloadError(
             f"{len(report.mismatched)} file(s) unpacked from {names} do not match their "
@@ -104,7 +104,7 @@ def _verify_tree(
     if not next(iter(tree.glob(source.layout_glob)), None):
         raise DownloadError(
             f"unpacked {names} but found no {source.layout_glob} in it; the archive layout "
-            f"may have changed: unpack it by hand into {target} {_MANUAL_HINT}"
+            f"may have changed: unpack it by hand into {target} {MANUAL_HINT}"
         )
     return report
 
@@ -125,7 +125,7 @@ def _install(tree: Path, target: Path, work: Path) -> None:
 
 def _check_replaceable(target: Path, force: bool) -> None:
     """Refuse to overwrite a folder this module did not write, unless forced."""
-    if target.exists() and not force and _read_marker(target) is None:
+    if target.exists() and not force and read_marker(target) is None:
         raise DownloadError(
             f"{target} already exists but was not written by `audiofuse data download` "
             f"(no {MARKER_NAME} marker); remove it or pass force=True (--force) to replace it"
@@ -217,12 +217,12 @@ def download_dataset(
             }
             for a, p in fetched
         ]
-        _write_marker(tree, source, records, report)
+        write_marker(tree, source, records, report)
         _install(tree, target, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not keep_archives:
-        _unlink(*(path for _, path in fetched))
+        remove_quietly(*(path for _, path in fetched))
         _remove_if_empty(downloads)
     return target
 

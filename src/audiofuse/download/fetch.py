@@ -14,17 +14,17 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from .common import (
-    _MANUAL_HINT,
     CHUNK_BYTES,
+    MANUAL_HINT,
     MAX_ATTEMPTS,
     TIMEOUT_SECONDS,
     USER_AGENT,
     DownloadError,
-    _file_size,
-    _reason,
-    _short,
-    _unlink,
+    failure_reason,
+    remove_quietly,
     sha256_file,
+    short_label,
+    size_of,
 )
 
 # --------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
     except (OSError, http.client.HTTPException) as exc:  # URLError/HTTPError are OSError
         if isinstance(exc, urllib.error.HTTPError) and exc.code == 416 and offset:
             raise
-        raise _Unreachable(_reason(exc)) from None
+        raise _Unreachable(failure_reason(exc)) from None
 
 
 def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
@@ -92,7 +92,7 @@ def _copy_body(response, handle: BinaryIO, bar: tqdm) -> int:
             bar.update(len(chunk))
             copied += len(chunk)
     except (OSError, http.client.HTTPException) as exc:
-        raise _Interrupted(_reason(exc)) from None
+        raise _Interrupted(failure_reason(exc)) from None
     return copied
 
 
@@ -106,26 +106,26 @@ def _transfer(url: str, part: Path, *, timeout: float, progress: bool, desc: str
     _Interrupted
         The body stopped before the announced size; ``part`` keeps what came.
     """
-    offset = _file_size(part)
+    offset = size_of(part)
     try:
         response = _open(url, offset, timeout)
     except urllib.error.HTTPError as exc:  # 416: the .part is stale; start over
         exc.close()
-        _unlink(part)
+        remove_quietly(part)
         offset = 0
         response = _open(url, 0, timeout)
     with response:
         try:
             mode, start, total = _plan_write(response, offset)
         except _Interrupted:
-            _unlink(part)  # a resume we cannot use: the next attempt starts over
+            remove_quietly(part)  # a resume we cannot use: the next attempt starts over
             raise
         with (
             open(part, mode) as handle,
             tqdm(
                 total=total,
                 initial=start,
-                desc=_short(desc),
+                desc=short_label(desc),
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,
@@ -136,7 +136,7 @@ def _transfer(url: str, part: Path, *, timeout: float, progress: bool, desc: str
     if total is not None and size < total:
         raise _Interrupted(f"connection closed after {size} of {total} bytes")
     if total is not None and size > total:
-        _unlink(part)
+        remove_quietly(part)
         raise _Interrupted(f"received {size} bytes, {total} were announced")
 
 
@@ -146,7 +146,7 @@ def _verify_download(path: Path, sha256: str | None, url: str) -> None:
         return
     actual = sha256_file(path)
     if actual.lower() != sha256.lower():
-        _unlink(path, path.with_name(path.name + ".part"))
+        remove_quietly(path, path.with_name(path.name + ".part"))
         raise DownloadError(
             f"SHA-256 mismatch for {path.name} downloaded from {url}: expected {sha256}, "
             f"got {actual}; the bad file {path} was deleted, run the download again"
@@ -198,7 +198,7 @@ def download_file(
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     if force:
-        _unlink(dest, part)
+        remove_quietly(dest, part)
     if dest.exists():
         _verify_download(dest, sha256, url)
         return dest
@@ -223,12 +223,12 @@ def _fetch_with_retries(
                 else f"save it as {part.with_suffix('')}"
             )
             raise DownloadError(
-                f"cannot reach {url} ({exc}); download it by hand and {where} {_MANUAL_HINT}"
+                f"cannot reach {url} ({exc}); download it by hand and {where} {MANUAL_HINT}"
             ) from None
         except _Interrupted as exc:
             if attempt == MAX_ATTEMPTS:
                 raise DownloadError(
                     f"download of {url} was interrupted {attempt} times (last: {exc}); "
-                    f"{_file_size(part)} bytes are kept in {part}, run the download again "
+                    f"{size_of(part)} bytes are kept in {part}, run the download again "
                     "to resume"
                 ) from None

@@ -86,7 +86,7 @@ def check_sha256sums(root: str | os.PathLike, *, progress: bool = False) -> Sums
 # --------------------------------------------------------------------------
 
 
-def _read_marker(folder: Path) -> dict | None:
+def read_marker(folder: Path) -> dict | None:
     """The parsed ``.complete`` marker of ``folder``, or None."""
     try:
         return json.loads((folder / MARKER_NAME).read_text(encoding="utf-8"))
@@ -100,7 +100,7 @@ def is_complete(folder: str | os.PathLike, source: DatasetSource) -> bool:
     The ``.complete`` marker must list every archive of ``source``, with the
     expected hash wherever ``source`` knows one.
     """
-    marker = _read_marker(Path(folder))
+    marker = read_marker(Path(folder))
     if not marker:
         return False
     recorded = {a.get("file"): a.get("sha256") for a in marker.get("archives", [])}
@@ -112,7 +112,7 @@ def is_complete(folder: str | os.PathLike, source: DatasetSource) -> bool:
     return True
 
 
-def _write_marker(
+def write_marker(
     tree: Path, source: DatasetSource, records: list[dict], report: SumsReport
 ) -> None:
     """Write ``.complete`` into the staged tree."""
