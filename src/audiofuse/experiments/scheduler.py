@@ -25,7 +25,7 @@ def _run_job(setup_kwargs: dict, spec: ModelSpec, seed: int, pascal: bool) -> di
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {
-        "run": f"{spec.run_slug(ctx.profile)}/seed{seed}",
+        "run": _label(ctx, spec, seed),
         "best_val_auc": round(float(result.best_val_auc), 4),
         "epochs": len(result.history.get("loss", [])),
         "seconds": round(time.perf_counter() - start, 1),
@@ -142,7 +142,7 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
                     break  # every queued job waits for a running one
                 spec, seed, with_pascal = jobs.pop(ready)
                 future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal)
-                pending[future] = f"{spec.run_slug(ctx.profile)}/seed{seed}"
+                pending[future] = _label(ctx, spec, seed)
             if not pending:
                 break
             done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -158,17 +158,22 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
     return rows
 
 
+def _label(ctx: Context, spec: ModelSpec, seed: int) -> str:
+    """``<model>/seed<k>``: a run's name in logs and summaries (its folder under the runs)."""
+    return f"{spec.run_slug(ctx.profile)}/seed{seed}"
+
+
 def _next_ready(ctx: Context, jobs, running: set[str]) -> int | None:
     """Index of the first job none of whose prerequisites is running or queued.
 
     A staged fusion starts from its trained branches (:func:`branch_specs`),
     so it waits for their runs; two processes never train the same run.
     """
-    queued = {f"{s.run_slug(ctx.profile)}/seed{k}" for s, k, _ in jobs}
+    queued = {_label(ctx, s, k) for s, k, _ in jobs}
     for i, (spec, seed, _) in enumerate(jobs):
         needs = set()
         if spec.profile(ctx.profile).train.staged:
-            needs = {f"{b.run_slug(ctx.profile)}/seed{seed}" for b in branch_specs(spec).values()}
+            needs = {_label(ctx, b, seed) for b in branch_specs(spec).values()}
         if not needs & (running | queued):
             return i
     return None
