@@ -150,6 +150,12 @@ def _add_train_commands(subparsers) -> None:
         help="start no run that would likely end after this many minutes",
     )
     many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
+    many.add_argument(
+        "--head-splits",
+        type=int,
+        default=20,
+        help="with --pascal: head-trained splits per run (default: 20, as the notebooks)",
+    )
     many.set_defaults(func=commands.train_runs)
 
 

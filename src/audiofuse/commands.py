@@ -159,6 +159,7 @@ def train_runs(args) -> int:
             "seeds": args.seeds,
             "epochs": args.epochs,
             "runs_dir": args.runs_dir,
+            "head_splits": args.head_splits,
         },
         args.tables,
         workers=args.workers,
