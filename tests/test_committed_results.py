@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from audiofuse import experiments as ex
+from audiofuse.config import get_profile
 from audiofuse.experiments.scores import restore_runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def test_plus_ladder_rebuilds_from_committed_scores(real_data_dir, tmp_path):
     )
 
 
-def _restored(real_data_dir, tmp_path, seeds) -> ex.Context:
+def _restored(real_data_dir, tmp_path, seeds, n_boot=50) -> ex.Context:
     """A ``cpu`` context (no training) over the committed scores, restored into ``tmp_path``."""
     restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
     return ex.setup(
@@ -46,9 +47,44 @@ def _restored(real_data_dir, tmp_path, seeds) -> ex.Context:
         seeds=seeds,
         runs_dir=str(tmp_path / "runs"),
         results_dir=str(tmp_path / "results"),
-        n_boot=50,
+        n_boot=n_boot,
         progress=False,
         train=False,
+    )
+
+
+def _committed_scores(specs) -> bool:
+    """True when the committed scores hold every seed of every run of ``specs``."""
+    folders = {spec.run_slug(get_profile("cpu")) for spec in specs}
+    scores = CPU_RESULTS / "scores"
+    return all((scores / folder / f"seed{k}").is_dir() for folder in folders for k in (0, 1, 2))
+
+
+def _committed_rows(per_seed_csv: str, models) -> pd.DataFrame:
+    """The committed per-seed rows of ``models`` (a table may hold others, e.g. classical)."""
+    committed = pd.read_csv(CPU_RESULTS / per_seed_csv)
+    return committed[committed["model"].isin(models)].reset_index(drop=True)
+
+
+@pytest.mark.skipif(
+    not _committed_scores(ex.PAPER_MODELS), reason="no committed scores of the main table's runs"
+)
+def test_main_table_rows_rebuild_from_committed_scores(real_data_dir, tmp_path):
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2), n_boot=1000)
+    rebuilt = ex.run_models(ctx, ex.PAPER_MODELS)  # per seed and evaluation, CIs included
+    committed = _committed_rows("main_comparison_per_seed.csv", rebuilt["model"])
+    assert len(rebuilt) == len(committed) == 18
+    pd.testing.assert_frame_equal(rebuilt, committed, check_dtype=False)
+
+
+@pytest.mark.skipif(
+    not _committed_scores(ex.PAPER_MODELS), reason="no committed scores of the main table's runs"
+)
+def test_pascal_table_rebuilds_from_committed_scores(real_data_dir, tmp_path):
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2))  # the table shows no CI
+    ex.cross_dataset(ctx, ex.PAPER_MODELS)
+    pd.testing.assert_frame_equal(
+        _table(ctx.results / "pascal_robustness.csv"), _table(CPU_RESULTS / "pascal_robustness.csv")
     )
 
 
