@@ -17,7 +17,11 @@ available, else the synthetic set, then labelled SYNTHETIC):
 5. ``scaling``: cost against recording length and dataset size;
 6. ``peak``: FLOPs per sample (:func:`count_flops`) and the fraction of the
    measured matmul peak that training and inference reach;
-7. ``comparisons``: measurements taken on an old and a new code path, with
+7. ``training candidates``: ways to train the ``cpu`` fusion side by side
+   (backends, ``jit_compile``, batch size, threads, in-memory arrays, two
+   runs at once), each against the trainer's path today and the matmul peak
+   (skipped in quick runs);
+8. ``comparisons``: measurements taken on an old and a new code path, with
    their ratio (:class:`Comparison`): ``predict`` and ``data index`` cold
    starts, ``predict`` peak memory on a 2 h recording, and sweep training
    with two runs at once against one (skipped in quick runs).
@@ -33,7 +37,8 @@ The package: :mod:`.harness` (settings, forked measurements, rows, data),
 :mod:`.comparisons` ("old path vs new path" rows with their ratio, and the
 registered comparisons), :mod:`.paths` (their ``predict`` and ``data index``
 sides, each a fresh interpreter), :mod:`.sweep` (their sweep-training sides:
-concurrent training processes), :mod:`.report` (CSV and Markdown) and
+concurrent training processes), :mod:`.candidates` (section 7, on
+:mod:`.sweep`'s processes), :mod:`.report` (CSV and Markdown) and
 :mod:`.driver` (:func:`run_benchmark`).
 
 Results go to ``results/benchmark.csv`` (long format: ``section, name,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from .candidates import bench_candidates
 from .comparisons import COMPARISONS, BenchInputs, Comparison, bench_comparisons
 from .extraction import bench_features
 from .harness import (
@@ -21,7 +22,7 @@ from .harness import (
     tensorflow_initialized,
 )
 from .report import output_dir, to_frame, write_results
-from .sections import bench_models, bench_peak, bench_scaling
+from .sections import bench_models, bench_peak, bench_scaling, matmul_peak
 from .single_core import bench_single_core
 
 
@@ -85,7 +86,9 @@ def run_benchmark(
             settings.scaling_profile, "fusion", settings.single_core_repeats, fresh=not quick
         )
     rows += bench_scaling(sample, settings, data)
-    rows += bench_peak(settings, models)
+    peak_rows = bench_peak(settings, models)
+    rows += peak_rows
+    rows += bench_candidates(settings, models, matmul_peak(peak_rows))
     rows += bench_comparisons(comparisons, BenchInputs(settings, sample, data, data_dir))
     run = {
         "data": data,

@@ -80,6 +80,10 @@ class BenchSettings:
         Length of the recording whose ``predict`` peak memory is compared.
     sweep_steps : int
         Timed ``train_on_batch`` steps per process in the sweep comparison.
+    candidate_steps : int
+        Timed batches of the profile's size (32) per process and training
+        candidate, scaled to each candidate's batch size so that all time
+        about as many samples (40: ~5-10 s on 2 cores); 0 skips the section.
     """
 
     quick: bool = False
@@ -99,6 +103,7 @@ class BenchSettings:
     cold_start_repeats: int = 3
     predict_peak_seconds: float = 7200.0
     sweep_steps: int = 20
+    candidate_steps: int = 40
 
     @property
     def n_sample(self) -> int:
@@ -128,6 +133,7 @@ def settings_for(quick: bool) -> BenchSettings:
         cold_start_repeats=1,
         predict_peak_seconds=1200.0,
         sweep_steps=3,
+        candidate_steps=0,  # several TensorFlow start-ups: minutes
     )
 
 

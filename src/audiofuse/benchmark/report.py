@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..reporting import format_table, write_text_atomic
+from .candidates import CANDIDATE_PROFILE, CANDIDATE_SECTION, PEAK_SUFFIX, RATIO_SUFFIX
 from .paths import INDEX_COLD_START, PREDICT_COLD_START, PREDICT_PEAK
 from .sweep import SWEEP_PROFILE, SWEEP_TRAINING
 
@@ -34,6 +35,10 @@ GOAL_INDEX_COLD_S = 2.0
 GOAL_PREDICT_PEAK_MIB = round(600e6 / 2**20, 1)
 GOAL_SWEEP_FACTOR = 3.0
 OLD_SWEEP_SAMPLES_PER_S = (99.0, 141.0)
+# Issue 12's goals for training the `cpu` profile (the "training candidates"
+# section): 3x the trainer's samples/s today, and 30 % of the matmul peak.
+GOAL_TRAINING_FACTOR = 3.0
+GOAL_PEAK_PERCENT = 30.0
 
 
 def to_frame(rows: list[dict], run: dict) -> pd.DataFrame:
@@ -114,8 +119,23 @@ def _headline(frame: pd.DataFrame, run: dict) -> str:
             below=True,
         )
     )
+    lines += _candidates_headline(frame)
     lines += _comparison_headline(frame)
     return "\n".join(lines) + "\n"
+
+
+def _candidates_headline(frame: pd.DataFrame) -> list[str]:
+    """Goal lines of the fastest training candidate: its ratio and its % of the peak."""
+    label = f"`{CANDIDATE_PROFILE}` fusion training, fastest candidate vs the trainer's path today"
+    ratios = frame[(frame.section == CANDIDATE_SECTION) & (frame.unit == "x")]
+    if ratios.empty:
+        return [goal_line(label, None, GOAL_TRAINING_FACTOR, "x")]
+    best = ratios.loc[ratios.value.idxmax()]
+    name = best["name"].removesuffix(RATIO_SUFFIX)
+    percent = _pick(frame, CANDIDATE_SECTION, name + PEAK_SUFFIX, CANDIDATE_PROFILE, "%")
+    share = goal_line("its share of the float32 matmul peak", percent, GOAL_PEAK_PERCENT, "%")
+    ratio = goal_line(f"{label} ({name})", float(best.value), GOAL_TRAINING_FACTOR, "x")
+    return [ratio, "  " + share]
 
 
 def _comparison_headline(frame: pd.DataFrame) -> list[str]:
@@ -212,6 +232,21 @@ _SECTION_NOTES = {
     "in one batch. Sweep training: `train_on_batch` on random inputs (no data loading), two "
     "single-threaded processes at once (`train-runs --workers 2`) against one process with "
     "TensorFlow's default threads; not measured in quick runs.",
+    CANDIDATE_SECTION: "Ways to train the `cpu` fusion on this machine, each in fresh training "
+    "processes (the backend and thread settings are read at start-up): the model is built "
+    "untrained, seeded and compiled as the trainer does (AdamW + binary cross-entropy), fed "
+    "random float16 features through the trainer's own `FeatureBatches` (one window per "
+    "record, class weights), warmed up by a `fit` of 2 batches (tracing), then timed over one "
+    "`fit` epoch of as many samples per process for every candidate (40 batches of 32, or "
+    "fewer larger ones). The first row is the trainer's path today (TensorFlow, default "
+    "threads, op determinism on, `jit_compile` auto, i.e. off on a CPU, batch 32); each other "
+    "row changes one thing of it, or two: jit_compile=True needs op determinism off (Keras "
+    "refuses XLA with it), and two runs at once are single-threaded. `vs "
+    "reference` is its samples/s over the first row's; `% of matmul peak` is 3x forward "
+    "FLOPs x samples/s over the `peak` section's matmul peak. Several runs at once: their "
+    "samples over the span from the first start to the last end. JAX runs are not seeded "
+    "(Keras' seeding imports TensorFlow). A candidate that failed has no rows (see the log). "
+    "Not measured in quick runs.",
     "peak": "Forward FLOPs per sample counted from the Keras layers (Conv, Dense, attention "
     "incl. score and value matmuls; 2 FLOPs per multiply-accumulate). Training counts "
     "3x forward. The fraction is of the best measured float32 matmul rate.",
@@ -237,7 +272,7 @@ def render_markdown(frame: pd.DataFrame, run: dict) -> str:
         "",
         _headline(frame, run),
     ]
-    for section in (*SECTIONS, COMPARISON_SECTION):
+    for section in (*SECTIONS, CANDIDATE_SECTION, COMPARISON_SECTION):
         if (frame.section == section).any():
             parts += [
                 f"## {section.capitalize()}",

@@ -31,6 +31,9 @@ from .harness import (
     windows_label,
 )
 
+#: Name of the row of :func:`bench_peak` that holds the best matmul rate.
+MATMUL_PEAK = "matmul peak (best of the above)"
+
 
 def random_inputs(kind: str, features, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Random model inputs of the right shapes for ``kind``."""
@@ -72,8 +75,11 @@ def _measure_inference(model, profile, kind: str, batch: int, repeats: int) -> d
     }
 
 
-def compile_for_training(model, profile) -> None:
-    """Compile ``model`` as the trainer does for its cost: AdamW + binary cross-entropy."""
+def compile_for_training(model, profile, *, jit_compile: bool | str = "auto") -> None:
+    """Compile ``model`` as the trainer does for its cost: AdamW + binary cross-entropy.
+
+    ``jit_compile`` goes to ``model.compile`` (the trainer leaves it at ``"auto"``).
+    """
     import keras
 
     train = profile.train
@@ -82,6 +88,7 @@ def compile_for_training(model, profile) -> None:
             learning_rate=train.learning_rate, weight_decay=train.weight_decay
         ),
         loss="binary_crossentropy",
+        jit_compile=jit_compile,
     )
 
 
@@ -302,6 +309,11 @@ def _fraction_rows(models: dict, peak: float) -> list[dict]:
     return rows
 
 
+def matmul_peak(rows: list[dict]) -> float | None:
+    """The matmul peak (GFLOP/s) among :func:`bench_peak`'s rows, or None."""
+    return next((r["value"] for r in rows if r["name"] == MATMUL_PEAK), None)
+
+
 def bench_peak(settings: BenchSettings, models: dict) -> list[dict]:
     """Section 6: matmul peak, and the fraction of it training and inference reach."""
     log(f"peak: float32 matmul, sizes {settings.matmul_sizes}")
@@ -319,7 +331,5 @@ def bench_peak(settings: BenchSettings, models: dict) -> list[dict]:
         for key, rate in peaks.items()
     ]
     peak = max(peaks.values())
-    rows.append(
-        result_row("peak", "matmul peak (best of the above)", "", peak, "GFLOP/s", "random inputs")
-    )
+    rows.append(result_row("peak", MATMUL_PEAK, "", peak, "GFLOP/s", "random inputs"))
     return rows + _fraction_rows(models, peak)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,8 @@ SWEEP_TRAINING = "sweep training, fusion, 2 runs"
 SWEEP_PROFILE = "cpu"
 #: Runs at once on the new path (``train-runs --workers 2``).
 SWEEP_RUNS = 2
+#: Environment variable that tells each process of :func:`concurrent_training` its index.
+RUN_INDEX_VARIABLE = "AUDIOFUSE_BENCH_RUN"
 
 _TRAIN_CHILD = (
     "import sys; from audiofuse.benchmark.sweep import train_worker; "
@@ -59,13 +62,22 @@ def train_worker(profile_name: str, kind: str, warmup: int, steps: int) -> None:
     labels = np.random.default_rng(2).integers(0, 2, (batch, 1)).astype(np.float32)
     for _ in range(warmup):
         model.train_on_batch(inputs, labels)
+    time_on_go(lambda: [model.train_on_batch(inputs, labels) for _ in range(steps)], batch * steps)
+
+
+def time_on_go(call: Callable[[], object], samples: int) -> None:
+    """A training child's side of :func:`concurrent_training`: ready, wait, time, report.
+
+    Prints ``READY``, waits for a line on stdin, runs ``call`` and prints
+    ``RESULT`` with its ``start`` and ``end`` (epoch seconds) and ``samples``
+    as JSON.
+    """
     print("READY", flush=True)
     sys.stdin.readline()
     start = time.time()
-    for _ in range(steps):
-        model.train_on_batch(inputs, labels)
+    call()
     end = time.time()
-    print("RESULT " + json.dumps({"start": start, "end": end, "samples": batch * steps}), flush=True)
+    print("RESULT " + json.dumps({"start": start, "end": end, "samples": samples}), flush=True)
 
 
 def _expect(proc: subprocess.Popen, stderr, prefix: str) -> str:
@@ -94,7 +106,8 @@ def concurrent_training(
     profile (fusion) with ``env``; all start their timed steps at once, once
     every one has built, compiled and warmed up its model. ``worker`` is the
     child's ``python -c`` code (its argv: profile, kind, warm-up and timed
-    steps; see :func:`train_worker` for what it must print).
+    steps; see :func:`train_worker` for what it must print); process ``i``
+    also gets ``i`` in :data:`RUN_INDEX_VARIABLE`.
 
     Returns
     -------
@@ -104,14 +117,14 @@ def concurrent_training(
     argv = [SWEEP_PROFILE, "fusion", str(warmup), str(steps)]
     with contextlib.ExitStack() as stack:
         workers = []
-        for _ in range(runs):
+        for run in range(runs):
             stderr = stack.enter_context(tempfile.TemporaryFile("w+"))
             proc = subprocess.Popen(
                 [sys.executable, "-c", worker, *argv],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env=env,
+                env=env | {RUN_INDEX_VARIABLE: str(run)},
                 text=True,
             )
             stack.callback(_stop, proc)
