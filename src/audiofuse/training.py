@@ -53,6 +53,7 @@ __all__ = [
     "ValidationCheckpoint",
     "TrainResult",
     "train_model",
+    "training_batches",
     "predict_proba",
     "load_trained",
     "finished_state",
@@ -191,7 +192,7 @@ def train_model(
     model, history, start_epoch = _start_model(
         run, state, kind, profile, config, progress, n_examples, init_from
     )
-    batches = _training_batches(train_set, kind, profile, seed, windowed, len(model.outputs))
+    batches = training_batches(train_set, kind, profile, seed, windowed, len(model.outputs))
     average, checkpoint = _callbacks(
         run, state, history, config, val_set, kind, train_cfg, len(batches.index), progress
     )
@@ -248,7 +249,7 @@ def _callbacks(run, state, history, config, val_set, kind, train_cfg, n_train, p
     return average, checkpoint
 
 
-def _training_batches(
+def training_batches(
     train_set: FeatureSet, kind: str, profile: Profile, seed: int, windowed: bool, n_outputs: int
 ) -> FeatureBatches:
     """The shuffled, weighted (and with ``train.augment``, augmented) training batches."""

@@ -155,14 +155,14 @@ def _pin_cores(threads: int, run: int) -> None:
 def _fit_data(candidate: Candidate, profile, kind: str, rows: int, n_outputs: int) -> dict:
     """``fit`` keywords for ``rows`` random examples on the candidate's data path.
 
-    The trainer's: its own :func:`audiofuse.training._training_batches` over a
+    The trainer's: its own :func:`audiofuse.training.training_batches` over a
     float16 FeatureSet (one window per record drawn per epoch, class weights).
     In memory: the same examples and weights as float32 arrays, shuffled by ``fit``.
     """
     import pandas as pd
 
     from ..features import FeatureSet
-    from ..training import _training_batches
+    from ..training import training_batches
     from .sections import random_inputs
 
     inputs = random_inputs(kind, profile.features, rows, seed=1)
@@ -171,7 +171,7 @@ def _fit_data(candidate: Candidate, profile, kind: str, rows: int, n_outputs: in
     features = FeatureSet(
         inputs["spectrogram"].astype(np.float16), inputs["waveform"].astype(np.float16), meta
     )
-    batches = _training_batches(features, kind, profile, 0, True, n_outputs)
+    batches = training_batches(features, kind, profile, 0, True, n_outputs)
     if not candidate.in_memory:
         return {"x": batches, "shuffle": False, "callbacks": [batches.epoch_callback()]}
     return {
