@@ -230,8 +230,10 @@ def test_committed_scores_restore_runs_that_rebuild_the_same_table(ctx, tmp_path
             val, test = run.scores("first_5s")
             run.write_scores("first_5s", val, test)  # scores postdate the state
     first = ex.main_table(ctx, runs)
+    training = ctx.run("fusion-still-training", 0)
+    training.write_json("state", {**state, "finished": False})
     committed = ctx.results / "scores"
-    written = export_scores(ctx.runs, committed)
+    written = export_scores(ctx.runs, committed)  # not the run still training
     assert len(written) == 6 and not list(committed.rglob("*.keras"))
     assert {p.name for p in written[0].iterdir()} == {
         "state.json", "config.json", "history.json", "scores_first_5s.csv.gz"

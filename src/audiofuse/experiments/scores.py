@@ -27,15 +27,15 @@ def _run_dirs(root: Path) -> list[RunDir]:
 
 
 def export_scores(runs: str | Path, dest: str | Path) -> list[Path]:
-    """Copy the scores, config, history and state of every run under ``runs`` to ``dest``.
+    """Copy the scores, config, history and state of every finished run under ``runs`` to ``dest``.
 
     ``runs`` is a context's runs folder (``runs/<data>/<profile>``); ``dest``
     usually ``results/<data>/<profile>/scores``. Returns the folders written.
     """
     written = []
     for run in _run_dirs(Path(runs)):
-        if run.state is None:
-            continue  # not trained here (e.g. a classical run holds scores only)
+        if run.state is None or not run.state.get("finished"):
+            continue  # not trained here (a classical run holds scores only), or still training
         out = Path(dest) / run.path.parent.name / run.path.name
         out.mkdir(parents=True, exist_ok=True)
         for path in (run.state_path, run.config_path, run.history_path):
