@@ -107,3 +107,15 @@ def test_loso_neural_rows_rebuild_from_committed_scores(real_data_dir, tmp_path)
     committed = committed[committed["model"].isin(rebuilt["model"])].reset_index(drop=True)
     assert len(rebuilt) == len(committed) > 0
     pd.testing.assert_frame_equal(rebuilt, committed, check_dtype=False)
+
+
+@pytest.mark.skipif(
+    not _committed_scores(ex.BALANCE_ABLATION),
+    reason="no committed scores of the subset-balance ablation's runs",
+)
+def test_balance_ablation_rows_rebuild_from_committed_scores(real_data_dir, tmp_path):
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2), n_boot=1000)
+    rebuilt = ex.run_models(ctx, ex.BALANCE_ABLATION)
+    committed = _committed_rows("balance_ablation_per_seed.csv", rebuilt["model"])
+    assert len(rebuilt) == len(committed) == 36
+    pd.testing.assert_frame_equal(rebuilt, committed, check_dtype=False)
