@@ -259,7 +259,7 @@ def test_scores_command_round_trips_and_names_a_missing_folder(ctx, tmp_path, ca
 
     _runs(ctx, ex.PAPER_MODELS[:1], (0.3,))
     for seed in ctx.seeds:
-        ctx.run(ex.PAPER_MODELS[0], seed).write_json("state", {"epoch": 0})
+        ctx.run(ex.PAPER_MODELS[0], seed).write_json("state", {"epoch": 0, "finished": True})
     assert scores.main(["export", str(ctx.runs), str(tmp_path / "s")]) == 0
     assert scores.main(["restore", str(tmp_path / "s"), str(tmp_path / "r")]) == 0
     restored = tmp_path / "r" / ex.PAPER_MODELS[0].run_slug(ctx.profile) / "seed1"
