@@ -81,14 +81,12 @@ class FeatureBatches(keras.utils.PyDataset):
         last_of_group = np.r_[self._groups[order][1:] != self._groups[order][:-1], True]
         return order[last_of_group]
 
-    def on_epoch_end(self):
-        # Keras calls this when it likes (after it has started reading the next
-        # epoch); the draws follow the epoch number instead, see epoch_callback.
-        pass
-
     def epoch_callback(self) -> keras.callbacks.Callback:
         """A callback for ``fit`` that, as each epoch begins, calls :meth:`set_epoch`
         and reseeds the model's random layers (dropout) from ``(seed, epoch)``.
+
+        Not ``on_epoch_end``: Keras calls that after it has started reading the
+        next epoch's batches.
 
         Keras does not save the random layers' state with a model, so without the
         reseeding a resumed run would draw other dropout masks than an

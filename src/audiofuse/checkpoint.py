@@ -266,7 +266,6 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         self.wait = resume.get("wait", 0)
         self.elapsed = resume.get("seconds", 0.0)
         self.best_weights = None
-        self.stopped = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.perf_counter()
@@ -304,7 +303,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
                 flush=True,
             )
         if stop:
-            self.stopped = self.model.stop_training = True
+            self.model.stop_training = True
 
     def _keep_best(self) -> None:
         """The model as it is now: ``best.keras`` with a run folder, else in memory."""
