@@ -113,6 +113,15 @@ def test_the_reference_is_the_trainers_path_and_each_candidate_times_as_many_sam
         assert Candidate.from_json(candidate.to_json()) == candidate
 
 
+def test_the_trainer_now_is_a_candidate_with_the_trainers_steps_per_call():
+    from audiofuse import training
+
+    assert candidates.STEPS_PER_CALL == training.STEPS_PER_EXECUTION
+    now = candidates.TRAINER_NOW
+    assert now == Candidate(now.name, steps_per_execution=training.STEPS_PER_EXECUTION)
+    assert now in candidates.CANDIDATES and now != candidates.CANDIDATES[0]
+
+
 def test_candidate_env_sets_backend_and_threads_and_drops_inherited_thread_settings(
     monkeypatch,
 ):

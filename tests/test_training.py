@@ -93,6 +93,23 @@ def test_same_seed_gives_the_same_history(trained, features, smoke_profile, tmp_
     assert sorted(again.val_records) == sorted(trained.val_records)
 
 
+def test_several_steps_per_call_give_the_same_run(
+    trained, features, smoke_profile, tmp_path, monkeypatch
+):
+    """Steps per execution is a speed setting only: one step per call trains the same run."""
+    assert training.steps_per_execution(smoke_profile.train) > 1
+    monkeypatch.setattr(training, "STEPS_PER_EXECUTION", 1)
+    one = train_model(KIND, smoke_profile, features, tmp_path / "run_one", seed=0, progress=False)
+    assert one.history["loss"] == trained.history["loss"]
+    assert one.history["val_roc_auc"] == trained.history["val_roc_auc"]
+    for ours, theirs in zip(one.model.get_weights(), trained.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_run_with_a_weight_average_takes_one_step_per_call(smoke_profile):
+    assert training.steps_per_execution(smoke_profile.train.replace(ema_momentum=0.99)) == 1
+
+
 def test_finished_run_is_loaded_without_training(
     trained, features, smoke_profile, monkeypatch, capsys
 ):

@@ -19,7 +19,7 @@ available, else the synthetic set, then labelled SYNTHETIC):
    measured matmul peak that training and inference reach;
 7. ``training candidates``: ways to train the ``cpu`` fusion side by side
    (backends, ``jit_compile``, batch size, threads, in-memory arrays, two
-   runs at once), each against the trainer's path today and the matmul peak
+   runs at once), each against the trainer's old path and the matmul peak
    (skipped in quick runs);
 8. ``comparisons``: measurements taken on an old and a new code path, with
    their ratio (:class:`Comparison`): ``predict`` and ``data index`` cold

@@ -1,12 +1,13 @@
 """Training candidates: ways to train the ``cpu`` fusion on 2 cores, side by side.
 
 Issue 12 asks for the fastest correct way to train the ``cpu`` profile.
-:data:`CANDIDATES` starts with the trainer's path today
-(:func:`audiofuse.training.train_model`: TensorFlow with its default threads,
-op determinism on, ``jit_compile="auto"``, i.e. off on a CPU, batch 32 and a
+:data:`CANDIDATES` starts with the trainer's path before this section chose
+one (:func:`audiofuse.training.train_model`: TensorFlow with its default
+threads, op determinism on, ``jit_compile="auto"``, i.e. off on a CPU, batch
+32, one step per call of the compiled step and a
 :class:`audiofuse.batches.FeatureBatches` PyDataset over a float16
 :class:`audiofuse.features.FeatureSet`); every other candidate changes one or
-two things of it. Each is measured as fresh training processes
+two things of it, and the last ones combine what the trainer took up. Each is measured as fresh training processes
 (:func:`.sweep.concurrent_training` with :func:`candidate_worker`), because
 the backend and the thread settings are read once, when a process starts.
 
@@ -46,6 +47,9 @@ CANDIDATE_KIND = "fusion"
 #: Suffixes of a candidate's ratio and peak rows (its samples/s row is its bare name).
 RATIO_SUFFIX = ": vs reference"
 PEAK_SUFFIX = ": % of matmul peak"
+#: The trainer's steps per call (``training.STEPS_PER_EXECUTION``; not imported, so
+#: that this module loads without Keras; a test keeps the two equal).
+STEPS_PER_CALL = 16
 #: Environment variable that carries a candidate, as JSON, to its training processes.
 CANDIDATE_VARIABLE = "AUDIOFUSE_BENCH_CANDIDATE"
 #: Thread variables of TensorFlow (and its OpenMP): set by ``threads``, else removed.
@@ -82,6 +86,8 @@ class Candidate:
     deterministic : bool
         The trainer's ``set_seed`` (TensorFlow op determinism on, with which
         Keras refuses ``jit_compile=True``); False: only seeded.
+    steps_per_execution : int
+        Batches per call of the compiled training step (``model.compile``).
     """
 
     name: str
@@ -92,6 +98,7 @@ class Candidate:
     in_memory: bool = False
     runs: int = 1
     deterministic: bool = True
+    steps_per_execution: int = 1
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -101,9 +108,11 @@ class Candidate:
         return cls(**json.loads(text))
 
 
-#: The reference (the trainer's path today) first, then one change (or two) each.
+#: The reference (the trainer's path before it ran several steps per call) first,
+#: then one change (or two) each; the last rows combine the changes that keep the
+#: recipe (:data:`TRAINER_NOW`, then ``train-runs``' two single-threaded runs).
 CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("trainer today: TensorFlow, all cores, batch 32, FeatureBatches"),
+    Candidate("old trainer: TensorFlow, all cores, batch 32, 1 step per call"),
     Candidate("TensorFlow, op determinism off", deterministic=False),
     # Keras refuses jit_compile=True while op determinism is on
     Candidate(
@@ -115,7 +124,26 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("in-memory float32 arrays", in_memory=True),
     Candidate("1 thread", threads=1),
     Candidate("2 single-threaded runs at once", threads=1, runs=2),
+    Candidate(
+        f"trainer now: {STEPS_PER_CALL} steps per call", steps_per_execution=STEPS_PER_CALL
+    ),
+    Candidate(
+        f"{STEPS_PER_CALL} steps per call, 2 single-threaded runs at once (train-runs now)",
+        threads=1,
+        runs=2,
+        steps_per_execution=STEPS_PER_CALL,
+    ),
+    # a larger batch changes the recipe: this row is the ceiling, not a default
+    Candidate(
+        f"{STEPS_PER_CALL} steps per call, batch 64, 2 single-threaded runs at once",
+        threads=1,
+        runs=2,
+        batch_size=64,
+        steps_per_execution=STEPS_PER_CALL,
+    ),
 )
+#: The trainer's own path today (:func:`audiofuse.training.train_model`).
+TRAINER_NOW = CANDIDATES[9]
 
 
 def profile_batch_size() -> int:
@@ -222,7 +250,12 @@ def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> N
         profile, train=dataclasses.replace(profile.train, batch_size=batch)
     )
     _, model = build_untrained(profile_name, kind)
-    compile_for_training(model, profile, jit_compile=candidate.jit_compile)
+    compile_for_training(
+        model,
+        profile,
+        jit_compile=candidate.jit_compile,
+        steps_per_execution=candidate.steps_per_execution,
+    )
     if candidate.jit_compile is True and not model.jit_compile:
         raise RuntimeError("Keras refused jit_compile=True (TensorFlow op determinism is on)")
     data = _fit_data(candidate, profile, kind, steps * batch, len(model.outputs))

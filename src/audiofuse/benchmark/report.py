@@ -126,7 +126,7 @@ def _headline(frame: pd.DataFrame, run: dict) -> str:
 
 def _candidates_headline(frame: pd.DataFrame) -> list[str]:
     """Goal lines of the fastest training candidate: its ratio and its % of the peak."""
-    label = f"`{CANDIDATE_PROFILE}` fusion training, fastest candidate vs the trainer's path today"
+    label = f"`{CANDIDATE_PROFILE}` fusion training, fastest candidate vs the trainer's old path"
     ratios = frame[(frame.section == CANDIDATE_SECTION) & (frame.unit == "x")]
     if ratios.empty:
         return [goal_line(label, None, GOAL_TRAINING_FACTOR, "x")]
@@ -238,10 +238,14 @@ _SECTION_NOTES = {
     "random float16 features through the trainer's own `FeatureBatches` (one window per "
     "record, class weights), warmed up by a `fit` of 2 batches (tracing), then timed over one "
     "`fit` epoch of as many samples per process for every candidate (40 batches of 32, or "
-    "fewer larger ones). The first row is the trainer's path today (TensorFlow, default "
-    "threads, op determinism on, `jit_compile` auto, i.e. off on a CPU, batch 32); each other "
-    "row changes one thing of it, or two: jit_compile=True needs op determinism off (Keras "
-    "refuses XLA with it), and two runs at once are single-threaded. `vs "
+    "fewer larger ones). The first row is the trainer's path before these candidates "
+    "(TensorFlow, default threads, op determinism on, `jit_compile` auto, i.e. off on a CPU, "
+    "batch 32, one step per call of the compiled training step); each other row changes one "
+    "thing of it, or two: jit_compile=True needs op determinism off (Keras refuses XLA with "
+    "it), and two runs at once are single-threaded. The last rows combine changes: the "
+    "trainer now (16 steps per call, which gives the same updates), `train-runs` now (two "
+    "such runs at once, single-threaded) and, as a ceiling, the same at batch 64 (a recipe "
+    "change). `vs "
     "reference` is its samples/s over the first row's; `% of matmul peak` is 3x forward "
     "FLOPs x samples/s over the `peak` section's matmul peak. Several runs at once: their "
     "samples over the span from the first start to the last end. JAX runs are not seeded "

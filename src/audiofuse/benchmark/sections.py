@@ -75,10 +75,13 @@ def _measure_inference(model, profile, kind: str, batch: int, repeats: int) -> d
     }
 
 
-def compile_for_training(model, profile, *, jit_compile: bool | str = "auto") -> None:
+def compile_for_training(
+    model, profile, *, jit_compile: bool | str = "auto", steps_per_execution: int = 1
+) -> None:
     """Compile ``model`` as the trainer does for its cost: AdamW + binary cross-entropy.
 
-    ``jit_compile`` goes to ``model.compile`` (the trainer leaves it at ``"auto"``).
+    ``jit_compile`` and ``steps_per_execution`` go to ``model.compile`` (the
+    trainer leaves ``jit_compile`` at ``"auto"``).
     """
     import keras
 
@@ -89,6 +92,7 @@ def compile_for_training(model, profile, *, jit_compile: bool | str = "auto") ->
         ),
         loss="binary_crossentropy",
         jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
 
 

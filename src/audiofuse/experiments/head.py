@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .. import training
 from ..config import Profile
 from ..features import FeatureSet
 from ..models import backbone, classification_head
@@ -53,7 +54,10 @@ def train_head(
     inputs = keras.Input((embeddings.shape[1],))
     head = keras.Model(inputs, classification_head(inputs, profile.model))
     head.compile(
-        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4), loss="binary_crossentropy"
+        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4),
+        loss="binary_crossentropy",
+        # read at call time, so a test can set it (it changes speed only)
+        steps_per_execution=training.STEPS_PER_EXECUTION,
     )
     n_pos = labels[fit_idx].sum()
     weights = {0: len(fit_idx) / (2 * (len(fit_idx) - n_pos)), 1: len(fit_idx) / (2 * n_pos)}
