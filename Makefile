@@ -69,7 +69,7 @@ reproduce: setup
 	$(if $(filter True,$(TRAIN)),$(BIN)/audiofuse train-runs --profile "$(PROFILE)" \
 	  $(if $(strip $(DATA_DIR)),--data-dir "$(abspath $(DATA_DIR))",) \
 	  --seeds $(call seeds_args,$(SEEDS)) $(if $(filter null,$(EPOCHS)),,--epochs $(EPOCHS)) \
-	  --tables main sweep ablation balance --pascal --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
+	  --tables main sweep ablation balance plus loso --pascal --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb ($(DATA_KIND) data, $(PROFILE) profile)"; \
 	  $(BIN)/papermill --no-progress-bar --log-level WARNING "$$nb" "$(EXECUTED)/$$(basename $$nb)" \

@@ -20,6 +20,7 @@ from audiofuse.experiments.specs import (
 from audiofuse.experiments.tables.plus import ladder_rows
 from audiofuse.features import extract_features
 from audiofuse.models import build_model, copy_branch_weights, deployable
+from audiofuse.protocols import Fold
 from audiofuse.training import FeatureBatches, TrainingError, learning_rate, train_model
 
 
@@ -246,8 +247,43 @@ def test_scheduler_starts_a_staged_fusion_only_after_its_branches(smoke_profile)
         profile = smoke_profile
 
     staged, spectrogram, waveform = PLUS_LABEL_BALANCE[-1], *PLUS_BRANCHES
-    jobs = [(staged, 0, False), (spectrogram, 0, False), (waveform, 0, False)]
+    jobs = [(staged, 0, False, None), (spectrogram, 0, False, None), (waveform, 0, False, None)]
     assert _next_ready(Ctx, jobs, set()) == 1  # the branches first
     running = {f"{spectrogram.run_slug(smoke_profile)}/seed0"}
     assert _next_ready(Ctx, jobs[:1], running) is None  # waits for the running branch
-    assert _next_ready(Ctx, [(staged, 1, False)], running) == 0  # other seed: ready
+    assert _next_ready(Ctx, [(staged, 1, False, None)], running) == 0  # other seed: ready
+    # on a fold, it waits for the branches of the same fold only
+    fold = Fold("a", np.array(["r1"]), np.array(["r2"]))
+    assert _next_ready(Ctx, [(staged, 0, False, fold)], running) == 0
+    folded = {f"{spectrogram.run_slug(smoke_profile)}-fold_a/seed0"}
+    assert _next_ready(Ctx, [(staged, 0, False, fold)], folded) is None
+
+
+def test_train_runs_knows_every_table_and_the_loso_folds():
+    from audiofuse.config import TRAIN_RUNS_TABLES
+    from audiofuse.experiments.scheduler import TABLES
+    from audiofuse.experiments.specs import TABLE_SPECS
+
+    assert TABLES == TRAIN_RUNS_TABLES
+    assert set(TABLES) == {*TABLE_SPECS, "loso"}
+
+
+def test_train_runs_queues_the_loso_folds_of_the_first_seed_after_the_tables(
+    synthetic_roots, tmp_path
+):
+    from audiofuse.experiments import context
+    from audiofuse.experiments.scheduler import _pending_jobs
+    from audiofuse.experiments.specs import LOSO_MODELS, PAPER_MODELS
+
+    data_dir = synthetic_roots["physionet2016"].parent
+    ctx = context.setup(
+        profile="smoke", data_dir=str(data_dir), seeds=[0, 1], runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+    )
+    jobs = _pending_jobs(ctx, ("main", "loso"), pascal=False)
+    main, loso = jobs[: 2 * len(PAPER_MODELS)], jobs[2 * len(PAPER_MODELS) :]
+    assert all(fold is None for *_, fold in main)
+    folds = sorted({fold.name for *_, fold in loso})
+    assert len(folds) >= 2 and len(loso) == len(LOSO_MODELS) * len(folds)
+    assert {seed for _, seed, _, _ in loso} == {0}  # the first seed only, as notebook 08
+    assert {spec.name for spec, *_ in loso} == {spec.name for spec in LOSO_MODELS}

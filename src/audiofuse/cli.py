@@ -15,7 +15,7 @@ import os
 import sys
 
 from . import commands
-from .config import PROFILES, TRAIN_RUNS_WORKERS
+from .config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
 from .resources import default_model
 
 __all__ = ["main", "build_parser"]
@@ -133,8 +133,9 @@ def _add_train_commands(subparsers) -> None:
         "--tables",
         nargs="+",
         default=["main", "sweep", "ablation"],
-        choices=["main", "sweep", "ablation", "balance"],
-        help="tables whose runs to train (balance: the subset-balance ablation, beyond the paper)",
+        choices=TRAIN_RUNS_TABLES,
+        help="tables whose runs to train; beyond the paper: balance (the subset-balance "
+        "ablation), plus (the AudioFuse+ ladder) and loso (its leave-one-subset-out folds)",
     )
     many.add_argument(
         "--workers",

@@ -424,6 +424,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, CPU, PAPER, PLUS)}
 # "sweep training" and "training candidates" measure it. On a GPU pass more
 # (6-7 runs shared one H100, see the README).
 TRAIN_RUNS_WORKERS = 2
+# The tables whose runs `audiofuse train-runs` can train (experiments.scheduler; kept
+# here, beside the workers, so that the command line lists them without importing Keras).
+TRAIN_RUNS_TABLES = ("main", "sweep", "ablation", "balance", "plus", "loso")
 
 
 def get_profile(name: str) -> Profile:

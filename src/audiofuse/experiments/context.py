@@ -15,7 +15,14 @@ from ..protocols import Fold
 from ..training import RunDir
 from .specs import ModelSpec
 
-__all__ = ["Context", "setup", "features", "physionet_index", "physionet_data"]
+__all__ = ["Context", "run_name", "setup", "features", "physionet_index", "physionet_data"]
+
+
+def run_name(spec: ModelSpec, profile: Profile, fold: Fold | None = None) -> str:
+    """The folder name of ``spec``'s runs: its run slug, ``-fold_<name>`` appended for
+    the runs trained on the training side of ``fold``."""
+    slug = spec.run_slug(profile)
+    return slug if fold is None else f"{slug}-fold_{fold.name}"
 
 
 @dataclass
@@ -58,9 +65,7 @@ class Context:
     def fold_run(self, spec: ModelSpec, seed: int, fold: Fold | None) -> RunDir:
         """:meth:`run`, or with ``fold`` the run trained on that fold's training side
         (its own folder, ``<model>-fold_<name>``, so scores export and restore alike)."""
-        if fold is None:
-            return self.run(spec, seed)
-        return self.run(f"{spec.run_slug(self.profile)}-fold_{fold.name}", seed)
+        return self.run(run_name(spec, self.profile, fold), seed)
 
     @property
     def cache(self) -> Path:

@@ -8,42 +8,53 @@ import time
 
 import pandas as pd
 
-from ..config import TRAIN_RUNS_WORKERS
+from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
 from ..data import index_pascal
-from .context import Context, features, physionet_data, setup
+from ..protocols import Fold, leave_one_subset_out
+from .context import Context, features, physionet_data, physionet_index, run_name, setup
 from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
-from .specs import EVALUATIONS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
+from .specs import EVALUATIONS, LOSO_MODELS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
 
-__all__ = ["train_runs", "worker_threads"]
+__all__ = ["TABLES", "train_runs", "worker_threads"]
+
+#: What ``train-runs`` can train: the runs of each table of :data:`TABLE_SPECS`, and
+#: ``loso``, the leave-one-subset-out folds of notebook 08 (:data:`LOSO_MODELS`, first seed).
+TABLES = TRAIN_RUNS_TABLES
 
 
-def _run_job(setup_kwargs: dict, spec: ModelSpec, seed: int, pascal: bool) -> dict:
+def _run_job(
+    setup_kwargs: dict, spec: ModelSpec, seed: int, pascal: bool, fold: Fold | None
+) -> dict:
     """Worker: train and score one run in its own process (one GPU context each)."""
     start = time.perf_counter()
     ctx = setup(**setup_kwargs)
-    result = train_and_score(ctx, spec, seed)
+    result = train_and_score(ctx, spec, seed, fold=fold)
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {
-        "run": _label(ctx, spec, seed),
+        "run": _label(ctx, spec, seed, fold),
         "best_val_auc": round(float(result.best_val_auc), 4),
         "epochs": len(result.history.get("loss", [])),
         "seconds": round(time.perf_counter() - start, 1),
     }
 
 
-def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple[ModelSpec, int, bool]]:
-    """``(spec, seed, with_pascal)`` of every run not yet scored, most important first:
-    every seed of the main table, then the other tables seed by seed."""
+def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
+    """``(spec, seed, with_pascal, fold)`` of every run not yet scored, most important
+    first: every seed of the main table, then the other tables seed by seed, then the
+    leave-one-subset-out folds (``fold`` is None for the paper's split)."""
     main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
     main_slugs = {m.run_slug(ctx.profile) for m in main}
-    others = unique_runs(ctx.profile, [s for t in tables if t != "main" for s in TABLE_SPECS[t]])
-    others = [s for s in others if s.run_slug(ctx.profile) not in main_slugs]
-    jobs = [(spec, seed, pascal) for seed in ctx.seeds for spec in main]
-    jobs += [(spec, seed, False) for seed in ctx.seeds for spec in others]
+    specs = [s for t in tables if t not in ("main", "loso") for s in TABLE_SPECS[t]]
+    others = [s for s in unique_runs(ctx.profile, specs) if s.run_slug(ctx.profile) not in main_slugs]
+    jobs = [(spec, seed, pascal, None) for seed in ctx.seeds for spec in main]
+    jobs += [(spec, seed, False, None) for seed in ctx.seeds for spec in others]
+    if "loso" in tables:
+        folds = leave_one_subset_out(physionet_index(ctx))
+        jobs += [(spec, ctx.seeds[0], False, fold) for spec in LOSO_MODELS for fold in folds]
 
-    def done(spec, seed, with_pascal):
-        return is_scored(ctx, spec, ctx.run(spec, seed), EVALUATIONS) and (
+    def done(spec, seed, with_pascal, fold):
+        return is_scored(ctx, spec, ctx.fold_run(spec, seed, fold), EVALUATIONS) and (
             not with_pascal or pascal_scored(ctx, spec, seed)
         )
 
@@ -72,7 +83,9 @@ def train_runs(
     ----------
     setup_kwargs : dict
         Arguments of :func:`setup` (profile, data_dir, seeds, ...).
-    tables : sequence of {"main", "sweep", "ablation", "balance"}
+    tables : sequence of :data:`TABLES`
+        ``balance`` and ``plus`` are beyond the paper (notebooks 07 and 08), as is
+        ``loso``: notebook 08's leave-one-subset-out folds.
     workers : int
         Concurrent training processes (default: two, the fastest measured on
         2 CPU cores; see :data:`audiofuse.config.TRAIN_RUNS_WORKERS`).
@@ -99,7 +112,7 @@ def train_runs(
     if jobs:
         print(
             f"deadline: {len(jobs)} runs not started: "
-            + ", ".join(f"{s.run_slug(ctx.profile)}/seed{k}" for s, k, _ in jobs),
+            + ", ".join(_label(ctx, s, k, f) for s, k, _, f in jobs),
             file=sys.stderr,
         )
     return pd.DataFrame(rows)
@@ -140,9 +153,9 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
                 ready = _next_ready(ctx, jobs, set(pending.values()))
                 if ready is None:
                     break  # every queued job waits for a running one
-                spec, seed, with_pascal = jobs.pop(ready)
-                future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal)
-                pending[future] = _label(ctx, spec, seed)
+                spec, seed, with_pascal, fold = jobs.pop(ready)
+                future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal, fold)
+                pending[future] = _label(ctx, spec, seed, fold)
             if not pending:
                 break
             done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -158,9 +171,9 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
     return rows
 
 
-def _label(ctx: Context, spec: ModelSpec, seed: int) -> str:
+def _label(ctx: Context, spec: ModelSpec, seed: int, fold: Fold | None = None) -> str:
     """``<model>/seed<k>``: a run's name in logs and summaries (its folder under the runs)."""
-    return f"{spec.run_slug(ctx.profile)}/seed{seed}"
+    return f"{run_name(spec, ctx.profile, fold)}/seed{seed}"
 
 
 def _next_ready(ctx: Context, jobs, running: set[str]) -> int | None:
@@ -169,11 +182,11 @@ def _next_ready(ctx: Context, jobs, running: set[str]) -> int | None:
     A staged fusion starts from its trained branches (:func:`branch_specs`),
     so it waits for their runs; two processes never train the same run.
     """
-    queued = {_label(ctx, s, k) for s, k, _ in jobs}
-    for i, (spec, seed, _) in enumerate(jobs):
+    queued = {_label(ctx, s, k, f) for s, k, _, f in jobs}
+    for i, (spec, seed, _, fold) in enumerate(jobs):
         needs = set()
         if spec.profile(ctx.profile).train.staged:
-            needs = {_label(ctx, b, seed) for b in branch_specs(spec).values()}
+            needs = {_label(ctx, b, seed, fold) for b in branch_specs(spec).values()}
         if not needs & (running | queued):
             return i
     return None
