@@ -58,10 +58,10 @@ demo: setup
 	  "$(if $(filter 0,$(DEMO_SEEDS)),(the quick default; SEEDS=\"0 1 2\" for the full run),)"
 	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)" HEAD_SPLITS=$(DEMO_HEAD_SPLITS)
 
-# With TRAIN=True, `audiofuse train-runs` first trains the runs of the paper's tables
-# (notebooks 02-07) WORKERS at a time, each with its share of the cores: on 2 cores two
+# With TRAIN=True, `audiofuse train-runs` first trains the runs of the tables
+# (notebooks 02-08) WORKERS at a time, each with its share of the cores: on 2 cores two
 # single-threaded runs beat one two-threaded run (`make bench`). The notebooks then find
-# them trained and scored; they still train what only they need (notebook 08).
+# them trained and scored.
 WORKERS ?= 2
 seeds_args = $(subst $(comma), ,$(subst [,,$(subst ],,$(1))))
 reproduce: setup
