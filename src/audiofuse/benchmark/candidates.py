@@ -7,9 +7,10 @@ threads, op determinism on, ``jit_compile="auto"``, i.e. off on a CPU, batch
 32, one step per call of the compiled step and a
 :class:`audiofuse.batches.FeatureBatches` PyDataset over a float16
 :class:`audiofuse.features.FeatureSet`); every other candidate changes one or
-two things of it, and the last ones combine what the trainer took up. Each is measured as fresh training processes
-(:func:`.sweep.concurrent_training` with :func:`candidate_worker`), because
-the backend and the thread settings are read once, when a process starts.
+two things of it, and the last ones combine what the trainer took up. Each
+is measured as fresh training processes (:func:`.sweep.concurrent_training`
+with :func:`candidate_worker`), because the backend and the thread settings
+are read once, when a process starts.
 
 Rows (section :data:`CANDIDATE_SECTION`): training samples/s of each
 candidate, its ratio to the reference (``x``) and its share of the measured
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import STEPS_PER_EXECUTION
 from .harness import BenchSettings, log, result_row
 from .paths import python_env
 from .sweep import RUN_INDEX_VARIABLE, SWEEP_PROFILE, concurrent_training, time_on_go
@@ -47,9 +49,8 @@ CANDIDATE_KIND = "fusion"
 #: Suffixes of a candidate's ratio and peak rows (its samples/s row is its bare name).
 RATIO_SUFFIX = ": vs reference"
 PEAK_SUFFIX = ": % of matmul peak"
-#: The trainer's steps per call (``training.STEPS_PER_EXECUTION``; not imported, so
-#: that this module loads without Keras; a test keeps the two equal).
-STEPS_PER_CALL = 16
+#: The trainer's steps per call of its compiled training step.
+STEPS_PER_CALL = STEPS_PER_EXECUTION
 #: Environment variable that carries a candidate, as JSON, to its training processes.
 CANDIDATE_VARIABLE = "AUDIOFUSE_BENCH_CANDIDATE"
 #: Thread variables of TensorFlow (and its OpenMP): set by ``threads``, else removed.
@@ -108,6 +109,10 @@ class Candidate:
         return cls(**json.loads(text))
 
 
+#: The trainer's own path today (:func:`audiofuse.training.train_model`).
+TRAINER_NOW = Candidate(
+    f"trainer now: {STEPS_PER_CALL} steps per call", steps_per_execution=STEPS_PER_CALL
+)
 #: The reference (the trainer's path before it ran several steps per call) first,
 #: then one change (or two) each; the last rows combine the changes that keep the
 #: recipe (:data:`TRAINER_NOW`, then ``train-runs``' two single-threaded runs).
@@ -124,9 +129,7 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("in-memory float32 arrays", in_memory=True),
     Candidate("1 thread", threads=1),
     Candidate("2 single-threaded runs at once", threads=1, runs=2),
-    Candidate(
-        f"trainer now: {STEPS_PER_CALL} steps per call", steps_per_execution=STEPS_PER_CALL
-    ),
+    TRAINER_NOW,
     Candidate(
         f"{STEPS_PER_CALL} steps per call, 2 single-threaded runs at once (train-runs now)",
         threads=1,
@@ -142,8 +145,6 @@ CANDIDATES: tuple[Candidate, ...] = (
         steps_per_execution=STEPS_PER_CALL,
     ),
 )
-#: The trainer's own path today (:func:`audiofuse.training.train_model`).
-TRAINER_NOW = CANDIDATES[9]
 
 
 def profile_batch_size() -> int:
