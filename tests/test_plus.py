@@ -283,6 +283,10 @@ def test_train_runs_queues_the_loso_folds_of_the_first_seed_after_the_tables(
     jobs = _pending_jobs(ctx, ("main", "loso"), pascal=False)
     main, loso = jobs[: 2 * len(PAPER_MODELS)], jobs[2 * len(PAPER_MODELS) :]
     assert all(fold is None for *_, fold in main)
+    # seed by seed, the slowest model first: the last run to start is a short one
+    assert [(spec.kind, seed) for spec, seed, *_ in main] == [
+        (kind, seed) for seed in (0, 1) for kind in ("fusion", "spectrogram", "waveform")
+    ]
     folds = sorted({fold.name for *_, fold in loso})
     assert len(folds) >= 2 and len(loso) == len(LOSO_MODELS) * len(folds)
     assert {seed for _, seed, _, _ in loso} == {0}  # the first seed only, as notebook 08

@@ -21,6 +21,11 @@ __all__ = ["TABLES", "train_runs", "worker_threads"]
 #: ``loso``, the leave-one-subset-out folds of notebook 08 (:data:`LOSO_MODELS`, first seed).
 TABLES = TRAIN_RUNS_TABLES
 
+#: Model kinds from the slowest to train to the fastest (cpu main table: fusion
+#: 634-1053 s a run, spectrogram 530-859 s, waveform 174-325 s). Within a seed the
+#: slowest start first, so that the last run to start is a short one (a shorter tail).
+KINDS_SLOWEST_FIRST = ("fusion", "spectrogram", "waveform")
+
 
 def _run_job(
     setup_kwargs: dict, spec: ModelSpec, seed: int, pascal: bool, fold: Fold | None
@@ -41,9 +46,11 @@ def _run_job(
 
 def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
     """``(spec, seed, with_pascal, fold)`` of every run not yet scored, most important
-    first: every seed of the main table, then the other tables seed by seed, then the
-    leave-one-subset-out folds (``fold`` is None for the paper's split)."""
+    first: every seed of the main table (within a seed, the slowest model first), then
+    the other tables seed by seed, then the leave-one-subset-out folds (``fold`` is
+    None for the paper's split)."""
     main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
+    main = sorted(main, key=lambda spec: KINDS_SLOWEST_FIRST.index(spec.kind))
     main_slugs = {m.run_slug(ctx.profile) for m in main}
     specs = [s for t in tables if t not in ("main", "loso") for s in TABLE_SPECS[t]]
     others = [s for s in unique_runs(ctx.profile, specs) if s.run_slug(ctx.profile) not in main_slugs]
