@@ -63,6 +63,9 @@ demo: setup
 # single-threaded runs beat one two-threaded run (`make bench`). The notebooks then find
 # them trained and scored.
 WORKERS ?= 2
+# The notebooks then run two at a time where they allow it (each is mostly single-threaded
+# table and figure work; audiofuse.notebooks holds which waits for which).
+NOTEBOOK_WORKERS ?= 2
 seeds_args = $(subst $(comma), ,$(subst [,,$(subst ],,$(1))))
 reproduce: setup
 	@mkdir -p $(EXECUTED)
@@ -70,12 +73,11 @@ reproduce: setup
 	  $(if $(strip $(DATA_DIR)),--data-dir "$(abspath $(DATA_DIR))",) \
 	  --seeds $(call seeds_args,$(SEEDS)) $(if $(filter null,$(EPOCHS)),,--epochs $(EPOCHS)) \
 	  --tables main sweep ablation balance plus loso --pascal --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
-	@for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb ($(DATA_KIND) data, $(PROFILE) profile)"; \
-	  $(BIN)/papermill --no-progress-bar --log-level WARNING "$$nb" "$(EXECUTED)/$$(basename $$nb)" \
-	    -p PROFILE "$(PROFILE)" -p DATA_DIR "$(abspath $(DATA_DIR))" -p TRAIN $(TRAIN) \
-	    -y "{SEEDS: $(call seeds_yaml,$(SEEDS)), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT), HEAD_SPLITS: $(HEAD_SPLITS)}" || exit 1; \
-	done
+	@echo "== notebooks ($(DATA_KIND) data, $(PROFILE) profile), $(NOTEBOOK_WORKERS) at a time"
+	$(BIN)/python -m audiofuse.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
+	  --workers $(NOTEBOOK_WORKERS) --parameters '{PROFILE: "$(PROFILE)", \
+	  DATA_DIR: "$(abspath $(DATA_DIR))", TRAIN: $(TRAIN), SEEDS: $(call seeds_yaml,$(SEEDS)), \
+	  EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT), HEAD_SPLITS: $(HEAD_SPLITS)}'
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores
 	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"

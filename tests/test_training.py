@@ -106,6 +106,42 @@ def test_several_steps_per_call_give_the_same_run(
         np.testing.assert_array_equal(ours, theirs)
 
 
+def test_checkpoints_written_less_often_give_the_same_run(
+    trained, features, smoke_profile, tmp_path, monkeypatch
+):
+    """Writing the run folder at most every CHECKPOINT_EVERY_S is a speed setting only:
+    the run folder at the end is the one an every-epoch write leaves."""
+    from audiofuse import checkpoint
+
+    writes = []
+    save = checkpoint.save_model_atomic
+
+    def counted(model, path):
+        writes.append(path.name)
+        save(model, path)
+
+    monkeypatch.setattr(checkpoint, "save_model_atomic", counted)
+    monkeypatch.setattr(training, "CHECKPOINT_EVERY_S", 0.0)
+    every = train_model(KIND, smoke_profile, features, tmp_path / "every", seed=0, progress=False)
+    improvements = sum(
+        auc > max(every.history["val_roc_auc"][:i], default=-1)
+        for i, auc in enumerate(every.history["val_roc_auc"])
+    )
+    assert writes.count("last.keras") == 2 and writes.count("best.keras") == improvements
+    writes.clear()
+    monkeypatch.setattr(training, "CHECKPOINT_EVERY_S", 1e9)
+    once = train_model(KIND, smoke_profile, features, tmp_path / "once", seed=0, progress=False)
+    assert sorted(writes) == ["best.keras", "last.keras"]  # after the last epoch only
+    assert once.history["val_roc_auc"] == every.history["val_roc_auc"]
+    assert _json(tmp_path / "once" / "state.json") | {"seconds": 0} == _json(
+        tmp_path / "every" / "state.json"
+    ) | {"seconds": 0}
+    for which in ("best", "last"):
+        ours, theirs = (load_trained(tmp_path / run, which)[0] for run in ("once", "every"))
+        for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_a_run_with_a_weight_average_takes_one_step_per_call(smoke_profile):
     assert training.steps_per_execution(smoke_profile.train.replace(ema_momentum=0.99)) == 1
 

@@ -430,6 +430,10 @@ TRAIN_RUNS_TABLES = ("main", "sweep", "ablation", "balance", "plus", "loso")
 # Batches per call of the trainer's compiled training step (training.steps_per_execution;
 # kept here so that the benchmark's candidates name it without importing Keras).
 STEPS_PER_EXECUTION = 16
+# Least seconds between two writes of a training run's folder (checkpoints, history,
+# state). Writing both checkpoints costs ~0.15-0.3 s on 2 cores, up to a third of a
+# smoke epoch; a cut-off run redoes at most this much training, identically.
+CHECKPOINT_EVERY_S = 20.0
 
 
 def get_profile(name: str) -> Profile:

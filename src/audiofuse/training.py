@@ -28,7 +28,7 @@ import numpy as np
 
 from .batches import FeatureBatches
 from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
-from .config import STEPS_PER_EXECUTION, Profile, augment_preset
+from .config import CHECKPOINT_EVERY_S, STEPS_PER_EXECUTION, Profile, augment_preset
 from .features import FeatureSet
 from .models import BRANCH_PREFIXES, build_model, copy_branch_weights, deployable
 from .reporting import read_json_object
@@ -260,6 +260,7 @@ def _callbacks(run, state, history, config, val_set, kind, train_cfg, n_train, p
         n_train=n_train,
         average=average,
         deployable=deployable,
+        save_every_s=CHECKPOINT_EVERY_S,
     )
     return average, checkpoint
 

@@ -1,0 +1,53 @@
+"""The notebook runner: which notebooks wait for which, parameters, and failures."""
+
+from pathlib import Path
+
+import pytest
+
+from audiofuse.notebooks import main, notebook_order, run_notebooks
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("papermill")
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_the_notebooks_run_in_three_waves_with_the_results_index_last():
+    waves = [[nb.name[:2] for nb in wave] for wave in notebook_order(NOTEBOOKS)]
+    assert waves == [["01", "02", "04", "05", "06", "08"], ["03", "07"], ["09"]]
+
+
+def test_a_notebook_whose_needs_are_not_given_does_not_wait_for_them():
+    assert notebook_order([Path("03_fusion.ipynb")]) == [[Path("03_fusion.ipynb")]]
+
+
+def _notebook(path: Path, code: str) -> Path:
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters = new_code_cell("OUT = None\nVALUE = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters, new_code_cell(code)]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_notebooks_run_with_the_parameters_and_their_executed_copies_are_written(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    code = "from pathlib import Path\nPath(OUT).write_text(str(VALUE * 2))"
+    books = [_notebook(src / f"0{i}_write.ipynb", code) for i in (1, 2)]
+    out = tmp_path / "executed"
+    seconds = run_notebooks(books[:1], out, {"OUT": str(tmp_path / "a.txt"), "VALUE": 21})
+    assert (tmp_path / "a.txt").read_text() == "42"
+    assert list(seconds) == ["01_write.ipynb"] and (out / "01_write.ipynb").is_file()
+
+
+def test_a_failing_notebook_gives_a_one_line_error_naming_it_and_exit_code_1(tmp_path, capsys):
+    bad = _notebook(tmp_path / "05_bad.ipynb", "raise ValueError('broken on purpose')")
+    code = main([str(bad), "--out", str(tmp_path / "out"), "--workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("error: ") and "05_bad.ipynb" in err[-1]
+    assert "ValueError: broken on purpose" in err[-1]
