@@ -399,3 +399,35 @@ def test_cli_empty_reference_is_one_line_and_nonzero(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code != 0
     assert err.count("\n") == 0 and "REFERENCE.csv is empty" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("orig_sr", "target_sr", "res_type"),
+    [(4000, 2000, "soxr_hq"), (44100, 2000, "soxr_hq"), (8000, 22050, "soxr_vhq"), (3000, 2000, "soxr_mq")],
+)
+def test_resample_is_librosas_without_importing_it(orig_sr, target_sr, res_type):
+    import librosa
+
+    from audiofuse.data import resample
+
+    for n in (1, 999, 12_345):
+        samples = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+        ours = resample(samples, orig_sr, target_sr, res_type)
+        theirs = librosa.resample(samples, orig_sr=orig_sr, target_sr=target_sr, res_type=res_type)
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_reading_and_resampling_a_recording_does_not_import_librosa(tmp_path):
+    """librosa's import compiles numba kernels: 2-3 s per process, ~30 s in a new venv."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "rec.wav"
+    sf.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, 8000).astype(np.float32), 4000)
+    code = (
+        "import sys; from audiofuse.data import load_audio; "
+        f"x = load_audio({str(path)!r}, 2000); "
+        "assert len(x) == 4000, len(x); assert 'librosa' not in sys.modules, 'librosa imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

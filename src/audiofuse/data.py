@@ -170,12 +170,32 @@ def load_audio(
         # keep a few extra samples so the resampler's edge stays inside the clip
         samples = samples[: int(np.ceil(max_seconds * native_rate)) + 64]
     if native_rate != sample_rate:
+        samples = resample(samples, native_rate, sample_rate, resample_type)
+    return np.asarray(samples, dtype=np.float32)
+
+
+def resample(samples: np.ndarray, orig_sr: int, target_sr: int, res_type: str = "soxr_hq"):
+    """``librosa.resample(samples, orig_sr=..., target_sr=..., res_type=...)`` of a mono signal.
+
+    The ``soxr_*`` types (every profile's) make librosa's own call to soxr
+    directly, with the same length fix and dtype, so the output is identical
+    without importing librosa: its import compiles numba kernels, 2-3 s in
+    every new process and about 30 s the first time in a new environment.
+    Other types go to librosa.
+    """
+    if orig_sr == target_sr:
+        return samples
+    if not res_type.startswith("soxr"):
         import librosa
 
-        samples = librosa.resample(
-            samples, orig_sr=native_rate, target_sr=sample_rate, res_type=resample_type
-        )
-    return np.asarray(samples, dtype=np.float32)
+        return librosa.resample(samples, orig_sr=orig_sr, target_sr=target_sr, res_type=res_type)
+    import soxr
+
+    n_samples = int(np.ceil(samples.shape[-1] * float(target_sr) / orig_sr))
+    resampled = soxr.resample(samples, orig_sr, target_sr, quality=res_type)[:n_samples]
+    if len(resampled) < n_samples:  # librosa.util.fix_length pads with zeros
+        resampled = np.pad(resampled, (0, n_samples - len(resampled)))
+    return np.asarray(resampled, dtype=samples.dtype)
 
 
 def find_audio(folder: Path, stem: str) -> Path | None:

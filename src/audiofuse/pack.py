@@ -30,7 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from .config import FeatureConfig
-from .data import DatasetError, index_pascal, index_physionet, read_audio
+from .data import DatasetError, index_pascal, index_physionet, read_audio, resample
 
 __all__ = ["kept_samples", "pack_datasets", "MANIFEST"]
 
@@ -58,11 +58,7 @@ def _pack_file(src: str, dest: Path, cfg: FeatureConfig, whole: bool) -> tuple[i
         samples = samples[: kept_samples(cfg.clip_seconds, rate)]
     clipped = 0
     if rate > cfg.sample_rate:
-        import librosa
-
-        samples = librosa.resample(
-            samples, orig_sr=rate, target_sr=cfg.sample_rate, res_type=cfg.resample_type
-        )
+        samples = resample(samples, rate, cfg.sample_rate, cfg.resample_type)
         rate = cfg.sample_rate
         # the resampler can overshoot full scale by a hair; 16 bits cannot hold that
         clipped = int(np.count_nonzero(np.abs(samples) > 1.0))

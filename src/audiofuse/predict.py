@@ -299,13 +299,10 @@ class _Resampler:
         self.pending.append(block)
         if not last:
             return np.zeros(0, np.float32)
-        import librosa
+        from .data import resample
 
-        return librosa.resample(
-            np.concatenate(self.pending),
-            orig_sr=self.rate,
-            target_sr=self.cfg.sample_rate,
-            res_type=self.cfg.resample_type,
+        return resample(
+            np.concatenate(self.pending), self.rate, self.cfg.sample_rate, self.cfg.resample_type
         )
 
 
