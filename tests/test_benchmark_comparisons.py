@@ -146,3 +146,33 @@ def test_concurrent_training_reports_a_worker_that_dies():
     with pytest.raises(RuntimeError, match="out of memory, say"):
         sweep.concurrent_training(1, paths.python_env(), steps=1, worker=worker)
 
+
+
+def test_the_main_table_row_comes_from_the_latest_record_of_the_whole_table(tmp_path):
+    import json
+
+    from audiofuse.benchmark.recorded import OLD_MAIN_TABLE_MIN, main_table_record, recorded_rows
+
+    def record(wall_s, runs, profile="cpu", data="real"):
+        return {"wall_s": wall_s, "runs": [{"run": r} for r in runs], "profile": profile,
+                "data": data, "workers": 2, "commit": "abc1234", "started": "2026-11-27 16:00 UTC"}
+
+    whole = [f"{k}/seed{s}" for s in range(3) for k in ("fusion", "spectrogram", "waveform")]
+    records = [
+        record(1800.0, whole),
+        record(2400.0, whole),  # the latest whole table
+        record(60.0, whole[:2]),  # a partial call (a resume) does not count
+        record(99.0, whole, profile="smoke"),
+    ]
+    assert main_table_record(records)["wall_s"] == 2400.0
+    assert main_table_record(records[2:]) is None
+    assert recorded_rows(tmp_path) == []  # no record: no rows, no claim
+    (tmp_path / "train_runs.json").write_text(json.dumps(records))
+    rows = {r["name"].rsplit(": ", 1)[1]: r for r in recorded_rows(tmp_path)}
+    assert rows["new path"]["value"] == 40.0 and rows["new path"]["unit"] == "min"
+    assert rows["old path"]["value"] == OLD_MAIN_TABLE_MIN
+    assert rows["new vs old"]["value"] == pytest.approx(OLD_MAIN_TABLE_MIN / 40.0)
+    assert "abc1234" in rows["new path"]["data"]
+    headline = _markdown(list(rows.values()), quick=False).split("## Headline")[1]
+    (line,) = [x for x in headline.splitlines() if x.startswith("- 3-seed cpu main table")]
+    assert line.endswith("**40 min** (goal < 60 min): **PASS**")

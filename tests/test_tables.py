@@ -327,3 +327,21 @@ def test_loso_neural_reads_one_run_per_fold_and_skips_untrained_folds(ctx, capsy
     table = ex.loso_table(ctx, rows)
     assert table["mean over subsets"].iloc[0] == pytest.approx(0.5)
     assert table["seeds"].iloc[0] == 1
+
+
+def test_train_runs_timing_is_appended_per_call_and_exported_with_the_scores(ctx, tmp_path):
+    import datetime
+    import json
+
+    from audiofuse.experiments.scheduler import TIMING_FILE, _record_timing
+    from audiofuse.experiments.scores import export_scores
+
+    when = datetime.datetime(2026, 11, 27, 16, 0, tzinfo=datetime.UTC)
+    for wall in (12.34, 56.0):
+        _record_timing(ctx, ["main"], 2, [{"run": "fusion/seed0", "seconds": 9.0}], when, wall)
+    records = json.loads((ctx.runs / TIMING_FILE).read_text())
+    assert [r["wall_s"] for r in records] == [12.3, 56.0]
+    assert records[0]["tables"] == ["main"] and records[0]["workers"] == 2
+    assert records[0]["seeds"] == list(ctx.seeds) and records[0]["started"] == "2026-11-27 16:00 UTC"
+    export_scores(ctx.runs, tmp_path / "scores")
+    assert json.loads((tmp_path / "scores" / TIMING_FILE).read_text()) == records

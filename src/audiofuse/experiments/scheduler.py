@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import time
 
 import pandas as pd
 
+from ..checkpoint import write_json_atomic
 from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
 from ..data import index_pascal
 from ..protocols import Fold, leave_one_subset_out
@@ -15,11 +17,16 @@ from .context import Context, features, physionet_data, physionet_index, run_nam
 from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
 from .specs import EVALUATIONS, LOSO_MODELS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
 
-__all__ = ["TABLES", "train_runs", "worker_threads"]
+__all__ = ["TABLES", "TIMING_FILE", "train_runs", "worker_threads"]
 
 #: What ``train-runs`` can train: the runs of each table of :data:`TABLE_SPECS`, and
 #: ``loso``, the leave-one-subset-out folds of notebook 08 (:data:`LOSO_MODELS`, first seed).
 TABLES = TRAIN_RUNS_TABLES
+
+#: Beside the runs (``runs/<data>/<profile>/``): one record per ``train-runs`` call that
+#: trained something (its wall time, workers, runs and their seconds), oldest first.
+#: ``scores export`` commits it with the scores.
+TIMING_FILE = "train_runs.json"
 
 #: Model kinds from the slowest to train to the fastest (cpu main table: fusion
 #: 634-1053 s a run, spectrogram 530-859 s, waveform 174-325 s). Within a seed the
@@ -115,7 +122,11 @@ def train_runs(
         features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
     jobs = _pending_jobs(ctx, tables, pascal)
     print(f"{len(jobs)} runs to train or score, {workers} at a time", file=sys.stderr, flush=True)
+    started = datetime.datetime.now(datetime.UTC)
+    pool_start = time.monotonic()
     rows = _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start)
+    if rows:
+        _record_timing(ctx, tables, workers, rows, started, time.monotonic() - pool_start)
     if jobs:
         print(
             f"deadline: {len(jobs)} runs not started: "
@@ -123,6 +134,32 @@ def train_runs(
             file=sys.stderr,
         )
     return pd.DataFrame(rows)
+
+
+def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: float) -> None:
+    """Append this call's record to :data:`TIMING_FILE` (atomically)."""
+    import json
+
+    from ..reporting import git_commit
+
+    path = ctx.runs / TIMING_FILE
+    records = json.loads(path.read_text()) if path.exists() else []
+    records.append(
+        {
+            "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+            "wall_s": round(wall_s, 1),
+            "tables": list(tables),
+            "seeds": list(ctx.seeds),
+            "workers": workers,
+            "cores": os.cpu_count(),
+            "profile": ctx.profile.name,
+            "data": ctx.data,
+            "commit": git_commit(),
+            "runs": rows,
+        }
+    )
+    ctx.runs.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, records)
 
 
 def worker_threads(workers: int, cores: int | None = None) -> dict[str, str]:

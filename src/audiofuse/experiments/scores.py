@@ -3,7 +3,8 @@
 ``export_scores`` copies what the tables read from each run folder
 (``state.json``, ``config.json``, ``history.json`` and the per-record
 ``scores_*.csv``, gzip-compressed; never the weights) to
-``results/<data>/<profile>/scores/<run>/seed<k>/``. ``restore_runs`` turns
+``results/<data>/<profile>/scores/<run>/seed<k>/``, and ``train-runs``' timing
+records (:data:`~audiofuse.experiments.scheduler.TIMING_FILE`) beside them. ``restore_runs`` turns
 such a folder back into a runs tree that :func:`~audiofuse.experiments.setup`
 with ``train=False`` reads as finished, scored runs.
 """
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ..training import RunDir
+from .scheduler import TIMING_FILE
 
 __all__ = ["SCORES_FOLDER", "export_scores", "restore_runs"]
 
@@ -47,6 +49,10 @@ def export_scores(runs: str | Path, dest: str | Path) -> list[Path]:
                 shutil.copyfileobj(src, gz)  # mtime=0: the same scores give the same bytes
             tmp.replace(out / f"{path.name}.gz")
         written.append(out)
+    timing = Path(runs) / TIMING_FILE  # train-runs' wall times, beside the scores
+    if timing.exists():
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(timing, Path(dest) / TIMING_FILE)
     return written
 
 
