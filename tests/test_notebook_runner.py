@@ -51,3 +51,29 @@ def test_a_failing_notebook_gives_a_one_line_error_naming_it_and_exit_code_1(tmp
     assert code == 1
     assert err[-1].startswith("error: ") and "05_bad.ipynb" in err[-1]
     assert "ValueError: broken on purpose" in err[-1]
+
+
+def test_make_reproduce_passes_every_notebook_parameter_as_yaml(tmp_path):
+    import shlex
+    import shutil
+    import subprocess
+
+    import yaml
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    repo = Path(__file__).parents[1]
+    dry = subprocess.run(
+        ["make", "-n", "-C", str(repo), "reproduce", "TRAIN=False", "SEEDS=0 1", "PROFILE=cpu",
+         f"DATA_DIR={tmp_path}", "VENV=.venv", "NOTEBOOK_WORKERS=2"],
+        capture_output=True, text=True, check=True,
+    ).stdout.replace("\\\n", " ")
+    (line,) = [x for x in dry.splitlines() if "audiofuse.notebooks" in x]
+    args = shlex.split(line)
+    assert args[args.index("--workers") + 1] == "2"
+    assert [a for a in args if a.endswith(".ipynb")] == [f"notebooks/{nb.name}" for nb in NOTEBOOKS]
+    parameters = yaml.safe_load(args[args.index("--parameters") + 1])
+    assert parameters == {
+        "PROFILE": "cpu", "DATA_DIR": str(tmp_path), "TRAIN": False, "SEEDS": [0, 1],
+        "EPOCHS": None, "N_BOOT": 1000, "HEAD_SPLITS": 20,
+    }
