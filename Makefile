@@ -47,6 +47,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
+	@# librosa (the classical baseline) compiles its numba kernels on first import, ~30 s; once
+	@# here, into its cache, rather than in every process of the first notebooks and tests
+	$(BIN)/python -c "import librosa.feature, librosa.onset"
 	touch $@
 
 data: setup
