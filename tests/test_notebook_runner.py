@@ -77,3 +77,14 @@ def test_make_reproduce_passes_every_notebook_parameter_as_yaml(tmp_path):
         "PROFILE": "cpu", "DATA_DIR": str(tmp_path), "TRAIN": False, "SEEDS": [0, 1],
         "EPOCHS": None, "N_BOOT": 1000, "HEAD_SPLITS": 20,
     }
+
+
+def test_the_slowest_notebook_starts_first_and_each_waits_for_what_it_needs(tmp_path, monkeypatch):
+    from audiofuse import notebooks
+
+    started = []
+    monkeypatch.setattr(
+        notebooks, "_execute", lambda nb, out, params: started.append(nb.name[:2]) or 1.0
+    )
+    notebooks.run_notebooks(NOTEBOOKS, tmp_path, {}, workers=1)
+    assert started == ["08", "01", "02", "03", "04", "05", "06", "07", "09"]
