@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from .workpool import run_when_ready
+
 __all__ = ["NOTEBOOK_NEEDS", "SLOWEST_FIRST", "notebook_order", "run_notebooks", "main"]
 
 #: Notebook (by its two-digit prefix) -> the notebooks that must finish first.
@@ -110,29 +112,35 @@ def run_notebooks(notebooks, out_dir, parameters: dict, *, workers: int = 2) -> 
     notebook_order(queue)  # fail early on a cycle
     done: set[str] = set()
     seconds: dict[str, float] = {}
+    failures: list[tuple[Path, str]] = []
+
+    def take_ready(running):
+        if failures:
+            return None  # the first failure stops new starts
+        ready = next((nb for nb in queue if _needs(nb, keys) <= done), None)
+        if ready is not None:
+            queue.remove(ready)
+            print(f"== {ready} (started)", file=sys.stderr, flush=True)
+        return ready
+
+    def finished(notebook: Path, future: cf.Future) -> None:
+        try:
+            seconds[notebook.name] = future.result()
+        except Exception as exc:
+            failures.append((notebook, _describe(exc, out_dir / notebook.name)))
+            return
+        done.add(_key(notebook))
+        print(f"== {notebook} done in {seconds[notebook.name]:.0f} s", file=sys.stderr)
+
     with cf.ThreadPoolExecutor(max(1, workers)) as pool:
-        running: dict[cf.Future, Path] = {}
-        failure = None
-        while (queue and failure is None) or running:
-            while failure is None and len(running) < max(1, workers):
-                ready = next((nb for nb in queue if _needs(nb, keys) <= done), None)
-                if ready is None:
-                    break
-                queue.remove(ready)
-                print(f"== {ready} (started)", file=sys.stderr, flush=True)
-                running[pool.submit(_execute, ready, out_dir, parameters)] = ready
-            if not running:
-                break
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                notebook = running.pop(future)
-                try:
-                    seconds[notebook.name] = future.result()
-                except Exception as exc:
-                    failure = failure or (notebook, _describe(exc, out_dir / notebook.name))
-                    continue
-                done.add(_key(notebook))
-                print(f"== {notebook} done in {seconds[notebook.name]:.0f} s", file=sys.stderr)
+        run_when_ready(
+            pool,
+            workers,
+            take_ready,
+            lambda pool, notebook: pool.submit(_execute, notebook, out_dir, parameters),
+            finished,
+        )
+    failure = failures[0] if failures else None
     if failure is not None:
         notebook, reason = failure
         raise RuntimeError(f"{notebook}: {reason}")

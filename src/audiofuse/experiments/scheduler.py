@@ -13,6 +13,7 @@ from ..checkpoint import write_json_atomic
 from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
 from ..data import index_pascal
 from ..protocols import Fold, leave_one_subset_out
+from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
 from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
 from .specs import EVALUATIONS, LOSO_MODELS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
@@ -182,36 +183,35 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    rows, durations, pending = [], [], {}
+    rows, durations = [], []
+
+    def take_ready(running: list):
+        typical = max(durations) if durations else 0.0
+        if not jobs or (deadline_s is not None and time.monotonic() - start + typical >= deadline_s):
+            return None
+        ready = _next_ready(ctx, jobs, {_label(ctx, s, k, f) for s, k, _, f in running})
+        return None if ready is None else jobs.pop(ready)  # None: all wait for running ones
+
+    def finished(job, future) -> None:
+        spec, seed, _, fold = job
+        try:
+            row = future.result()
+            durations.append(row["seconds"])
+        except Exception as exc:  # one failed run must not sink the others
+            row = {"run": _label(ctx, spec, seed, fold), "error": f"{type(exc).__name__}: {exc}"}
+        rows.append(row)
+        print(f"done {row}", file=sys.stderr, flush=True)
+
     # spawned workers inherit the environment: set the split before the pool starts
     os.environ.update(worker_threads(workers) if workers > 1 else {})
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        while jobs or pending:
-            elapsed = time.monotonic() - start
-            typical = max(durations) if durations else 0.0
-            while (
-                jobs
-                and len(pending) < workers
-                and (deadline_s is None or elapsed + typical < deadline_s)
-            ):
-                ready = _next_ready(ctx, jobs, set(pending.values()))
-                if ready is None:
-                    break  # every queued job waits for a running one
-                spec, seed, with_pascal, fold = jobs.pop(ready)
-                future = pool.submit(_run_job, setup_kwargs, spec, seed, with_pascal, fold)
-                pending[future] = _label(ctx, spec, seed, fold)
-            if not pending:
-                break
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                name = pending.pop(future)
-                try:
-                    row = future.result()
-                    durations.append(row["seconds"])
-                except Exception as exc:  # one failed run must not sink the others
-                    row = {"run": name, "error": f"{type(exc).__name__}: {exc}"}
-                rows.append(row)
-                print(f"done {row}", file=sys.stderr, flush=True)
+        run_when_ready(
+            pool,
+            workers,
+            take_ready,
+            lambda pool, job: pool.submit(_run_job, setup_kwargs, *job),
+            finished,
+        )
     return rows
 
 
