@@ -343,5 +343,10 @@ def test_train_runs_timing_is_appended_per_call_and_exported_with_the_scores(ctx
     assert [r["wall_s"] for r in records] == [12.3, 56.0]
     assert records[0]["tables"] == ["main"] and records[0]["workers"] == 2
     assert records[0]["seeds"] == list(ctx.seeds) and records[0]["started"] == "2026-11-27 16:00 UTC"
-    export_scores(ctx.runs, tmp_path / "scores")
-    assert json.loads((tmp_path / "scores" / TIMING_FILE).read_text()) == records
+    elsewhere = {"started": "2026-11-26 09:00 UTC", "wall_s": 1.0, "runs": []}
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / TIMING_FILE).write_text(json.dumps([elsewhere]))
+    for _ in range(2):  # exporting again adds nothing twice
+        export_scores(ctx.runs, tmp_path / "scores")
+        exported = json.loads((tmp_path / "scores" / TIMING_FILE).read_text())
+        assert exported == [elsewhere, *records]  # a record made elsewhere stays

@@ -42,7 +42,7 @@ def recorded_rows(scores_dir: str | Path) -> list[dict]:
     if record is None:
         log(f"recorded: no record of a whole 3-seed main-table training in {path}")
         return []
-    data = f"real; train-runs, {record['workers']} workers, {record['commit']}, {record['started']}"
+    data = f"real; new path: train-runs, {record['workers']} workers, {record['commit']}, {record['started']}"
     return comparison_rows(
         COMPARISON_SECTION,
         MAIN_TABLE,

@@ -12,10 +12,12 @@ with ``train=False`` reads as finished, scored runs.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import sys
 from pathlib import Path
 
+from ..checkpoint import write_json_atomic
 from ..training import RunDir
 from .scheduler import TIMING_FILE
 
@@ -51,9 +53,17 @@ def export_scores(runs: str | Path, dest: str | Path) -> list[Path]:
         written.append(out)
     timing = Path(runs) / TIMING_FILE  # train-runs' wall times, beside the scores
     if timing.exists():
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(timing, Path(dest) / TIMING_FILE)
+        _merge_timing(timing, Path(dest) / TIMING_FILE)
     return written
+
+
+def _merge_timing(source: Path, dest: Path) -> None:
+    """Add ``source``'s train-runs records to ``dest``'s (records trained elsewhere,
+    e.g. on another machine, stay), oldest first, each once."""
+    records = json.loads(dest.read_text()) if dest.exists() else []
+    records += [r for r in json.loads(source.read_text()) if r not in records]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(dest, sorted(records, key=lambda r: r.get("started", "")))
 
 
 def restore_runs(scores: str | Path, runs: str | Path) -> list[RunDir]:
