@@ -69,6 +69,9 @@ WORKERS ?= 2
 # The notebooks then run two at a time where they allow it (each is mostly single-threaded
 # table and figure work; audiofuse.notebooks holds which waits for which).
 NOTEBOOK_WORKERS ?= 2
+# The notebooks' parameters, one YAML mapping (one line: the shell keeps a backslash-newline
+# inside quotes)
+NOTEBOOK_PARAMETERS = {PROFILE: "$(PROFILE)", DATA_DIR: "$(abspath $(DATA_DIR))", TRAIN: $(TRAIN), SEEDS: $(call seeds_yaml,$(SEEDS)), EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT), HEAD_SPLITS: $(HEAD_SPLITS)}
 seeds_args = $(subst $(comma), ,$(subst [,,$(subst ],,$(1))))
 reproduce: setup
 	@mkdir -p $(EXECUTED)
@@ -78,9 +81,7 @@ reproduce: setup
 	  --tables main sweep ablation balance plus loso --pascal --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
 	@echo "== notebooks ($(DATA_KIND) data, $(PROFILE) profile), $(NOTEBOOK_WORKERS) at a time"
 	$(BIN)/python -m audiofuse.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
-	  --workers $(NOTEBOOK_WORKERS) --parameters '{PROFILE: "$(PROFILE)", \
-	  DATA_DIR: "$(abspath $(DATA_DIR))", TRAIN: $(TRAIN), SEEDS: $(call seeds_yaml,$(SEEDS)), \
-	  EPOCHS: $(EPOCHS), N_BOOT: $(N_BOOT), HEAD_SPLITS: $(HEAD_SPLITS)}'
+	  --workers $(NOTEBOOK_WORKERS) --parameters '$(NOTEBOOK_PARAMETERS)'
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores
 	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"

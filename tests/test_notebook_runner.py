@@ -54,22 +54,32 @@ def test_a_failing_notebook_gives_a_one_line_error_naming_it_and_exit_code_1(tmp
 
 
 def test_make_reproduce_passes_every_notebook_parameter_as_yaml(tmp_path):
-    import shlex
+    """Runs the recipe through the shell, with a stand-in python that records its argv."""
+    import json
     import shutil
     import subprocess
+    import sys
 
     import yaml
 
     if shutil.which("make") is None:
         pytest.skip("no make")
     repo = Path(__file__).parents[1]
-    dry = subprocess.run(
-        ["make", "-n", "-C", str(repo), "reproduce", "TRAIN=False", "SEEDS=0 1", "PROFILE=cpu",
-         f"DATA_DIR={tmp_path}", "VENV=.venv", "NOTEBOOK_WORKERS=2"],
+    venv, calls = tmp_path / "venv", tmp_path / "calls.jsonl"
+    (venv / "bin").mkdir(parents=True)
+    fake = venv / "bin" / "python"
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    fake.chmod(0o755)
+    (venv / ".installed").touch()  # newer than requirements.txt: no setup
+    subprocess.run(
+        ["make", "-s", "-C", str(repo), "reproduce", "TRAIN=False", "SEEDS=0 1", "PROFILE=cpu",
+         f"DATA_DIR={tmp_path}", f"VENV={venv}", "NOTEBOOK_WORKERS=2"],
         capture_output=True, text=True, check=True,
-    ).stdout.replace("\\\n", " ")
-    (line,) = [x for x in dry.splitlines() if "audiofuse.notebooks" in x]
-    args = shlex.split(line)
+    )
+    (args,) = [a for a in map(json.loads, calls.read_text().splitlines()) if "audiofuse.notebooks" in a]
     assert args[args.index("--workers") + 1] == "2"
     assert [a for a in args if a.endswith(".ipynb")] == [f"notebooks/{nb.name}" for nb in NOTEBOOKS]
     parameters = yaml.safe_load(args[args.index("--parameters") + 1])
@@ -88,3 +98,13 @@ def test_the_slowest_notebook_starts_first_and_each_waits_for_what_it_needs(tmp_
     )
     notebooks.run_notebooks(NOTEBOOKS, tmp_path, {}, workers=1)
     assert started == ["08", "01", "02", "03", "04", "05", "06", "07", "09"]
+
+
+@pytest.mark.parametrize("text", ["{PROFILE: smoke, \\\n DATA_DIR: x}", "[1, 2]"])
+def test_parameters_that_are_not_a_yaml_mapping_get_a_one_line_error(text, tmp_path, capsys):
+    book = _notebook(tmp_path / "01_x.ipynb", "pass")
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(book), "--out", str(tmp_path / "out"), "--parameters", text])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and err[-1].startswith("python -m audiofuse.notebooks: error:")
+    assert "--parameters" in err[-1]

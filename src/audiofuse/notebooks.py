@@ -171,7 +171,10 @@ def main(argv=None) -> int:
         "--parameters", default="{}", help="the notebooks' parameters, as a YAML mapping"
     )
     args = parser.parse_args(argv)
-    parameters = yaml.safe_load(args.parameters) or {}
+    try:
+        parameters = yaml.safe_load(args.parameters) or {}
+    except yaml.YAMLError as exc:
+        parser.error(f"--parameters is not YAML: {str(exc).splitlines()[0]} ({args.parameters!r})")
     if not isinstance(parameters, dict):
         parser.error(f"--parameters must be a YAML mapping, not {args.parameters!r}")
     missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
