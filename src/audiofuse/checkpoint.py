@@ -304,7 +304,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         else:
             self.wait += 1
         stop = self.wait >= self.patience
-        self._keep(epoch, improved, stop)
+        self._keep(epoch, stop)
         if self.label:
             print(
                 f"{self.label} epoch {epoch + 1}/{self.epochs} "
@@ -330,7 +330,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         self.model.set_weights(now)
         self._best_unsaved = False
 
-    def _keep(self, epoch: int, improved: bool, stop: bool) -> None:
+    def _keep(self, epoch: int, stop: bool) -> None:
         """Checkpoints, history and state on disk (with a run folder), when due."""
         finished = stop or epoch + 1 == self.epochs
         due = time.perf_counter() - self._last_write >= self.save_every_s

@@ -427,6 +427,9 @@ TRAIN_RUNS_WORKERS = 2
 # The tables whose runs `audiofuse train-runs` can train (experiments.scheduler; kept
 # here, beside the workers, so that the command line lists them without importing Keras).
 TRAIN_RUNS_TABLES = ("main", "sweep", "ablation", "balance", "plus", "loso")
+# Its record of every call's wall time, beside the runs and, exported, beside the scores
+# (kept here so that the benchmark reads it without importing Keras).
+TRAIN_RUNS_TIMING_FILE = "train_runs.json"
 # Batches per call of the trainer's compiled training step (training.steps_per_execution;
 # kept here so that the benchmark's candidates name it without importing Keras).
 STEPS_PER_EXECUTION = 16

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from ..checkpoint import write_json_atomic
-from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
+from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
 from ..data import index_pascal
 from ..protocols import Fold, leave_one_subset_out
 from ..workpool import run_when_ready
@@ -18,7 +20,7 @@ from .context import Context, features, physionet_data, physionet_index, run_nam
 from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
 from .specs import EVALUATIONS, LOSO_MODELS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
 
-__all__ = ["TABLES", "TIMING_FILE", "train_runs", "worker_threads"]
+__all__ = ["TABLES", "TIMING_FILE", "add_timing_records", "train_runs", "worker_threads"]
 
 #: What ``train-runs`` can train: the runs of each table of :data:`TABLE_SPECS`, and
 #: ``loso``, the leave-one-subset-out folds of notebook 08 (:data:`LOSO_MODELS`, first seed).
@@ -27,7 +29,7 @@ TABLES = TRAIN_RUNS_TABLES
 #: Beside the runs (``runs/<data>/<profile>/``): one record per ``train-runs`` call that
 #: trained something (its wall time, workers, runs and their seconds), oldest first.
 #: ``scores export`` commits it with the scores.
-TIMING_FILE = "train_runs.json"
+TIMING_FILE = TRAIN_RUNS_TIMING_FILE
 
 #: Model kinds from the slowest to train to the fastest (cpu main table: fusion
 #: 634-1053 s a run, spectrogram 530-859 s, waveform 174-325 s). Within a seed the
@@ -137,30 +139,32 @@ def train_runs(
     return pd.DataFrame(rows)
 
 
-def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: float) -> None:
-    """Append this call's record to :data:`TIMING_FILE` (atomically)."""
-    import json
+def add_timing_records(path: Path, records: list[dict]) -> None:
+    """Add ``records`` to the timing file ``path`` (atomically): each record once,
+    oldest first, the ones already there kept (e.g. made on another machine)."""
+    kept = json.loads(path.read_text()) if path.exists() else []
+    kept += [r for r in records if r not in kept]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, sorted(kept, key=lambda r: r.get("started", "")))
 
+
+def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: float) -> None:
+    """Add this call's record to :data:`TIMING_FILE` beside the runs."""
     from ..reporting import git_commit
 
-    path = ctx.runs / TIMING_FILE
-    records = json.loads(path.read_text()) if path.exists() else []
-    records.append(
-        {
-            "started": started.strftime("%Y-%m-%d %H:%M UTC"),
-            "wall_s": round(wall_s, 1),
-            "tables": list(tables),
-            "seeds": list(ctx.seeds),
-            "workers": workers,
-            "cores": os.cpu_count(),
-            "profile": ctx.profile.name,
-            "data": ctx.data,
-            "commit": git_commit(),
-            "runs": rows,
-        }
-    )
-    ctx.runs.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, records)
+    record = {
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "wall_s": round(wall_s, 1),
+        "tables": list(tables),
+        "seeds": list(ctx.seeds),
+        "workers": workers,
+        "cores": os.cpu_count(),
+        "profile": ctx.profile.name,
+        "data": ctx.data,
+        "commit": git_commit(),
+        "runs": rows,
+    }
+    add_timing_records(ctx.runs / TIMING_FILE, [record])
 
 
 def worker_threads(workers: int, cores: int | None = None) -> dict[str, str]:

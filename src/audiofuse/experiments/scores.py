@@ -17,9 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..checkpoint import write_json_atomic
 from ..training import RunDir
-from .scheduler import TIMING_FILE
+from .scheduler import TIMING_FILE, add_timing_records
 
 __all__ = ["SCORES_FOLDER", "export_scores", "restore_runs"]
 
@@ -53,17 +52,8 @@ def export_scores(runs: str | Path, dest: str | Path) -> list[Path]:
         written.append(out)
     timing = Path(runs) / TIMING_FILE  # train-runs' wall times, beside the scores
     if timing.exists():
-        _merge_timing(timing, Path(dest) / TIMING_FILE)
+        add_timing_records(Path(dest) / TIMING_FILE, json.loads(timing.read_text()))
     return written
-
-
-def _merge_timing(source: Path, dest: Path) -> None:
-    """Add ``source``'s train-runs records to ``dest``'s (records trained elsewhere,
-    e.g. on another machine, stay), oldest first, each once."""
-    records = json.loads(dest.read_text()) if dest.exists() else []
-    records += [r for r in json.loads(source.read_text()) if r not in records]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(dest, sorted(records, key=lambda r: r.get("started", "")))
 
 
 def restore_runs(scores: str | Path, runs: str | Path) -> list[RunDir]:
