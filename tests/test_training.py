@@ -142,6 +142,26 @@ def test_checkpoints_written_less_often_give_the_same_run(
             np.testing.assert_array_equal(a, b)
 
 
+def test_the_test_diagnostic_is_recorded_and_never_selects(
+    trained, features, synthetic_roots, smoke_profile, tmp_path
+):
+    """The per-epoch test ROC-AUC joins the history; the run is otherwise the same."""
+    _, test = physionet_split(index_physionet(synthetic_roots["physionet2016"]))
+    test_set = extract_features(test.head(24), smoke_profile.features, n_jobs=1, progress=False)
+    run = train_model(
+        KIND, smoke_profile, features, tmp_path / "diag", seed=0, progress=False,
+        diagnostic_test=test_set,
+    )
+    recorded = run.history.pop(training.DIAGNOSTIC_TEST_AUC)
+    assert len(recorded) == len(trained.history["loss"])
+    assert all(0.0 <= auc <= 1.0 for auc in recorded)
+    assert _json(tmp_path / "diag" / "history.json")[training.DIAGNOSTIC_TEST_AUC] == recorded
+    for key in ("loss", "val_roc_auc", "val_loss"):
+        assert run.history[key] == trained.history[key]
+    assert run.best_epoch == trained.best_epoch
+    assert training.DIAGNOSTIC_TEST_AUC not in trained.history
+
+
 def test_a_run_with_a_weight_average_takes_one_step_per_call(smoke_profile):
     assert training.steps_per_execution(smoke_profile.train.replace(ema_momentum=0.99)) == 1
 

@@ -152,6 +152,12 @@ def _add_train_commands(subparsers) -> None:
     )
     many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
     many.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="also record each run's test ROC-AUC after every epoch and each fusion's "
+        "branch knock-outs (diagnostics only: never used to choose an epoch or a model)",
+    )
+    many.add_argument(
         "--head-splits",
         type=int,
         default=20,

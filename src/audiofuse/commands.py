@@ -160,6 +160,7 @@ def train_runs(args) -> int:
             "epochs": args.epochs,
             "runs_dir": args.runs_dir,
             "head_splits": args.head_splits,
+            "diagnostics": args.diagnostics,
         },
         args.tables,
         workers=args.workers,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from .batches import FeatureBatches
 from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
@@ -59,7 +60,12 @@ __all__ = [
     "finished_state",
     "STEPS_PER_EXECUTION",
     "steps_per_execution",
+    "DIAGNOSTIC_TEST_AUC",
 ]
+
+#: History key of the test ROC-AUC recorded after every epoch with
+#: ``train_model(diagnostic_test=...)``: a diagnostic only, never used for selection.
+DIAGNOSTIC_TEST_AUC = "diagnostic_test_roc_auc"
 
 
 def steps_per_execution(train_cfg) -> int:
@@ -151,6 +157,7 @@ def train_model(
     progress: bool = True,
     extra_config: dict | None = None,
     init_from: dict | None = None,
+    diagnostic_test: FeatureSet | None = None,
 ) -> TrainResult:
     """Train ``kind`` on ``features`` (training records only) and keep the best epoch.
 
@@ -173,6 +180,10 @@ def train_model(
         ``{branch: model path}``: with ``profile.train.staged``, the trained
         single-branch models whose branch weights a new fusion starts from
         (see :func:`audiofuse.models.copy_branch_weights`).
+    diagnostic_test : FeatureSet, optional
+        Test examples (first clip) scored after every epoch, as a diagnostic
+        only: their ROC-AUC goes into the history as ``DIAGNOSTIC_TEST_AUC``
+        and never chooses the epoch, stops training or sets a threshold.
 
     Returns
     -------
@@ -211,6 +222,10 @@ def train_model(
     average, checkpoint = _callbacks(
         run, state, history, config, val_set, kind, train_cfg, len(batches.index), progress
     )
+    if diagnostic_test is not None:
+        checkpoint.diagnostics[DIAGNOSTIC_TEST_AUC] = lambda m: roc_auc_score(
+            diagnostic_test.labels, predict_proba(m, diagnostic_test, kind)
+        )
     callbacks = [batches.epoch_callback(), *([average] if average else []), checkpoint]
     if start_epoch < train_cfg.epochs:
         # One fit for every epoch; the checkpoint callback stops it early. The

@@ -41,6 +41,9 @@ class Context:
     train: bool = True
     # PASCAL head-trained protocol: stratified 85/15 splits, each with its own head
     head_splits: int = 20
+    # diagnostics only, never used for selection: the test ROC-AUC after every
+    # epoch (in each run's history) and the fusion runs' branch knock-outs
+    diagnostics: bool = False
     # the session's folders; by default those holding ``runs`` and ``results``
     paths: Paths | None = None
     # features and the PhysioNet index, computed once per context
@@ -84,6 +87,7 @@ def setup(
     progress: bool = True,
     train: bool = True,
     head_splits: int = 20,
+    diagnostics: bool = False,
 ) -> Context:
     """Resolve the profile and the data, and make the output folders.
 
@@ -102,6 +106,10 @@ def setup(
     head_splits : int
         PASCAL's head-trained protocol is repeated over this many stratified
         85/15 splits (one split of 88 test recordings has an sd of ~0.04).
+    diagnostics : bool
+        Runs trained here record their test ROC-AUC after every epoch, and
+        ``train-runs`` scores every fusion's branch knock-outs: diagnostics that
+        never choose an epoch, a threshold or a model.
     """
     chosen = get_profile(profile)
     if epochs:
@@ -138,6 +146,7 @@ def setup(
         progress,
         train,
         head_splits=int(head_splits),
+        diagnostics=bool(diagnostics),
         paths=paths,
     )
 

@@ -166,6 +166,7 @@ def train_and_score(
         progress=ctx.progress,
         extra_config=extra,
         init_from=init_from,
+        diagnostic_test=test_first if ctx.diagnostics and fold is None else None,
     )
     evaluations = {"first_5s": (train_first, test_first)}
     if full_recording:

@@ -17,7 +17,7 @@ from ..data import index_pascal
 from ..protocols import Fold, leave_one_subset_out
 from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
-from .runs import is_scored, pascal_scored, pascal_scores, train_and_score
+from .runs import is_scored, knockout_scores, pascal_scored, pascal_scores, train_and_score
 from .specs import EVALUATIONS, LOSO_MODELS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
 
 __all__ = ["TABLES", "TIMING_FILE", "add_timing_records", "train_runs", "worker_threads"]
@@ -44,6 +44,8 @@ def _run_job(
     start = time.perf_counter()
     ctx = setup(**setup_kwargs)
     result = train_and_score(ctx, spec, seed, fold=fold)
+    if ctx.diagnostics and fold is None:
+        knockout_scores(ctx, spec, seed)  # fusion runs only
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {
