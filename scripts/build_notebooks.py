@@ -116,7 +116,10 @@ NOTEBOOKS = {
     "03_fusion": (
         "AudioFuse: late fusion of the ViT and the 1-D CNN",
         "Trains AudioFuse and writes the paper's main comparison, with the baselines (reused "
-        "from notebook 02 when already trained) and the classical row.",
+        "from notebook 02 when already trained) and the classical row. Then two diagnostics "
+        "that choose nothing: what picking the epoch or the seed on the test list would have "
+        "added (runs trained with `audiofuse train-runs --diagnostics`), and what each branch "
+        "contributes to the fusion (its input knocked out).",
         [
             "runs = ex.run_models(ctx, ex.PAPER_MODELS)\n"
             "classical = ex.run_classical(ctx)\n"
@@ -125,6 +128,11 @@ NOTEBOOKS = {
             "for name in ('roc_main_comparison_first_5s.png', 'roc_main_comparison_full_recording.png',\n"
             "             'confusion_fusion_first_5s.png'):\n"
             "    display(Image(str(ctx.results / 'figures' / name)))",
+            "selection = ex.test_selection_table(ctx)  # diagnostic: chooses nothing\n"
+            "display(selection)\n"
+            "for path in selection.attrs['figures']:\n"
+            "    display(Image(str(path)))",
+            "display(ex.branch_knockout_table(ctx, runs))",
         ],
     ),
     "04_vit_ablation": (

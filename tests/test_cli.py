@@ -279,3 +279,16 @@ def test_committed_default_model_scores_a_recording(test_files, capsys):
     (result,) = json.loads(out)
     assert 0.0 <= result["p_abnormal"] <= 1.0
     assert result["label"] in {"normal", "abnormal"}
+
+
+def test_train_runs_diagnostics_flag_reaches_the_context(monkeypatch):
+    """``train-runs --diagnostics`` asks every run for its per-epoch test diagnostic."""
+    from audiofuse import experiments
+
+    calls = []
+    monkeypatch.setattr(
+        experiments, "train_runs", lambda kwargs, tables, **_: calls.append(kwargs) or []
+    )
+    assert cli.main(["train-runs", "--tables", "main", "--diagnostics"]) == 0
+    assert cli.main(["train-runs", "--tables", "main"]) == 0
+    assert [c["diagnostics"] for c in calls] == [True, False]

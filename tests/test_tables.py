@@ -350,3 +350,65 @@ def test_train_runs_timing_is_appended_per_call_and_exported_with_the_scores(ctx
         export_scores(ctx.runs, tmp_path / "scores")
         exported = json.loads((tmp_path / "scores" / TIMING_FILE).read_text())
         assert exported == [elsewhere, *records]  # a record made elsewhere stays
+
+
+def _diagnosed_run(ctx, spec, seed, val_curve, test_curve):
+    """A finished run folder whose history holds the per-epoch test diagnostic."""
+    from audiofuse.training import DIAGNOSTIC_TEST_AUC
+
+    run = ctx.run(spec, seed)
+    best = int(np.argmax(val_curve))
+    run.write_json("state", {"best_epoch": best, "best_val_auc": val_curve[best]})
+    run.write_json("history", {"val_roc_auc": val_curve, DIAGNOSTIC_TEST_AUC: test_curve})
+
+
+def test_test_selection_reports_the_epoch_and_seed_gains_beside_the_honest_number(ctx):
+    fusion, spectrogram = ex.PAPER_MODELS[2], ex.PAPER_MODELS[0]
+    _diagnosed_run(ctx, fusion, 0, [0.5, 0.9, 0.8], [0.6, 0.7, 0.8])  # honest 0.70, best 0.80
+    _diagnosed_run(ctx, fusion, 1, [0.9, 0.5, 0.6], [0.75, 0.72, 0.74])  # honest = best 0.75
+    ctx.run(spectrogram, 0).write_json("state", {"best_epoch": 0, "best_val_auc": 0.9})
+    table = ex.test_selection_table(ctx)  # the spectrogram run has no diagnostic: skipped
+    assert table["model"].tolist() == [fusion.name]
+    row = table.iloc[0]
+    assert row["test ROC-AUC, epoch chosen on the carve-out (honest)"] == "0.725 ± 0.035"
+    assert row["+ best epoch on test (mean over seeds)"] == "+0.050"
+    assert row["+ best seed on test"] == "+0.025"
+    assert row["+ best seed and epoch on test"] == "+0.075"
+    assert row["best single test ROC-AUC seen"] == "0.800"
+    per_seed = pd.read_csv(ctx.results / "test_selection_per_seed.csv")
+    assert per_seed[["chosen_epoch", "best_test_epoch"]].values.tolist() == [[2, 3], [1, 1]]
+    [figure] = table.attrs["figures"]
+    assert figure.name == "test_selection_curves.png" and figure.stat().st_size > 0
+
+
+def test_test_selection_without_the_diagnostic_says_how_to_record_it(ctx):
+    table = ex.test_selection_table(ctx)
+    assert table.empty and table.attrs["figures"] == []
+    assert "--diagnostics" in (ctx.results / "test_selection.md").read_text()
+
+
+def test_branch_knockouts_give_each_branch_its_drop_in_roc_auc(ctx):
+    from audiofuse.experiments.runs import KNOCKOUTS
+
+    fusion = ex.PAPER_MODELS[2]
+    runs = _runs(ctx, [fusion], [0.4])
+    for seed in SEEDS:
+        run = ctx.run(fusion, seed)
+        run.write_json("state", {"best_epoch": 3, "best_val_auc": 0.9})
+        run.write_json("config", {"params": 1000, "commit": "abc1234"})
+        for name, shift in zip(KNOCKOUTS, (0.35, 0.0), strict=True):
+            run.write_scores(name, *_scores(seed, shift))
+    table = ex.branch_knockout_table(ctx, runs)
+    [row] = table.to_dict("records")
+    whole = runs["roc_auc"].mean()
+    for name, shift in zip(KNOCKOUTS, (0.35, 0.0), strict=True):
+        branch = name.removeprefix("knockout_")
+        knocked = np.mean(
+            [roc_auc_score(*_scores(s, shift)[1][["label", "score"]].T.values) for s in SEEDS]
+        )
+        assert row[f"drop ({branch} branch's share)"] == f"{whole - knocked:+.3f}"
+    # no signal left without the waveform here: the larger share
+    assert float(row["drop (waveform branch's share)"]) > float(
+        row["drop (spectrogram branch's share)"]
+    )
+    assert (ctx.results / "branch_knockouts.md").exists()

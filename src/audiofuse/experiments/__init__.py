@@ -44,6 +44,7 @@ from .specs import (
 )
 from .tables import (
     balance_ablation_table,
+    branch_knockout_table,
     cross_dataset,
     dataset_overview,
     ensemble_rows,
@@ -56,6 +57,7 @@ from .tables import (
     main_table,
     plus_ladder_table,
     run_classical,
+    test_selection_table,
     vit_sweep_table,
 )
 
@@ -97,6 +99,8 @@ __all__ = [
     "knockout_rows",
     "ensemble_rows",
     "plus_ladder_table",
+    "test_selection_table",
+    "branch_knockout_table",
     "write_results_index",
     "update_readme_tables",
     "export_model",

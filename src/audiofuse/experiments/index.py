@@ -23,6 +23,8 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
     order = [
         "main_comparison",
         "baselines",
+        "test_selection",
+        "branch_knockouts",
         "pascal_robustness",
         "vit_sweep",
         "fusion_ablation",
@@ -51,7 +53,9 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
         for table in tables:
             parts.append(table.read_text().replace("### ", "### ", 1) + "\n")
         figures = sorted((folder / "figures").glob("*.png"))
-        shown = [f for f in figures if f.name.startswith(("roc_", "confusion_fusion"))]
+        shown = [
+            f for f in figures if f.name.startswith(("roc_", "confusion_fusion", "test_selection"))
+        ]
         if shown:
             parts.append(
                 "**Figures** (all in "
@@ -90,7 +94,12 @@ def update_readme_tables(
             data, profile = key.split("/")
             blocks.append(f"### {data} data, `{profile}` profile\n")
         for name in (
-            "main_comparison", "balance_ablation", "pascal_robustness", "plus_ladder", "loso"
+            "main_comparison",
+            "test_selection",
+            "balance_ablation",
+            "pascal_robustness",
+            "plus_ladder",
+            "loso",
         ):
             table = folder / f"{name}.md"
             if table.exists():

@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from .canvas import DPI, save_figure
 from .examples import plot_example
-from .results import plot_confusion_matrix, plot_roc_curves, plot_training_curves
+from .results import (
+    plot_confusion_matrix,
+    plot_roc_curves,
+    plot_selection_curves,
+    plot_training_curves,
+)
 
 __all__ = [
     "DPI",
@@ -30,5 +35,6 @@ __all__ = [
     "plot_roc_curves",
     "plot_confusion_matrix",
     "plot_training_curves",
+    "plot_selection_curves",
     "plot_example",
 ]

@@ -1,4 +1,4 @@
-"""Figures of results: ROC curves, confusion matrices and training curves."""
+"""Figures of results: ROC curves, confusion matrices, training and selection curves."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from matplotlib.ticker import MaxNLocator
 from ..evaluation import EvaluationError, binary_metrics, check_labels, check_pair
 from .canvas import DPI, finish, new_axes, save_figure
 
-__all__ = ["plot_roc_curves", "plot_confusion_matrix", "plot_training_curves"]
+__all__ = [
+    "plot_roc_curves",
+    "plot_confusion_matrix",
+    "plot_training_curves",
+    "plot_selection_curves",
+]
 
 
 def plot_roc_curves(
@@ -234,6 +239,58 @@ def plot_training_curves(
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+    fig.suptitle(title)
+    out = save_figure(fig, path, dpi=dpi)
+    fig.clear()
+    return out
+
+
+def plot_selection_curves(
+    curves: Mapping[tuple[str, int], tuple[Sequence[float], Sequence[float]]],
+    path: str | os.PathLike,
+    *,
+    title: str = "Validation carve-out vs test ROC-AUC per epoch (test: diagnostic only)",
+    dpi: int = DPI,
+) -> Path:
+    """Validation and test ROC-AUC against the epoch, one panel per model and seed.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{(model, seed): (val_roc_auc, test_roc_auc)}``, one value per epoch.
+        The epoch the validation curve chose is marked on both curves (a
+        circle on the test curve), and the best test epoch with a cross: the
+        gap between the two is what choosing the epoch on the test list gains.
+    path : str or Path
+    title : str
+    dpi : int
+
+    Returns
+    -------
+    Path
+    """
+    if not curves:
+        raise ValueError("no curves to plot")
+    models = list(dict.fromkeys(model for model, _ in curves))
+    seeds = sorted({seed for _, seed in curves})
+    fig = Figure(figsize=(3.6 * len(seeds), 2.8 * len(models)), layout="constrained")
+    axes = fig.subplots(len(models), len(seeds), squeeze=False, sharey=True)
+    for (model, seed), (val, test) in curves.items():
+        ax = axes[models.index(model)][seeds.index(seed)]
+        epochs = np.arange(1, len(val) + 1)
+        chosen, best = int(np.argmax(val)), int(np.argmax(test))
+        ax.plot(epochs, val, "-", label="validation carve-out")
+        ax.plot(epochs, test, "--", label="test (diagnostic)")
+        ax.plot(epochs[chosen], val[chosen], "k*", markersize=10, label="chosen epoch")
+        ax.plot(epochs[chosen], test[chosen], "ko", fillstyle="none")
+        ax.plot(epochs[best], test[best], "rx", markersize=8, label="best test epoch")
+        ax.set_title(f"{model}, seed {seed}", fontsize="small")
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel("ROC-AUC")
+    axes[0][0].legend(fontsize="x-small", loc="lower right")
     fig.suptitle(title)
     out = save_figure(fig, path, dpi=dpi)
     fig.clear()

@@ -8,6 +8,7 @@ from .loso import loso_classical, loso_neural, loso_table
 from .main import main_table
 from .pascal import cross_dataset
 from .plus import ensemble_rows, knockout_rows, plus_ladder_table
+from .selection import branch_knockout_table, test_selection_table
 
 __all__ = [
     "main_table",
@@ -24,4 +25,6 @@ __all__ = [
     "knockout_rows",
     "ensemble_rows",
     "plus_ladder_table",
+    "test_selection_table",
+    "branch_knockout_table",
 ]
