@@ -9,14 +9,15 @@
 # waits up to WAIT_S seconds for it. A second call waits for a training still
 # running, then starts its own (finished runs are reused, unfinished ones resume).
 # Finally it packs every run's scores, histories and configs, not the weights, into
-# OUT_DIR/paper_runs.tar.gz, with the log, and copies the seed-0 main models.
+# OUT_DIR/paper_runs.tar.gz, with the log, and saves the seed-0 main models' weights.
 #
 # Runs record the commit that trained them. Where the copy's .git is missing or
 # stale (a synced folder, an upload), set AUDIOFUSE_COMMIT=<short hash> first.
 #
 # Back on any machine: `tar -xzf paper_runs.tar.gz -C runs`, then
 # `make reproduce PROFILE=paper DATA_DIR=... TRAIN=False` builds every table from
-# those scores. Colab: set the runtime to GPU and run the same lines in a cell.
+# those scores, and `python scripts/ship_models.py --weights-dir OUT_DIR` exports the
+# seed-0 models to models/. Colab: set the runtime to GPU and run the same lines in a cell.
 set -euo pipefail
 data=$1 out=$2 wait_s=$3
 shift 3
@@ -47,8 +48,14 @@ fi
 
 grep -v '^\[' "$log" | tail -n 40 || true
 tar -czf "$out/${profile}_runs.tar.gz" --exclude='*.keras' -C runs "$runs" logs/gpu_train.log
+# the seed-0 main models' weights alone: best.keras also holds Adam's state, three
+# times their size (the fusion's is 32 MB, past a 16 MiB pipe); scripts/ship_models.py
+# rebuilds each model from its run's config.json and these weights
 for kind in fusion spectrogram waveform; do
-  model=runs/$runs/$kind/seed0/best.keras
-  if [ -f "$model" ]; then cp "$model" "$out/${kind}_seed0.keras"; fi
+  run=runs/$runs/$kind/seed0
+  if [ -f "$run/best.keras" ]; then
+    python3 -c 'import sys; from audiofuse.training import load_trained
+load_trained(sys.argv[1])[0].save_weights(sys.argv[2])' "$run" "$out/${kind}_seed0.weights.h5"
+  fi
 done
 ls -l "$out"

@@ -20,6 +20,7 @@ from audiofuse.experiments.scores import restore_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_RESULTS = ROOT / "results" / "real" / "cpu"
+PAPER_RESULTS = ROOT / "results" / "real" / "paper"
 
 
 @pytest.mark.skipif(
@@ -38,11 +39,11 @@ def test_plus_ladder_rebuilds_from_committed_scores(real_data_dir, tmp_path):
     )
 
 
-def _restored(real_data_dir, tmp_path, seeds, n_boot=50) -> ex.Context:
-    """A ``cpu`` context (no training) over the committed scores, restored into ``tmp_path``."""
-    restore_runs(CPU_RESULTS / "scores", tmp_path / "runs" / "real" / "cpu")
+def _restored(real_data_dir, tmp_path, seeds, n_boot=50, profile="cpu") -> ex.Context:
+    """A context (no training) over a profile's committed scores, restored into ``tmp_path``."""
+    restore_runs(ROOT / "results" / "real" / profile / "scores", tmp_path / "runs" / "real" / profile)
     return ex.setup(
-        "cpu",
+        profile,
         str(real_data_dir),
         seeds=seeds,
         runs_dir=str(tmp_path / "runs"),
@@ -53,28 +54,55 @@ def _restored(real_data_dir, tmp_path, seeds, n_boot=50) -> ex.Context:
     )
 
 
-def _committed_scores(specs) -> bool:
+def _committed_scores(specs, profile="cpu") -> bool:
     """True when the committed scores hold every seed of every run of ``specs``."""
-    folders = {spec.run_slug(get_profile("cpu")) for spec in specs}
-    scores = CPU_RESULTS / "scores"
+    folders = {spec.run_slug(get_profile(profile)) for spec in specs}
+    scores = ROOT / "results" / "real" / profile / "scores"
     return all((scores / folder / f"seed{k}").is_dir() for folder in folders for k in (0, 1, 2))
 
 
-def _committed_rows(per_seed_csv: str, models) -> pd.DataFrame:
+def _committed_rows(per_seed_csv: str, models, profile="cpu") -> pd.DataFrame:
     """The committed per-seed rows of ``models`` (a table may hold others, e.g. classical)."""
-    committed = pd.read_csv(CPU_RESULTS / per_seed_csv)
+    committed = pd.read_csv(ROOT / "results" / "real" / profile / per_seed_csv)
     return committed[committed["model"].isin(models)].reset_index(drop=True)
 
 
-@pytest.mark.skipif(
-    not _committed_scores(ex.PAPER_MODELS), reason="no committed scores of the main table's runs"
+@pytest.mark.parametrize(
+    "profile",
+    [
+        pytest.param(
+            profile,
+            marks=pytest.mark.skipif(
+                not _committed_scores(ex.PAPER_MODELS, profile),
+                reason=f"no committed {profile} scores of the main table's runs",
+            ),
+        )
+        for profile in ("cpu", "paper")
+    ],
 )
-def test_main_table_rows_rebuild_from_committed_scores(real_data_dir, tmp_path):
-    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2), n_boot=1000)
+def test_main_table_rows_rebuild_from_committed_scores(real_data_dir, tmp_path, profile):
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2), n_boot=1000, profile=profile)
     rebuilt = ex.run_models(ctx, ex.PAPER_MODELS)  # per seed and evaluation, CIs included
-    committed = _committed_rows("main_comparison_per_seed.csv", rebuilt["model"])
+    committed = _committed_rows("main_comparison_per_seed.csv", rebuilt["model"], profile)
     assert len(rebuilt) == len(committed) == 18
     pd.testing.assert_frame_equal(rebuilt, committed, check_dtype=False)
+
+
+@pytest.mark.skipif(
+    not _committed_scores(ex.PAPER_MODELS, "paper")
+    or not (PAPER_RESULTS / "test_selection.csv").exists(),
+    reason="no committed paper scores with the test-selection diagnostic",
+)
+def test_paper_diagnostics_rebuild_from_committed_scores(real_data_dir, tmp_path):
+    """The test-selection table and the fusion's knock-outs, from the committed scores
+    and histories alone (the knock-outs were scored on the GPU machine)."""
+    ctx = _restored(real_data_dir, tmp_path, seeds=(0, 1, 2), profile="paper")
+    ex.test_selection_table(ctx)
+    ex.branch_knockout_table(ctx, ex.run_models(ctx, ex.PAPER_MODELS))
+    for name in ("test_selection", "branch_knockouts"):
+        pd.testing.assert_frame_equal(
+            _table(ctx.results / f"{name}.csv"), _table(PAPER_RESULTS / f"{name}.csv")
+        )
 
 
 @pytest.mark.skipif(

@@ -7,16 +7,40 @@ from pathlib import Path
 
 from .. import config as _config
 from .. import evaluation
+from ..checkpoint import RunDir, save_model_atomic
+from ..config import Profile
+from ..models import build_model
+from ..training import TrainingError, load_trained
 from .context import Context
 from .specs import ModelSpec
 
-__all__ = ["export_model"]
+__all__ = ["export_model", "best_model"]
 
 
-def export_model(ctx: Context, spec: ModelSpec, seed: int, dest: str | Path) -> Path:
+def best_model(run: RunDir, kind: str, weights: str | Path | None = None):
+    """The run's best model, uncompiled (no optimizer state): its ``best.keras``, or
+    the model its ``config.json`` describes holding ``weights`` (a ``.weights.h5``)."""
+    if weights is None:
+        return load_trained(run.path)[0]
+    profile = Profile.from_dict(run.config["profile"])
+    model = build_model(kind, profile.features, profile.model)
+    try:
+        model.load_weights(weights)
+    except Exception as exc:  # h5py and Keras raise many types; all mean "not these weights"
+        raise TrainingError(f"{weights}: cannot load into {run.path}'s model ({exc})") from None
+    return model
+
+
+def export_model(
+    ctx: Context, spec: ModelSpec, seed: int, dest: str | Path, *, weights: str | Path | None = None
+) -> Path:
     """Copy a trained run to ``dest`` with its validation threshold and test metrics.
 
     ``audiofuse predict`` reads the threshold from the exported ``config.json``.
+    ``best.keras`` is written without optimizer state (a third of a checkpoint's
+    size with Adam). With ``weights``, the model is rebuilt from the run's
+    ``config.json`` and given those weights (a ``.weights.h5`` of its best
+    epoch, e.g. all that came back from a GPU machine with a narrow pipe).
     """
     from ..predict import write_model_card
 
@@ -24,9 +48,7 @@ def export_model(ctx: Context, spec: ModelSpec, seed: int, dest: str | Path) -> 
     run_dir = run.path
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    best = run.checkpoint("best")
-    shutil.copyfile(best, dest / f".{best.name}.tmp")
-    (dest / f".{best.name}.tmp").replace(dest / best.name)
+    save_model_atomic(best_model(run, spec.kind, weights), dest / "best.keras")
     shutil.copyfile(run.config_path, dest / run.config_path.name)
     try:
         source = str(run_dir.resolve().relative_to(_config.REPO_ROOT))
