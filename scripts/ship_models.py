@@ -9,7 +9,9 @@ profile: ``scripts/gpu_paper_run.sh``, then its archive unpacked into ``runs/``)
 ``best.keras`` did not come back (the GPU script returns only the weights: a
 checkpoint with Adam's state is three times their size). Every exported model is
 checked here: its test scores (first 5 s) must match the scores saved when it was
-trained to within ``--tolerance`` (the runs may come from another backend and device).
+trained to within ``--tolerance``. The weights travel exactly (float32), but the runs may
+come from another backend and device: XLA on a recent NVIDIA GPU computes float32
+matrix products in TF32 by default, which moves the paper ViT's P(abnormal) by ~1e-3.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from audiofuse import experiments as ex
 from audiofuse.experiments.runs import record_scores
@@ -34,7 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-dir", default=None)
-    parser.add_argument("--tolerance", type=float, default=1e-3)
+    parser.add_argument("--tolerance", type=float, default=5e-3)
     args = parser.parse_args(argv)
     ctx = ex.setup(args.profile, args.data_dir, seeds=[args.seed], train=False, progress=False)
     _, test = ex.physionet_data(ctx)
@@ -48,9 +51,14 @@ def main(argv=None) -> int:
         saved = ctx.run(spec, args.seed).scores("first_5s")[1].set_index("record")["score"]
         ours = record_scores(load_trained(dest)[0], test, spec.kind).set_index("record")["score"]
         moved = float(np.max(np.abs(ours.loc[saved.index] - saved)))
+        labels = test.meta.drop_duplicates("record").set_index("record")["label"].loc[saved.index]
+        auc_here, auc_saved = roc_auc_score(labels, ours.loc[saved.index]), roc_auc_score(labels, saved)
         worst = max(worst, moved)
-        print(f"{dest.relative_to(ROOT)}: largest change of P(abnormal) on the test "
-              f"records vs the training run's scores: {moved:.2e}")
+        print(
+            f"{dest.relative_to(ROOT)}: largest change of P(abnormal) on the test records vs "
+            f"the training run's scores {moved:.2e}; test ROC-AUC {auc_here:.4f} here, "
+            f"{auc_saved:.4f} there"
+        )
     if worst > args.tolerance:
         print(f"error: scores moved by {worst:.2e} > {args.tolerance}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from audiofuse.plots import (
     plot_confusion_matrix,
     plot_example,
     plot_roc_curves,
+    plot_selection_curves,
     plot_training_curves,
     save_figure,
 )
@@ -133,3 +134,15 @@ def test_save_figure_replaces_atomically(tmp_path):
     fig = Figure()
     fig.add_subplot().plot([0, 1], [1, 0])
     assert_png(save_figure(fig, out), out)
+
+
+def test_selection_curves_one_panel_per_model_and_seed(tmp_path):
+    curves = {
+        (model, seed): ([0.6, 0.9, 0.8], [0.5, 0.7, 0.75])
+        for model in ("ViT", "AudioFuse")
+        for seed in (0, 1)
+    }
+    path = plot_selection_curves(curves, tmp_path / "sel.png")
+    assert path.exists() and path.stat().st_size > 0
+    with pytest.raises(ValueError, match="no curves"):
+        plot_selection_curves({}, tmp_path / "empty.png")

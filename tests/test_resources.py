@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,10 @@ def _python312() -> str | None:
 def test_plain_install_finds_the_default_model(tmp_path):
     """Build a wheel, install it (no deps) into a fresh venv, resolve the model there."""
     wheel = _build_wheel(tmp_path)
+    # the paper-scale models (22 MB) stay in the repository, out of the wheel
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("audiofuse/_models/audiofuse-plus/") for n in names)
+    assert not [n for n in names if "-paper/" in n]
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -234,11 +234,21 @@ def plot_training_curves(
         if best is not None and frame[best].notna().any():
             i = int(np.nanargmax(frame[best].to_numpy(dtype=float)))
             ax.plot(epochs[i], frame[best].iloc[i], "k*", markersize=12, label=f"best {best}")
-        ax.set_xlabel("Epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_axis(ax)
         ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+    return _save_titled(fig, title, path, dpi)
+
+
+def _epoch_axis(ax: Axes) -> None:
+    """Integer epochs on the x axis, and a light grid."""
+    ax.set_xlabel("Epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
+def _save_titled(fig: Figure, title: str, path, dpi: int) -> Path:
+    """Title ``fig``, write it atomically, and free it."""
     fig.suptitle(title)
     out = save_figure(fig, path, dpi=dpi)
     fig.clear()
@@ -285,13 +295,8 @@ def plot_selection_curves(
         ax.plot(epochs[chosen], test[chosen], "ko", fillstyle="none")
         ax.plot(epochs[best], test[best], "rx", markersize=8, label="best test epoch")
         ax.set_title(f"{model}, seed {seed}", fontsize="small")
-        ax.set_xlabel("Epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
+        _epoch_axis(ax)
     for row in axes:
         row[0].set_ylabel("ROC-AUC")
     axes[0][0].legend(fontsize="x-small", loc="lower right")
-    fig.suptitle(title)
-    out = save_figure(fig, path, dpi=dpi)
-    fig.clear()
-    return out
+    return _save_titled(fig, title, path, dpi)
