@@ -119,7 +119,8 @@ NOTEBOOKS = {
         "from notebook 02 when already trained) and the classical row. Then two diagnostics "
         "that choose nothing: what picking the epoch or the seed on the test list would have "
         "added (runs trained with `audiofuse train-runs --diagnostics`), and what each branch "
-        "contributes to the fusion (its input knocked out).",
+        "contributes to the fusion (its input knocked out). Last, the authors' optimisation "
+        "settings beside ours, where those runs were trained.",
         [
             "runs = ex.run_models(ctx, ex.PAPER_MODELS)\n"
             "classical = ex.run_classical(ctx)\n"
@@ -133,6 +134,10 @@ NOTEBOOKS = {
             "for path in selection.attrs['figures']:\n"
             "    display(Image(str(path)))",
             "display(ex.branch_knockout_table(ctx, runs))",
+            "# the authors' optimisation (up to 200 epochs: trained apart, on a GPU, with\n"
+            "# `audiofuse train-runs --tables optim`); only runs already trained are shown\n"
+            "optim = ex.run_models(ctx, ex.AUTHORS_OPTIMISATION, train=False)\n"
+            "display(ex.optimisation_ablation_table(ctx, pd.concat([runs, optim])))",
         ],
     ),
     "04_vit_ablation": (

@@ -412,3 +412,21 @@ def test_branch_knockouts_give_each_branch_its_drop_in_roc_auc(ctx):
         row["drop (spectrogram branch's share)"]
     )
     assert (ctx.results / "branch_knockouts.md").exists()
+
+
+def test_authors_optimisation_runs_apart_and_sits_beside_ours(ctx, capsys):
+    fusion = ex.AUTHORS_OPTIMISATION[2].profile(ctx.profile)
+    assert (fusion.train.learning_rate, fusion.train.lr_schedule) == (3e-4, "plateau")
+    assert (fusion.train.epochs, fusion.train.patience, fusion.model.dropout) == (200, 15, 0.2)
+    waveform = ex.AUTHORS_OPTIMISATION[1].profile(ctx.profile)
+    assert waveform.model.dropout == ctx.profile.model.dropout  # the CNN has no ViT dropout
+    assert len({s.run_slug(ctx.profile) for s in ex.PAPER_MODELS + ex.AUTHORS_OPTIMISATION}) == 6
+    # never trained by a table build: runs not trained elsewhere are skipped
+    assert ex.run_models(ctx, ex.AUTHORS_OPTIMISATION[:1], train=False).empty
+    assert "not trained and scored here; skipped" in capsys.readouterr().err
+    runs = _runs(ctx, ex.PAPER_MODELS + ex.AUTHORS_OPTIMISATION, (0.2, 0.3, 0.4, 0.25, 0.35, 0.5))
+    table = ex.optimisation_ablation_table(ctx, runs)
+    assert table["model, optimisation"].tolist() == [
+        s.name for s in ex.PAPER_MODELS + ex.AUTHORS_OPTIMISATION
+    ]
+    assert "ReduceLROnPlateau" in (ctx.results / "optimisation_ablation.md").read_text()

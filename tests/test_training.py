@@ -162,6 +162,30 @@ def test_the_test_diagnostic_is_recorded_and_never_selects(
     assert training.DIAGNOSTIC_TEST_AUC not in trained.history
 
 
+def test_a_plateau_halves_the_rate_and_a_resumed_run_keeps_it(features, smoke_profile, tmp_path):
+    """lr_schedule="plateau": the rate halves after every `plateau_patience` epochs without
+    a new best; a run cut off (here at an epoch limit, then given more) goes on exactly."""
+    plateau = smoke_profile.train.replace(
+        lr_schedule="plateau", plateau_patience=1, patience=4, epochs=12
+    )
+    profile = smoke_profile.replace(train=plateau)
+    whole = train_model(KIND, profile, features, tmp_path / "whole", seed=0, progress=False)
+    lrs, aucs = whole.history["lr"], whole.history["val_roc_auc"]
+    assert lrs[0] == pytest.approx(plateau.learning_rate)
+    for epoch in range(1, len(lrs)):  # halved after each epoch that was not a new best
+        new_best = aucs[epoch - 1] > max(aucs[: epoch - 1], default=-1)
+        expected = lrs[epoch - 1] * (1 if new_best else plateau.plateau_factor)
+        assert lrs[epoch] == pytest.approx(expected)
+    assert min(lrs) < plateau.learning_rate  # the run did stall somewhere
+
+    cut = len(lrs) // 2
+    short = profile.replace(train=plateau.replace(epochs=cut))
+    train_model(KIND, short, features, tmp_path / "cut", seed=0, progress=False)
+    resumed = train_model(KIND, profile, features, tmp_path / "cut", seed=0, progress=False)
+    assert resumed.history["lr"] == lrs
+    assert resumed.history["val_roc_auc"] == aucs
+
+
 def test_a_run_with_a_weight_average_takes_one_step_per_call(smoke_profile):
     assert training.steps_per_execution(smoke_profile.train.replace(ema_momentum=0.99)) == 1
 

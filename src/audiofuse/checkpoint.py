@@ -247,6 +247,12 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         with the weights being validated, and never used to choose an epoch or
         to stop (e.g. the test ROC-AUC, to show how much choosing the epoch on
         the test list would gain).
+    plateau : (float, int), optional
+        ``(factor, patience)``: multiply the optimizer's learning rate by
+        ``factor`` after every ``patience`` epochs without a new best (Keras's
+        ``ReduceLROnPlateau`` on this callback's own signal). The rate each
+        epoch used goes into the history as ``lr``; the lowered rate is saved
+        with ``last.keras``, so a resumed run goes on with it.
     """
 
     def __init__(
@@ -267,9 +273,11 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         deployable=None,
         save_every_s: float = 0.0,
         diagnostics: dict | None = None,
+        plateau: tuple[float, int] | None = None,
     ):
         super().__init__()
         self.diagnostics = diagnostics or {}
+        self.plateau = plateau
         self.save_every_s = save_every_s
         self._last_write = time.perf_counter()
         self._best_unsaved = False
@@ -305,6 +313,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
             ("val_roc_auc", val_auc),
             ("seconds", dt),
             *measured.items(),
+            *([("lr", self._learning_rate())] if self.plateau else []),
         ):
             self.history.setdefault(key, []).append(value)
         improved = val_auc > self.best_auc
@@ -312,6 +321,9 @@ class ValidationCheckpoint(keras.callbacks.Callback):
             self.best_auc, self.best_epoch, self.wait = val_auc, epoch, 0
         else:
             self.wait += 1
+        if self.plateau and self.wait and self.wait % self.plateau[1] == 0:
+            # before the write below, so that last.keras holds the lowered rate
+            self.model.optimizer.learning_rate = self._learning_rate() * self.plateau[0]
         stop = self.wait >= self.patience
         self._keep(epoch, stop)
         if self.label:
@@ -325,6 +337,9 @@ class ValidationCheckpoint(keras.callbacks.Callback):
             )
         if stop:
             self.model.stop_training = True
+
+    def _learning_rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def _keep_best(self) -> None:
         """The weights as they are now (the averaged ones with an EMA), in memory."""

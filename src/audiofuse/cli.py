@@ -134,7 +134,8 @@ def _add_train_commands(subparsers) -> None:
         nargs="+",
         default=["main", "sweep", "ablation"],
         choices=TRAIN_RUNS_TABLES,
-        help="tables whose runs to train; beyond the paper: balance (the subset-balance "
+        help="tables whose runs to train; optim: the authors' optimisation settings (as a "
+        "port has them; up to 200 epochs); beyond the paper: balance (the subset-balance "
         "ablation), plus (the AudioFuse+ ladder) and loso (its leave-one-subset-out folds)",
     )
     many.add_argument(

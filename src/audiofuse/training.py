@@ -276,6 +276,11 @@ def _callbacks(run, state, history, config, val_set, kind, train_cfg, n_train, p
         average=average,
         deployable=deployable,
         save_every_s=CHECKPOINT_EVERY_S,
+        plateau=(
+            (train_cfg.plateau_factor, train_cfg.plateau_patience)
+            if train_cfg.lr_schedule == "plateau"
+            else None
+        ),
     )
     return average, checkpoint
 
@@ -315,16 +320,18 @@ def _split_training(features: FeatureSet, train_cfg, seed: int):
 
 
 def learning_rate(train_cfg, n_examples: int):
-    """The optimizer's learning rate: a constant, or warm-up plus cosine decay.
+    """The optimizer's learning rate: a constant (also where a plateau lowers it), or
+    warm-up plus cosine decay.
 
     ``n_examples`` (per epoch) turns epochs into optimizer steps; the cosine
     reaches zero at ``train_cfg.epochs``.
     """
-    if train_cfg.lr_schedule == "constant":
+    if train_cfg.lr_schedule in ("constant", "plateau"):  # the checkpoint lowers a plateau's
         return train_cfg.learning_rate
     if train_cfg.lr_schedule != "cosine":
         raise TrainingError(
-            f"lr_schedule must be 'constant' or 'cosine', got {train_cfg.lr_schedule!r}"
+            "lr_schedule must be 'constant', 'cosine' or 'plateau', "
+            f"got {train_cfg.lr_schedule!r}"
         )
     steps = int(np.ceil(n_examples / train_cfg.batch_size))
     warmup = train_cfg.warmup_epochs * steps

@@ -28,6 +28,7 @@ from .index import update_readme_tables, write_results_index
 from .runs import load_scores, pascal_scores, record_scores, run_models, train_and_score
 from .scheduler import train_runs
 from .specs import (
+    AUTHORS_OPTIMISATION,
     BALANCE_ABLATION,
     BALANCE_LABELS,
     EVALUATIONS,
@@ -55,6 +56,7 @@ from .tables import (
     loso_neural,
     loso_table,
     main_table,
+    optimisation_ablation_table,
     plus_ladder_table,
     run_classical,
     test_selection_table,
@@ -68,6 +70,7 @@ __all__ = [
     "FUSION_ABLATION",
     "BALANCE_LABELS",
     "BALANCE_ABLATION",
+    "AUTHORS_OPTIMISATION",
     "PLUS_LADDER",
     "PLUS_BRANCHES",
     "PLUS_LABEL_BALANCE",
@@ -89,6 +92,7 @@ __all__ = [
     "vit_sweep_table",
     "fusion_ablation_table",
     "balance_ablation_table",
+    "optimisation_ablation_table",
     "cross_dataset",
     "run_classical",
     "loso_classical",

@@ -7,6 +7,7 @@ scores alone, so they can be rebuilt from runs trained on another machine.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -66,7 +67,9 @@ def evaluate_split(val: pd.DataFrame, test: pd.DataFrame, n_boot: int, seed: int
     return evaluation.evaluate(test["label"], test["score"], threshold, n_boot=n_boot, seed=seed)
 
 
-def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True) -> pd.DataFrame:
+def run_models(
+    ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True, train: bool | None = None
+) -> pd.DataFrame:
     """Train (or reuse) each model for each seed and evaluate it on the test split.
 
     Thresholds come from the validation carve-out of the training records
@@ -75,7 +78,8 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
     features, so tables can be rebuilt from runs trained on another machine.
 
     With ``ctx.train`` false, runs that are not finished and scored are
-    skipped (and named on stderr) instead of trained.
+    skipped (and named on stderr) instead of trained. ``train`` overrides
+    ``ctx.train`` (``False``: runs meant for another machine, e.g. a GPU).
 
     Returns
     -------
@@ -85,6 +89,8 @@ def run_models(ctx: Context, specs=PAPER_MODELS, *, full_recording: bool = True)
         Per-record scores are saved beside each trained model.
     """
     names = EVALUATIONS if full_recording else EVALUATIONS[:1]
+    if train is not None and train != ctx.train:
+        ctx = dataclasses.replace(ctx, train=train)  # shares the features already computed
     rows = []
     for spec in specs:
         for seed in ctx.seeds:

@@ -1,7 +1,12 @@
 """One module per paper table; each builder writes its table and figures and returns the table,
 with the paths of its figures in ``table.attrs["figures"]``."""
 
-from .ablations import balance_ablation_table, fusion_ablation_table, vit_sweep_table
+from .ablations import (
+    balance_ablation_table,
+    fusion_ablation_table,
+    optimisation_ablation_table,
+    vit_sweep_table,
+)
 from .classical import run_classical
 from .data import dataset_overview, example_figures
 from .loso import loso_classical, loso_neural, loso_table
@@ -15,6 +20,7 @@ __all__ = [
     "vit_sweep_table",
     "fusion_ablation_table",
     "balance_ablation_table",
+    "optimisation_ablation_table",
     "cross_dataset",
     "run_classical",
     "loso_classical",
