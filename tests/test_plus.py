@@ -291,3 +291,22 @@ def test_train_runs_queues_the_loso_folds_of_the_first_seed_after_the_tables(
     assert len(folds) >= 2 and len(loso) == len(LOSO_MODELS) * len(folds)
     assert {seed for _, seed, _, _ in loso} == {0}  # the first seed only, as notebook 08
     assert {spec.name for spec, *_ in loso} == {spec.name for spec in LOSO_MODELS}
+
+
+def test_a_train_runs_job_scores_knockouts_only_with_diagnostics(monkeypatch):
+    """``train-runs --diagnostics``: each job also scores its run's branch knock-outs."""
+    from types import SimpleNamespace
+
+    from audiofuse.experiments import scheduler
+    from audiofuse.experiments.specs import PAPER_MODELS
+
+    calls = []
+    result = SimpleNamespace(best_val_auc=0.9, history={"loss": [1.0]})
+    monkeypatch.setattr(scheduler, "setup", lambda **kw: SimpleNamespace(**kw))
+    monkeypatch.setattr(scheduler, "train_and_score", lambda ctx, spec, seed, fold: result)
+    monkeypatch.setattr(scheduler, "knockout_scores", lambda ctx, spec, seed: calls.append(seed))
+    monkeypatch.setattr(scheduler, "_label", lambda ctx, spec, seed, fold: f"run{seed}")
+    fusion = PAPER_MODELS[2]
+    scheduler._run_job({"diagnostics": False}, fusion, 0, False, None)
+    scheduler._run_job({"diagnostics": True}, fusion, 1, False, None)
+    assert calls == [1]
