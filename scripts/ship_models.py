@@ -48,11 +48,12 @@ def main(argv=None) -> int:
             weights = Path(args.weights_dir) / f"{spec.kind}_seed{args.seed}.weights.h5"
         dest = ROOT / "models" / f"{FOLDERS[spec.kind]}-{args.profile}"
         ex.export_model(ctx, spec, args.seed, dest, weights=weights)
-        saved = ctx.run(spec, args.seed).scores("first_5s")[1].set_index("record")["score"]
-        ours = record_scores(load_trained(dest)[0], test, spec.kind).set_index("record")["score"]
-        moved = float(np.max(np.abs(ours.loc[saved.index] - saved)))
-        labels = test.meta.drop_duplicates("record").set_index("record")["label"].loc[saved.index]
-        auc_here, auc_saved = roc_auc_score(labels, ours.loc[saved.index]), roc_auc_score(labels, saved)
+        saved = ctx.run(spec, args.seed).scores("first_5s")[1].set_index("record")
+        ours = record_scores(load_trained(dest)[0], test, spec.kind).set_index("record")
+        ours = ours.loc[saved.index, "score"]
+        moved = float(np.max(np.abs(ours - saved["score"])))
+        auc_here = roc_auc_score(saved["label"], ours)
+        auc_saved = roc_auc_score(saved["label"], saved["score"])
         worst = max(worst, moved)
         print(
             f"{dest.relative_to(ROOT)}: largest change of P(abnormal) on the test records vs "

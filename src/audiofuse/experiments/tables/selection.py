@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import plots
+from ... import evaluation, plots
 from ...training import DIAGNOSTIC_TEST_AUC
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
@@ -73,19 +73,21 @@ def selection_rows(ctx: Context, specs=PAPER_MODELS) -> tuple[pd.DataFrame, dict
 
 def selection_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per model: the honest mean and what each kind of test selection adds."""
+    honest = evaluation.summarize_seeds(rows, ("model",), ("test_roc_auc",)).set_index("model")
     out = []
     for model, group in rows.groupby("model", sort=False):
-        honest = group["test_roc_auc"].mean()
-        sd = group["test_roc_auc"].std(ddof=1) if len(group) > 1 else np.nan
+        mean = honest.loc[model, "test_roc_auc_mean"]
         out.append(
             {
                 "model": model,
                 "seeds": len(group),
-                "test ROC-AUC, epoch chosen on the carve-out (honest)": _mean_sd(honest, sd),
+                "test ROC-AUC, epoch chosen on the carve-out (honest)": (
+                    honest.loc[model, "test_roc_auc_fmt"]
+                ),
                 "+ best epoch on test (mean over seeds)": f"{group['epoch_gain'].mean():+.3f}",
-                "+ best seed on test": f"{group['test_roc_auc'].max() - honest:+.3f}",
+                "+ best seed on test": f"{group['test_roc_auc'].max() - mean:+.3f}",
                 "+ best seed and epoch on test": (
-                    f"{group['best_test_roc_auc'].max() - honest:+.3f}"
+                    f"{group['best_test_roc_auc'].max() - mean:+.3f}"
                 ),
                 "best single test ROC-AUC seen": f"{group['best_test_roc_auc'].max():.3f}",
             }
@@ -166,6 +168,3 @@ def branch_knockout_table(ctx: Context, runs: pd.DataFrame, specs=PAPER_MODELS) 
         "training split; the threshold-free ROC-AUC it loses is its contribution.",
     )
 
-
-def _mean_sd(mean: float, sd: float) -> str:
-    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
