@@ -106,6 +106,54 @@ def test_several_steps_per_call_give_the_same_run(
         np.testing.assert_array_equal(ours, theirs)
 
 
+def test_optimizer_built_before_tracing_gives_the_same_run(
+    trained, features, smoke_profile, tmp_path, monkeypatch
+):
+    """Creating the optimizer's variables eagerly is a speed setting only: a run whose
+    first traced step creates them (Keras' own default) trains the same weights."""
+    built = []
+
+    def lazy(model):
+        built.append(model.optimizer.built)
+        return model
+
+    monkeypatch.setattr(training, "build_optimizer", lazy)
+    late = train_model(KIND, smoke_profile, features, tmp_path / "late", seed=0, progress=False)
+    assert built == [False]  # the stand-in ran, and left the build to the first step
+    assert late.history["loss"] == trained.history["loss"]
+    assert late.history["val_roc_auc"] == trained.history["val_roc_auc"]
+    for ours, theirs in zip(late.model.get_weights(), trained.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_build_optimizer_leaves_one_trace_of_the_training_step(smoke_profile):
+    """With its variables made first, the compiled training step is traced once, not
+    twice (a tf.function that creates variables traces again without creating them)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the double trace is the TensorFlow trainer's")
+    from audiofuse.models import build_model
+
+    def traces(build: bool) -> int:
+        keras.utils.set_random_seed(0)
+        model = build_model("waveform", smoke_profile.features, smoke_profile.model)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="binary_crossentropy")
+        if build:
+            assert training.build_optimizer(model) is model and model.optimizer.built
+        calls, step = [], model.train_step
+
+        def counted(data):  # its Python body runs once per trace
+            calls.append(1)
+            return step(data)
+
+        model.train_step = counted
+        inputs = {"waveform": np.zeros((4, *model.inputs[0].shape[1:]), "float32")}
+        model.train_on_batch(inputs, np.zeros((4, 1), "float32"))
+        model.train_on_batch(inputs, np.zeros((4, 1), "float32"))
+        return len(calls)
+
+    assert (traces(build=False), traces(build=True)) == (2, 1)
+
+
 def test_checkpoints_written_less_often_give_the_same_run(
     trained, features, smoke_profile, tmp_path, monkeypatch
 ):
