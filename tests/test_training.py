@@ -86,6 +86,19 @@ def test_run_folder_holds_every_artifact(trained, smoke_profile):
     assert {t.name.split(":")[0] for t in model.inputs} == {"waveform"}
 
 
+def test_the_returned_model_is_the_saved_best(trained, features):
+    """train_model hands back the model it trained set to the kept best weights, not a
+    reload of best.keras: the same weights, the same outputs, one output."""
+    loaded, _ = load_trained(trained.run_dir)
+    assert len(trained.model.outputs) == 1
+    for ours, theirs in zip(trained.model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(
+        training.predict_proba(trained.model, features, KIND),
+        training.predict_proba(loaded, features, KIND),
+    )
+
+
 def test_same_seed_gives_the_same_history(trained, features, smoke_profile, tmp_path):
     again = train_model(KIND, smoke_profile, features, tmp_path / "run_b", seed=0, progress=False)
     assert again.history["val_roc_auc"] == trained.history["val_roc_auc"]

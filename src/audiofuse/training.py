@@ -255,9 +255,8 @@ def train_model(
             callbacks=callbacks,
             verbose=0,
         )
-    model, _ = load_trained(run_dir)
     return TrainResult(
-        model,
+        _best_model(model, checkpoint, run_dir),
         run_dir,
         checkpoint.history,
         checkpoint.best_epoch,
@@ -265,6 +264,20 @@ def train_model(
         val_ids,
         checkpoint.elapsed,
     )
+
+
+def _best_model(model: keras.Model, checkpoint: ValidationCheckpoint, run_dir: Path):
+    """The run's ``best.keras`` model: the trained ``model`` set to the best weights kept
+    in memory, else (a resumed run that did not improve here) loaded from disk.
+
+    The same weights as the file, and the same model but for ``deployable``'s
+    auxiliary outputs; reusing it skips loading the file and tracing a new
+    prediction function for the scores that follow (about 2 s of a smoke run).
+    """
+    if checkpoint.best_weights is None:
+        return load_trained(run_dir)[0]
+    model.set_weights(checkpoint.best_weights)
+    return deployable(model)
 
 
 def _callbacks(run, state, history, config, val_set, kind, train_cfg, n_train, progress):
