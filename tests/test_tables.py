@@ -292,6 +292,28 @@ def test_loso_table_holds_out_each_subset(tmp_path):
     assert (ctx.results / "loso.md").exists() and (ctx.results / "loso_per_seed.csv").exists()
 
 
+def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):
+    """The whole index's classical features (LOSO) come from the cached train and test
+    halves, in the index's order: the matrix a fresh featurization of it gives."""
+    from audiofuse.experiments.context import physionet_index
+    from audiofuse.experiments.tables import classical
+
+    ctx = ex.setup(profile="smoke", seeds=[0], runs_dir=str(tmp_path / "runs"), progress=False)
+    full = physionet_index(ctx)
+    # 40 records of each split keep it fast; the context reads this as its index
+    index = full.groupby("split").head(40).reset_index(drop=True)
+    ctx._memo["physionet_index"] = index
+    # a shuffled subset, so that order and membership both matter
+    table = index.sample(frac=0.6, random_state=0).reset_index(drop=True)
+    x, meta = classical.index_classical_features(ctx, table, windows=True)
+    cached = sorted(p.name for p in (ctx.cache / "classical").iterdir())
+    assert len(cached) == 2  # the two halves of the split, nothing for the subset
+    fresh, fresh_meta = classical.classical_features(table, tmp_path / "fresh", True, False)
+    np.testing.assert_array_equal(x, fresh)
+    assert meta["record"].tolist() == fresh_meta["record"].tolist()
+    assert meta["label"].tolist() == fresh_meta["label"].tolist()
+
+
 def test_loso_neural_reads_one_run_per_fold_and_skips_untrained_folds(ctx, capsys):
     """Each fold's run has its own folder; its test scores are the held-out subset's."""
     from audiofuse.protocols import leave_one_subset_out

@@ -13,7 +13,7 @@ from ...training import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..specs import BALANCE_LABELS
 
-__all__ = ["run_classical", "classical_features", "fit_and_score"]
+__all__ = ["run_classical", "classical_features", "index_classical_features", "fit_and_score"]
 
 MODEL_NAME = "Classical (HistGradientBoosting)"
 
@@ -34,11 +34,9 @@ def run_classical(
     if balance is not None:
         model_name = f"{model_name}, {BALANCE_LABELS[balance]}"
     rows = []
-    cache = ctx.cache / "classical"
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
     for evaluation_name, windows in modes:
-        x_train, m_train = classical_features(train, cache, windows, ctx.progress)
-        x_test, m_test = classical_features(test, cache, windows, ctx.progress)
+        (x_train, m_train), (x_test, m_test) = split_classical_features(ctx, windows)
         balanced = {}
         if balance not in (None, "label"):
             subsets = train.set_index("record").loc[m_train["record"], "subset"].to_numpy()
@@ -90,6 +88,34 @@ def fit_and_score(x_train, m_train, x_test, m_test, seed: int, balanced: dict):
     y = m_test.drop_duplicates("record").set_index("record").loc[ids, "label"].to_numpy()
     val = pd.DataFrame({"record": val_ids, "label": val_labels.to_numpy(), "score": val_scores})
     return val, pd.DataFrame({"record": ids, "label": y, "score": scores})
+
+
+def split_classical_features(ctx: Context, windows: bool):
+    """``((x_train, meta_train), (x_test, meta_test))`` of the paper's split, cached."""
+    cache = ctx.cache / "classical"
+    return tuple(
+        classical_features(half, cache, windows, ctx.progress)
+        for half in physionet_split(physionet_index(ctx))
+    )
+
+
+def index_classical_features(ctx: Context, table: pd.DataFrame, windows: bool):
+    """:func:`classical_features` of ``table``, records of the PhysioNet index, taken
+    from the cached halves of the paper's split instead of featurized again.
+
+    The rows come in ``table``'s order of records, a record's windows in their
+    own order, as :func:`~audiofuse.classical.featurize_table` of ``table``
+    gives them: the same matrix, bit for bit (a test pins it), for no new audio
+    work. A record of neither half (or one left out as unreadable) has no rows.
+    """
+    (x_train, m_train), (x_test, m_test) = split_classical_features(ctx, windows)
+    x = np.concatenate([x_train, x_test])
+    meta = pd.concat([m_train, m_test], ignore_index=True)
+    position = pd.Series(np.arange(len(table)), index=table["record"].to_numpy())
+    rank = meta["record"].map(position)
+    rows = np.flatnonzero(rank.notna().to_numpy())
+    rows = rows[np.argsort(rank.to_numpy()[rows], kind="stable")]
+    return x[rows], meta.iloc[rows].reset_index(drop=True)
 
 
 def classical_features(table: pd.DataFrame, cache: Path, windows: bool, progress: bool):

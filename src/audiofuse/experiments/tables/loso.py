@@ -24,7 +24,7 @@ from ...training import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
-from .classical import MODEL_NAME, classical_features, fit_and_score
+from .classical import MODEL_NAME, fit_and_score, index_classical_features
 from .summary import publish
 
 __all__ = ["loso_classical", "loso_neural", "loso_table"]
@@ -45,7 +45,7 @@ def loso_classical(
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
     rows = []
     for evaluation_name, windows in modes:
-        x, meta = classical_features(table, ctx.cache / "classical", windows, ctx.progress)
+        x, meta = index_classical_features(ctx, table, windows)
         meta = meta.assign(subset=subsets.loc[meta["record"]].to_numpy())
         for fold in leave_one_subset_out(table):
             is_train = meta["record"].isin(fold.train).to_numpy()
