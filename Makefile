@@ -24,7 +24,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SHARED_DATA := $(wildcard ../shared/data/physionet2016)
 BENCH_DATA_DIR ?= $(if $(SHARED_DATA),../shared/data,)
 
-.PHONY: help setup data demo reproduce tables test test-fast lint bench clean notebooks
+.PHONY: help setup data demo demo-clock reproduce tables test test-fast lint bench clean notebooks
 
 help:
 	@echo "make setup      venv + pinned requirements + editable install"
@@ -56,10 +56,19 @@ data: setup
 	$(BIN)/audiofuse data download physionet2016
 	$(BIN)/audiofuse data download pascal
 
-demo: setup
+# The demo records its wall time (the venv's build included, on a fresh clone) in
+# results/synthetic/smoke/demo_runs.json, which `make bench` reports: DEMO_CLOCK holds
+# its start and whether the venv was still to build, written before setup runs.
+DEMO_CLOCK := .demo_clock
+demo: demo-clock setup
 	@echo "demo: synthetic data, smoke profile, seeds $(call seeds_yaml,$(DEMO_SEEDS)), $(DEMO_HEAD_SPLITS) PASCAL head splits" \
 	  "$(if $(filter 0,$(DEMO_SEEDS)),(the quick default; SEEDS=\"0 1 2\" for the full run),)"
 	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)" HEAD_SPLITS=$(DEMO_HEAD_SPLITS)
+	$(BIN)/python -m audiofuse.benchmark.record_demo results/synthetic/smoke/demo_runs.json \
+	  --clock $(DEMO_CLOCK) --seeds $(call seeds_args,$(call seeds_yaml,$(DEMO_SEEDS))) --head-splits $(DEMO_HEAD_SPLITS)
+
+demo-clock:
+	@echo "$$(date +%s) $(if $(wildcard $(VENV)/.installed),0,1)" > $(DEMO_CLOCK)
 
 # With TRAIN=True, `audiofuse train-runs` first trains the runs of the tables
 # (notebooks 02-08) WORKERS at a time, each with its share of the cores: on 2 cores two
@@ -115,6 +124,6 @@ notebooks: setup
 # Generated files only: committed results (tracked by git) always stay. Untracked
 # files under results/synthetic/ (a fresh `make demo`) go; tracked ones are kept.
 clean:
-	rm -rf runs data/synthetic build .pytest_cache .ruff_cache src/*.egg-info
+	rm -rf runs data/synthetic build .pytest_cache .ruff_cache src/*.egg-info $(DEMO_CLOCK)
 	-git clean -fdq -- results/synthetic
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

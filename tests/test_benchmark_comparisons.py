@@ -7,6 +7,7 @@ done with their values, and the fresh-interpreter plumbing on tiny children.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -176,3 +177,84 @@ def test_the_main_table_row_comes_from_the_latest_record_of_the_whole_table(tmp_
     headline = _markdown(list(rows.values()), quick=False).split("## Headline")[1]
     (line,) = [x for x in headline.splitlines() if x.startswith("- 3-seed cpu main table")]
     assert line.endswith("**40 min** (goal < 60 min): **PASS**")
+
+
+def test_the_demo_row_comes_from_the_latest_fresh_clone_record_of_the_quick_default(tmp_path):
+    import json
+
+    from audiofuse.benchmark.recorded import (
+        DEMO_RECORD,
+        OLD_DEMO_MIN,
+        add_demo_record,
+        demo_record,
+        demo_rows,
+    )
+
+    record_path, clock = tmp_path / DEMO_RECORD, tmp_path / "clock"
+    assert demo_rows(tmp_path) == []  # no record: no rows, no claim
+    for start_ago, fresh, seeds in ((900, 1, ["0"]), (600, 1, ["0"]), (300, 0, ["0"]), (60, 1, "012")):
+        clock.write_text(f"{time.time() - start_ago:.0f} {fresh}\n")
+        add_demo_record(record_path, clock, seeds, head_splits=3)
+    records = json.loads(record_path.read_text())
+    assert [(r["fresh_venv"], r["seeds"]) for r in records] == [
+        (True, [0]), (True, [0]), (False, [0]), (True, [0, 1, 2])
+    ]  # fmt: skip
+    chosen = demo_record(records)  # a warm venv or 3 seeds is not the quick fresh-clone demo
+    assert chosen is records[1] and 599 <= chosen["wall_s"] <= 660
+    rows = {r["name"].rsplit(": ", 1)[1]: r for r in demo_rows(tmp_path)}
+    assert rows["new path"]["value"] == pytest.approx(chosen["wall_s"] / 60)
+    assert rows["old path"]["value"] == OLD_DEMO_MIN
+    assert rows["new vs old"]["value"] == pytest.approx(OLD_DEMO_MIN / (chosen["wall_s"] / 60))
+    headline = _markdown(list(rows.values()), quick=False).split("## Headline")[1]
+    (line,) = [x for x in headline.splitlines() if x.startswith("- `make demo` on a fresh clone")]
+    assert line.endswith("(goal < 8 min): **FAIL**")  # 10 min
+
+
+def test_make_demo_records_its_start_before_setup_and_its_wall_time_at_the_end(tmp_path):
+    """Runs the recipe through the shell, with stand-ins for the venv's commands."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    repo = Path(__file__).parents[1]
+    venv, calls, clock = tmp_path / "venv", tmp_path / "calls.jsonl", tmp_path / "clock"
+    (venv / "bin").mkdir(parents=True)
+    for name in ("python", "audiofuse"):
+        fake = venv / "bin" / name
+        fake.write_text(
+            f"#!{sys.executable}\nimport json, sys\n"
+            f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        )
+        fake.chmod(0o755)
+    (venv / ".installed").touch()  # newer than requirements.txt: no setup, a warm venv
+    before = time.time()
+    subprocess.run(
+        ["make", "-s", "-C", str(repo), "demo", f"VENV={venv}", f"DEMO_CLOCK={clock}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    started, fresh = clock.read_text().split()
+    assert before - 2 <= float(started) <= time.time() and fresh == "0"
+    last = json.loads(calls.read_text().splitlines()[-1])
+    assert last == [
+        "-m", "audiofuse.benchmark.record_demo", "results/synthetic/smoke/demo_runs.json",
+        "--clock", str(clock), "--seeds", "0", "--head-splits", "3",
+    ]  # fmt: skip
+
+
+def test_record_demo_gives_a_one_line_error_naming_a_bad_clock(tmp_path, capsys):
+    from audiofuse.benchmark import record_demo
+
+    clock = tmp_path / "clock"
+    clock.write_text("garbage")
+    args = [str(tmp_path / "r.json"), "--clock", str(clock), "--seeds", "0", "--head-splits", "3"]
+    for text in ("garbage", None):
+        if text is None:
+            clock.unlink()
+        with pytest.raises(SystemExit) as exit_info:
+            record_demo.main(args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 1 and len(err) == 1 and str(clock) in err[0]
+    assert not (tmp_path / "r.json").exists()

@@ -21,7 +21,7 @@ from .harness import (
     settings_for,
     tensorflow_initialized,
 )
-from .recorded import recorded_rows
+from .recorded import demo_rows, recorded_rows
 from .report import output_dir, to_frame, write_results
 from .sections import bench_models, bench_peak, bench_scaling, matmul_peak
 from .single_core import bench_single_core
@@ -93,6 +93,7 @@ def run_benchmark(
     rows += bench_comparisons(comparisons, BenchInputs(settings, sample, data, data_dir))
     if not quick:  # too long to measure here: the committed record of the last training
         rows += recorded_rows(output_dir(None) / "real" / "cpu" / "scores")
+        rows += demo_rows(output_dir(None) / "synthetic" / "smoke")
     run = {
         "data": data,
         "records": len(sample),

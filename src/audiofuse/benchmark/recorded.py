@@ -5,23 +5,46 @@ Training the 3-seed ``cpu`` main table takes most of an hour on 2 cores, so
 time of every call that trained (:data:`audiofuse.config.TRAIN_RUNS_TIMING_FILE`),
 ``scores export`` commits that record beside the scores, and this module reports
 the latest call that trained the whole table, with its commit and date.
+
+``make demo`` (minutes, and it builds the venv on a fresh clone) is recorded the
+same way: the Makefile notes its start, and at its end
+``python -m audiofuse.benchmark.record_demo`` appends the wall time to
+:data:`DEMO_RECORD` beside the synthetic results.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import time
 from pathlib import Path
 
+from .. import reporting
 from ..config import TRAIN_RUNS_TIMING_FILE
 from .harness import comparison_rows, log
-from .report import COMPARISON_SECTION, MAIN_TABLE
+from .report import COMPARISON_SECTION, DEMO, MAIN_TABLE
 
-__all__ = ["OLD_MAIN_TABLE_MIN", "main_table_record", "recorded_rows"]
+__all__ = [
+    "OLD_MAIN_TABLE_MIN",
+    "OLD_DEMO_MIN",
+    "DEMO_RECORD",
+    "main_table_record",
+    "recorded_rows",
+    "demo_record",
+    "demo_rows",
+    "add_demo_record",
+]
 
 #: The old path: the 9 runs of the committed main table at 9b1030d, trained one after
 #: another with every core. The sum of their own training times (``train_seconds`` in
 #: results/real/cpu/main_comparison_per_seed.csv at that commit): 5468 s.
 OLD_MAIN_TABLE_MIN = 5468.1 / 60
+#: The old path of ``make demo``: 39 min from a fresh clone of e883431 on an idle
+#: 2-core machine (3 seeds then, venv included), as issue 12 measured it.
+OLD_DEMO_MIN = 39.0
+#: The record of every ``make demo``, beside the synthetic smoke results.
+DEMO_RECORD = "demo_runs.json"
 
 
 def main_table_record(records: list[dict], seeds: int = 3) -> dict | None:
@@ -55,3 +78,61 @@ def recorded_rows(scores_dir: str | Path) -> list[dict]:
         data,
         higher_is_better=False,
     )
+
+
+def add_demo_record(path: str | Path, clock: str | Path, seeds, head_splits: int) -> dict:
+    """Append the ``make demo`` that started at ``clock`` to the record at ``path``.
+
+    ``clock`` holds ``<unix start> <1 if the venv was built by this demo, else 0>``,
+    written by the Makefile before anything else ran. The record (a JSON list,
+    oldest first) is rewritten atomically.
+    """
+    text = Path(clock).read_text()
+    try:
+        started, fresh = text.split()
+        float(started)
+    except ValueError:
+        raise ValueError(f"{clock}: expected '<unix start> <0 or 1>', found {text.strip()!r}") from None
+    wall_s = time.time() - float(started)
+    record = {
+        "started": datetime.datetime.fromtimestamp(float(started), datetime.UTC).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "wall_s": round(wall_s, 1),
+        "fresh_venv": fresh == "1",
+        "seeds": [int(seed) for seed in seeds],
+        "head_splits": int(head_splits),
+        "commit": reporting.git_commit(),
+        "cores": os.cpu_count(),
+    }
+    path = Path(path)
+    records = json.loads(path.read_text()) if path.exists() else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reporting.write_text_atomic(path, json.dumps([*records, record], indent=1) + "\n")
+    return record
+
+
+def demo_record(records: list[dict]) -> dict | None:
+    """The latest ``make demo`` of the quick default (one seed) that built its own venv,
+    i.e. ran from a fresh clone."""
+    for record in reversed(records):
+        if record.get("fresh_venv") and len(record.get("seeds", [])) == 1:
+            return record
+    return None
+
+
+def demo_rows(results_dir: str | Path) -> list[dict]:
+    """Comparison rows of the recorded fresh-clone ``make demo`` (none without a record)."""
+    path = Path(results_dir) / DEMO_RECORD
+    record = demo_record(json.loads(path.read_text())) if path.exists() else None
+    if record is None:
+        log(f"recorded: no fresh-clone `make demo` of the quick default in {path}")
+        return []
+    data = (
+        f"synthetic; new path: 1 seed, {record['head_splits']} PASCAL head splits, "
+        f"{record['cores']} cores, {record['commit']}, {record['started']}"
+    )
+    return comparison_rows(
+        COMPARISON_SECTION, DEMO, "smoke", OLD_DEMO_MIN, record["wall_s"] / 60, "min", data,
+        higher_is_better=False,
+    )  # fmt: skip

@@ -42,6 +42,9 @@ GOAL_PEAK_PERCENT = 30.0
 GOAL_MAIN_TABLE_MIN = 60.0
 #: Its comparison's name (benchmark.recorded, which reads the train-runs record).
 MAIN_TABLE = "3-seed cpu main table (3 models x 3 seeds), training wall time"
+GOAL_DEMO_MIN = 8.0
+#: ``make demo``'s comparison (benchmark.recorded, which reads the demo's record).
+DEMO = "`make demo` on a fresh clone, quick default, wall time"
 
 
 def to_frame(rows: list[dict], run: dict) -> pd.DataFrame:
@@ -161,6 +164,10 @@ def _comparison_headline(frame: pd.DataFrame) -> list[str]:
                            "min", below=True))  # fmt: skip
     if new is not None:
         lines.append(_old_path_line(frame, MAIN_TABLE, "cpu", "min", "(9 runs one after another)"))
+    new = _pick(frame, COMPARISON_SECTION, f"{DEMO}: new path", "smoke", "min")
+    lines.append(goal_line(f"{DEMO} (recorded, see below)", new, GOAL_DEMO_MIN, "min", below=True))
+    if new is not None:
+        lines.append(_old_path_line(frame, DEMO, "smoke", "min", "(issue 12, 3 seeds, e883431)"))
     low, high = OLD_SWEEP_SAMPLES_PER_S
     name, unit = SWEEP_TRAINING, "samples/s"
     new = _pick(frame, COMPARISON_SECTION, f"{name}: new path", SWEEP_PROFILE, unit)
