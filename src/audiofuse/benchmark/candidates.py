@@ -136,6 +136,16 @@ CANDIDATES: tuple[Candidate, ...] = (
         runs=2,
         steps_per_execution=STEPS_PER_CALL,
     ),
+    # the same with JAX: the backend the issue allows as a training default if it wins
+    # here (a scratch probe on 2026-11-27: 198 samples/s against TensorFlow's 249-346)
+    Candidate(
+        f"JAX, {STEPS_PER_CALL} steps per call, 2 single-threaded runs at once",
+        backend="jax",
+        jit_compile=True,
+        threads=1,
+        runs=2,
+        steps_per_execution=STEPS_PER_CALL,
+    ),
     # a larger batch changes the recipe: this row is the ceiling, not a default
     Candidate(
         f"{STEPS_PER_CALL} steps per call, batch 64, 2 single-threaded runs at once",
