@@ -300,8 +300,8 @@ def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):
 
     ctx = ex.setup(profile="smoke", seeds=[0], runs_dir=str(tmp_path / "runs"), progress=False)
     full = physionet_index(ctx)
-    # 40 records of each split keep it fast; the context reads this as its index
-    index = full.groupby("split").head(40).reset_index(drop=True)
+    # 20 records of each split keep it fast; the context reads this as its index
+    index = full.groupby("split").head(20).reset_index(drop=True)
     ctx._memo["physionet_index"] = index
     # a shuffled subset, so that order and membership both matter
     table = index.sample(frac=0.6, random_state=0).reset_index(drop=True)
