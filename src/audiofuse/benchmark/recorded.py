@@ -53,30 +53,24 @@ def main_table_record(records: list[dict], seeds: int = 3) -> dict | None:
     from ..experiments.specs import PAPER_MODELS  # imports Keras (the package's __init__)
 
     wanted = {f"{spec.slug}/seed{seed}" for spec in PAPER_MODELS for seed in range(seeds)}
-    for record in reversed(records):
+
+    def whole_table(record: dict) -> bool:
         trained = {run.get("run") for run in record.get("runs", []) if "error" not in run}
-        if (record.get("profile"), record.get("data")) == ("cpu", "real") and trained == wanted:
-            return record
-    return None
+        return (record.get("profile"), record.get("data")) == ("cpu", "real") and trained == wanted
+
+    return _latest(records, whole_table)
 
 
 def recorded_rows(scores_dir: str | Path) -> list[dict]:
     """Comparison rows of the recorded main-table training (none without a record)."""
-    path = Path(scores_dir) / TRAIN_RUNS_TIMING_FILE
-    record = main_table_record(json.loads(path.read_text())) if path.exists() else None
-    if record is None:
-        log(f"recorded: no record of a whole 3-seed main-table training in {path}")
-        return []
-    data = f"real; new path: train-runs, {record['workers']} workers, {record['commit']}, {record['started']}"
-    return comparison_rows(
-        COMPARISON_SECTION,
+    return _recorded_rows(
+        Path(scores_dir) / TRAIN_RUNS_TIMING_FILE,
+        main_table_record,
+        "record of a whole 3-seed main-table training",
         MAIN_TABLE,
         "cpu",
         OLD_MAIN_TABLE_MIN,
-        record["wall_s"] / 60,
-        "min",
-        data,
-        higher_is_better=False,
+        lambda r: f"real; new path: train-runs, {r['workers']} workers, {r['commit']}, {r['started']}",
     )
 
 
@@ -115,24 +109,38 @@ def add_demo_record(path: str | Path, clock: str | Path, seeds, head_splits: int
 def demo_record(records: list[dict]) -> dict | None:
     """The latest ``make demo`` of the quick default (one seed) that built its own venv,
     i.e. ran from a fresh clone."""
-    for record in reversed(records):
-        if record.get("fresh_venv") and len(record.get("seeds", [])) == 1:
-            return record
-    return None
+    return _latest(records, lambda r: r.get("fresh_venv") and len(r.get("seeds", [])) == 1)
 
 
 def demo_rows(results_dir: str | Path) -> list[dict]:
     """Comparison rows of the recorded fresh-clone ``make demo`` (none without a record)."""
-    path = Path(results_dir) / DEMO_RECORD
-    record = demo_record(json.loads(path.read_text())) if path.exists() else None
-    if record is None:
-        log(f"recorded: no fresh-clone `make demo` of the quick default in {path}")
-        return []
-    data = (
-        f"synthetic; new path: 1 seed, {record['head_splits']} PASCAL head splits, "
-        f"{record['cores']} cores, {record['commit']}, {record['started']}"
+    return _recorded_rows(
+        Path(results_dir) / DEMO_RECORD,
+        demo_record,
+        "fresh-clone `make demo` of the quick default",
+        DEMO,
+        "smoke",
+        OLD_DEMO_MIN,
+        lambda r: (
+            f"synthetic; new path: 1 seed, {r['head_splits']} PASCAL head splits, "
+            f"{r['cores']} cores, {r['commit']}, {r['started']}"
+        ),
     )
+
+
+def _latest(records: list[dict], wanted) -> dict | None:
+    """The last of ``records`` (oldest first) for which ``wanted(record)`` holds."""
+    return next((record for record in reversed(records) if wanted(record)), None)
+
+
+def _recorded_rows(path: Path, choose, missing: str, name, profile, old_min, describe):
+    """Comparison rows, in minutes, of the record ``choose`` picks from the JSON list at
+    ``path`` (old path ``old_min``; ``describe(record)`` gives their data column)."""
+    record = choose(json.loads(path.read_text())) if path.exists() else None
+    if record is None:
+        log(f"recorded: no {missing} in {path}")
+        return []
     return comparison_rows(
-        COMPARISON_SECTION, DEMO, "smoke", OLD_DEMO_MIN, record["wall_s"] / 60, "min", data,
-        higher_is_better=False,
+        COMPARISON_SECTION, name, profile, old_min, record["wall_s"] / 60, "min",
+        describe(record), higher_is_better=False,
     )  # fmt: skip
