@@ -130,7 +130,7 @@ def test_optimizer_built_before_tracing_gives_the_same_run(
         built.append(model.optimizer.built)
         return model
 
-    monkeypatch.setattr(training, "build_optimizer", lazy)
+    monkeypatch.setattr(training, "build_training_state", lazy)
     late = train_model(KIND, smoke_profile, features, tmp_path / "late", seed=0, progress=False)
     assert built == [False]  # the stand-in ran, and left the build to the first step
     assert late.history["loss"] == trained.history["loss"]
@@ -139,19 +139,21 @@ def test_optimizer_built_before_tracing_gives_the_same_run(
         np.testing.assert_array_equal(ours, theirs)
 
 
-def test_build_optimizer_leaves_one_trace_of_the_training_step(smoke_profile):
-    """With its variables made first, the compiled training step is traced once, not
-    twice (a tf.function that creates variables traces again without creating them)."""
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_build_training_state_leaves_one_trace_of_the_training_step(smoke_profile, outputs):
+    """With its variables made first (the optimizer's, and the loss trackers of a
+    model with auxiliary outputs), the compiled training step is traced once, not twice
+    (a tf.function that creates variables traces again without creating them)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the double trace is the TensorFlow trainer's")
-    from audiofuse.models import build_model
 
     def traces(build: bool) -> int:
         keras.utils.set_random_seed(0)
-        model = build_model("waveform", smoke_profile.features, smoke_profile.model)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="binary_crossentropy")
+        inputs = keras.Input((4,), name="x")
+        model = keras.Model(inputs, [keras.layers.Dense(1)(inputs) for _ in range(outputs)])
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=["mse"] * outputs)
         if build:
-            assert training.build_optimizer(model) is model and model.optimizer.built
+            assert training.build_training_state(model) is model and model.optimizer.built
         calls, step = [], model.train_step
 
         def counted(data):  # its Python body runs once per trace
@@ -159,12 +161,13 @@ def test_build_optimizer_leaves_one_trace_of_the_training_step(smoke_profile):
             return step(data)
 
         model.train_step = counted
-        inputs = {"waveform": np.zeros((4, *model.inputs[0].shape[1:]), "float32")}
-        model.train_on_batch(inputs, np.zeros((4, 1), "float32"))
-        model.train_on_batch(inputs, np.zeros((4, 1), "float32"))
-        return len(calls)
+        x, y = np.ones((4, 4), "float32"), [np.ones((4, 1), "float32")] * outputs
+        losses = [model.train_on_batch(x, y) for _ in range(2)]
+        return len(calls), losses
 
-    assert (traces(build=False), traces(build=True)) == (2, 1)
+    (late, late_losses), (built, built_losses) = traces(build=False), traces(build=True)
+    assert (late, built) == (2, 1)
+    assert built_losses == late_losses  # the same steps
 
 
 def test_checkpoints_written_less_often_give_the_same_run(

@@ -60,7 +60,7 @@ __all__ = [
     "finished_state",
     "STEPS_PER_EXECUTION",
     "steps_per_execution",
-    "build_optimizer",
+    "build_training_state",
     "DIAGNOSTIC_TEST_AUC",
 ]
 
@@ -82,18 +82,24 @@ def steps_per_execution(train_cfg) -> int:
     return 1 if train_cfg.ema_momentum else STEPS_PER_EXECUTION
 
 
-def build_optimizer(model: keras.Model) -> keras.Model:
-    """Create the compiled ``model``'s optimizer variables now, eagerly; return ``model``.
+def build_training_state(model: keras.Model) -> keras.Model:
+    """Create the compiled ``model``'s training variables now, eagerly; return ``model``.
 
-    Keras' TensorFlow trainer otherwise creates them while it traces the first
-    training step, and a ``tf.function`` that creates variables is traced twice
-    (once to create them, once without). Building them first halves that
-    tracing, the largest fixed cost of a short run: the smoke fusion's first
-    ``fit`` took 15.4 s before, 7.7-9.6 s after (2 cores, a scratch probe). The
-    variables start at the same zeros, so training is unchanged, bit for bit
-    (a test pins it). Other backends build them before tracing anyway.
+    The optimizer's slots, and the compiled loss's trackers (one per output of a
+    model with auxiliary heads): Keras' TensorFlow trainer otherwise creates them
+    while it traces the first training step, and a ``tf.function`` that creates
+    variables is traced twice (once to create them, once without). Building them
+    first halves that tracing, the largest fixed cost of a short run: the smoke
+    fusion's first ``fit`` took 15.4 s before, 7.7-9.6 s after (2 cores, a scratch
+    probe). The variables start at the same values and the trackers are reset at
+    every epoch, so training is unchanged, bit for bit (tests pin it). Other
+    backends build them before tracing anyway.
     """
     model.optimizer.build(model.trainable_variables)
+    # a loss on zeros builds the loss trackers; fit resets their state every epoch
+    zeros = [np.zeros((1, *output.shape[1:]), "float32") for output in model.outputs]
+    zeros = zeros if len(zeros) > 1 else zeros[0]
+    model.compute_loss(y=zeros, y_pred=zeros)
     return model
 
 
@@ -411,7 +417,7 @@ def _start_model(
         loss_weights=None if n_outputs == 1 else [1.0] + [train_cfg.aux_loss_weight] * 2,
         steps_per_execution=steps_per_execution(train_cfg),
     )
-    build_optimizer(model)
+    build_training_state(model)
     config["params"] = int(deployable(model).count_params())
     run.write_json("config", config)
     return model, {}, 0

@@ -59,7 +59,7 @@ def train_head(
         # read at call time, so a test can set it (it changes speed only)
         steps_per_execution=training.STEPS_PER_EXECUTION,
     )
-    training.build_optimizer(head)
+    training.build_training_state(head)
     n_pos = labels[fit_idx].sum()
     weights = {0: len(fit_idx) / (2 * (len(fit_idx) - n_pos)), 1: len(fit_idx) / (2 * n_pos)}
     checkpoint = ValidationCheckpoint(
