@@ -31,6 +31,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -272,10 +273,17 @@ def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> N
     data = _fit_data(candidate, profile, kind, steps * batch, len(model.outputs))
     model.fit(**data, steps_per_epoch=warmup, verbose=0)
 
-    def timed_fit():
-        model.fit(**data, verbose=0)
+    def timed_fit() -> float:
+        # The end of the epoch, not of fit: as fit returns, the tf.data iterator over a
+        # PyDataset can stall for seconds (3-3.6 s for the cpu fusion, in about half of
+        # the calls: a scratch probe of 2026-11-27). It is paid once per fit, i.e. once
+        # per training run, not per epoch, so it is not training throughput.
+        ended = []
+        stamp = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: ended.append(time.time()))
+        model.fit(**data | {"callbacks": [*data.get("callbacks", []), stamp]}, verbose=0)
         if candidate.backend != "tensorflow" and "tensorflow" in sys.modules:
             raise RuntimeError(f"TensorFlow was imported under {candidate.backend}")
+        return ended[-1]
 
     time_on_go(timed_fit, batch * steps)
 
