@@ -138,7 +138,7 @@ CANDIDATES: tuple[Candidate, ...] = (
         steps_per_execution=STEPS_PER_CALL,
     ),
     # the same with JAX: the backend the issue allows as a training default if it wins
-    # here (a scratch probe on 2026-11-27: 198 samples/s against TensorFlow's 249-346)
+    # here (it did not: 180 samples/s against TensorFlow's 283, make bench at 27ec585)
     Candidate(
         f"JAX, {STEPS_PER_CALL} steps per call, 2 single-threaded runs at once",
         backend="jax",
