@@ -81,9 +81,13 @@ def compile_for_training(
     """Compile ``model`` as the trainer does for its cost: AdamW + binary cross-entropy.
 
     ``jit_compile`` and ``steps_per_execution`` go to ``model.compile`` (the
-    trainer leaves ``jit_compile`` at ``"auto"``).
+    trainer leaves ``jit_compile`` at ``"auto"``). Its training variables are then
+    built eagerly, as the trainer builds them (:func:`audiofuse.training.build_training_state`),
+    so that a warm-up step traces what the trainer traces.
     """
     import keras
+
+    from ..training import build_training_state
 
     train = profile.train
     model.compile(
@@ -94,6 +98,7 @@ def compile_for_training(
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
+    build_training_state(model)
 
 
 def _measure_training(model, profile, kind: str, batch: int, steps: int) -> dict:
