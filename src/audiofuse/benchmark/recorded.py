@@ -84,15 +84,14 @@ def add_demo_record(path: str | Path, clock: str | Path, seeds, head_splits: int
     text = Path(clock).read_text()
     try:
         started, fresh = text.split()
-        float(started)
+        started = float(started)
     except ValueError:
         raise ValueError(f"{clock}: expected '<unix start> <0 or 1>', found {text.strip()!r}") from None
-    wall_s = time.time() - float(started)
     record = {
-        "started": datetime.datetime.fromtimestamp(float(started), datetime.UTC).strftime(
+        "started": datetime.datetime.fromtimestamp(started, datetime.UTC).strftime(
             "%Y-%m-%d %H:%M UTC"
         ),
-        "wall_s": round(wall_s, 1),
+        "wall_s": round(time.time() - started, 1),
         "fresh_venv": fresh == "1",
         "seeds": [int(seed) for seed in seeds],
         "head_splits": int(head_splits),
