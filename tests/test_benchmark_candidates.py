@@ -104,6 +104,7 @@ def test_the_reference_is_the_trainers_path_and_each_candidate_times_as_many_sam
     assert reference == Candidate(reference.name)  # every default: the trainer's path
     assert reference.backend == "tensorflow" and reference.jit_compile == "auto"
     assert not reference.in_memory and reference.threads is None and reference.runs == 1
+    assert reference.autotune  # Keras' own tf.data pipeline over the PyDataset
     names = [c.name for c in candidates.CANDIDATES]
     assert len(set(names)) == len(names)
     assert candidates.profile_batch_size() == 32
@@ -113,12 +114,14 @@ def test_the_reference_is_the_trainers_path_and_each_candidate_times_as_many_sam
         assert Candidate.from_json(candidate.to_json()) == candidate
 
 
-def test_the_trainer_now_is_a_candidate_with_the_trainers_steps_per_call():
+def test_the_trainer_now_is_a_candidate_with_the_trainers_steps_per_call_and_input():
     from audiofuse import training
 
     assert candidates.STEPS_PER_CALL == training.STEPS_PER_EXECUTION
     now = candidates.TRAINER_NOW
-    assert now == Candidate(now.name, steps_per_execution=training.STEPS_PER_EXECUTION)
+    assert now == Candidate(
+        now.name, steps_per_execution=training.STEPS_PER_EXECUTION, autotune=False
+    )
     assert now in candidates.CANDIDATES and now != candidates.CANDIDATES[0]
 
 

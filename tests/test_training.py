@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from audiofuse import training
+from audiofuse.batches import fit_input
 from audiofuse.data import index_physionet, physionet_split
 from audiofuse.features import FeatureSet, extract_features
 from audiofuse.training import (
@@ -137,6 +138,37 @@ def test_optimizer_built_before_tracing_gives_the_same_run(
     assert late.history["val_roc_auc"] == trained.history["val_roc_auc"]
     for ours, theirs in zip(late.model.get_weights(), trained.model.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_pipeline_without_autotuner_gives_the_same_run(
+    trained, features, smoke_profile, tmp_path, monkeypatch
+):
+    """fit_input is a speed setting only: fit over the PyDataset itself (Keras' own
+    tf.data pipeline, autotuner on) trains the same weights."""
+    monkeypatch.setattr(training, "fit_input", lambda batches: batches)
+    keras_own = train_model(KIND, smoke_profile, features, tmp_path / "own", seed=0, progress=False)
+    assert keras_own.history["loss"] == trained.history["loss"]
+    assert keras_own.history["val_roc_auc"] == trained.history["val_roc_auc"]
+    for ours, theirs in zip(keras_own.model.get_weights(), trained.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fit_input_yields_every_batch_without_the_autotuner():
+    fs = _fake_features(np.array([1, 0, 0, 1, 0]), [3, 1, 2, 4, 1])
+    weights = np.linspace(0.5, 1.5, len(fs)).astype("float32")
+    batches = FeatureBatches(fs, "waveform", 4, seed=0, row_weights=weights, n_outputs=2)
+    dataset = fit_input(batches)
+    if keras.backend.backend() != "tensorflow":
+        assert dataset is batches
+        return
+    assert dataset.options().autotune.enabled is False
+    assert int(dataset.cardinality()) == len(batches)
+    served = [tuple(map(np.asarray, keras.tree.flatten(b))) for b in dataset]
+    expected = [tuple(keras.tree.flatten(batches[i])) for i in range(len(batches))]
+    assert len(served) == len(expected) == 3  # the last batch is short: batch dimension open
+    for got, want in zip(served, expected, strict=True):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("outputs", [1, 3])
@@ -297,7 +329,8 @@ def test_resume_with_more_epochs_continues(
     assert _json(run_dir / "config.json")["profile"]["train"]["epochs"] == 2
 
 
-def test_one_fit_serves_every_epoch_its_own_draw():
+@pytest.mark.parametrize("through_fit_input", [False, True])
+def test_one_fit_serves_every_epoch_its_own_draw(through_fit_input):
     """Keras reads batches ahead; each epoch's batches must still be that epoch's draw."""
     fs = _fake_features(np.array([1, 0, 0, 1, 0, 0, 1, 0]), [3, 1, 2, 4, 1, 2, 2, 2])
     served = []
@@ -311,7 +344,8 @@ def test_one_fit_serves_every_epoch_its_own_draw():
     inputs = keras.Input(fs.waveforms.shape[1:], name="waveform")
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
     model.compile(optimizer="sgd", loss="binary_crossentropy")
-    model.fit(batches, epochs=3, shuffle=False, callbacks=[batches.epoch_callback()], verbose=0)
+    x = fit_input(batches) if through_fit_input else batches
+    model.fit(x, epochs=3, shuffle=False, callbacks=[batches.epoch_callback()], verbose=0)
     n = len(batches)
     # peeks at the first batches before training (Keras reads the signature) are harmless
     served = served[len(served) - 3 * n :]

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .batches import FeatureBatches
+from .batches import FeatureBatches, fit_input
 from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
 from .config import CHECKPOINT_EVERY_S, STEPS_PER_EXECUTION, Profile, augment_preset
 from .features import FeatureSet
@@ -254,7 +254,7 @@ def train_model(
         # batches shuffle themselves (a pure draw per epoch): fit's own shuffle
         # of the batch order would draw from global state, which a resume resets.
         model.fit(
-            batches,
+            fit_input(batches),
             shuffle=False,
             initial_epoch=start_epoch,
             epochs=train_cfg.epochs,

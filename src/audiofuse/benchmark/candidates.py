@@ -6,11 +6,17 @@ one (:func:`audiofuse.training.train_model`: TensorFlow with its default
 threads, op determinism on, ``jit_compile="auto"``, i.e. off on a CPU, batch
 32, one step per call of the compiled step and a
 :class:`audiofuse.batches.FeatureBatches` PyDataset over a float16
-:class:`audiofuse.features.FeatureSet`); every other candidate changes one or
+:class:`audiofuse.features.FeatureSet`, which Keras reads through tf.data with
+its autotuner on); every other candidate changes one or
 two things of it, and the last ones combine what the trainer took up. Each
 is measured as fresh training processes (:func:`.sweep.concurrent_training`
 with :func:`candidate_worker`), because the backend and the thread settings
 are read once, when a process starts.
+
+Each is timed over two epochs in one ``fit``, as the trainer trains: the
+boundary between epochs costs what it costs in training (with the autotuner
+on, the first step of an epoch can wait seconds for the last epoch's
+iterator to be deleted; see :func:`audiofuse.batches.fit_input`).
 
 Rows (section :data:`CANDIDATE_SECTION`): training samples/s of each
 candidate, its ratio to the reference (``x``) and its share of the measured
@@ -52,6 +58,8 @@ RATIO_SUFFIX = ": vs reference"
 PEAK_SUFFIX = ": % of matmul peak"
 #: The trainer's steps per call of its compiled training step.
 STEPS_PER_CALL = STEPS_PER_EXECUTION
+#: Epochs of a candidate's timed ``fit`` (its batches split between them).
+TIMED_EPOCHS = 2
 #: Environment variable that carries a candidate, as JSON, to its training processes.
 CANDIDATE_VARIABLE = "AUDIOFUSE_BENCH_CANDIDATE"
 #: Thread variables of TensorFlow (and its OpenMP): set by ``threads``, else removed.
@@ -90,6 +98,10 @@ class Candidate:
         Keras refuses ``jit_compile=True``); False: only seeded.
     steps_per_execution : int
         Batches per call of the compiled training step (``model.compile``).
+    autotune : bool
+        Let Keras read the PyDataset through tf.data with its autotuner on (the
+        old path); False: through :func:`audiofuse.batches.fit_input`, as the
+        trainer does. Only TensorFlow reads through tf.data.
     """
 
     name: str
@@ -101,6 +113,7 @@ class Candidate:
     runs: int = 1
     deterministic: bool = True
     steps_per_execution: int = 1
+    autotune: bool = True
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -112,7 +125,9 @@ class Candidate:
 
 #: The trainer's own path today (:func:`audiofuse.training.train_model`).
 TRAINER_NOW = Candidate(
-    f"trainer now: {STEPS_PER_CALL} steps per call", steps_per_execution=STEPS_PER_CALL
+    f"trainer now: {STEPS_PER_CALL} steps per call, tf.data autotuner off",
+    steps_per_execution=STEPS_PER_CALL,
+    autotune=False,
 )
 #: The reference (the trainer's path before it ran several steps per call) first,
 #: then one change (or two) each; the last rows combine the changes that keep the
@@ -130,12 +145,15 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("in-memory float32 arrays", in_memory=True),
     Candidate("1 thread", threads=1),
     Candidate("2 single-threaded runs at once", threads=1, runs=2),
+    Candidate("tf.data autotuner off (fit_input)", autotune=False),
     TRAINER_NOW,
     Candidate(
-        f"{STEPS_PER_CALL} steps per call, 2 single-threaded runs at once (train-runs now)",
+        f"{STEPS_PER_CALL} steps per call, autotuner off, 2 single-threaded runs at once"
+        " (train-runs now)",
         threads=1,
         runs=2,
         steps_per_execution=STEPS_PER_CALL,
+        autotune=False,
     ),
     # the same with JAX: the backend the issue allows as a training default if it wins
     # here (it did not: 180 samples/s against TensorFlow's 283, make bench at 27ec585)
@@ -149,11 +167,13 @@ CANDIDATES: tuple[Candidate, ...] = (
     ),
     # a larger batch changes the recipe: this row is the ceiling, not a default
     Candidate(
-        f"{STEPS_PER_CALL} steps per call, batch 64, 2 single-threaded runs at once",
+        f"{STEPS_PER_CALL} steps per call, autotuner off, batch 64, 2 single-threaded runs"
+        " at once",
         threads=1,
         runs=2,
         batch_size=64,
         steps_per_execution=STEPS_PER_CALL,
+        autotune=False,
     ),
 )
 
@@ -196,11 +216,13 @@ def _fit_data(candidate: Candidate, profile, kind: str, rows: int, n_outputs: in
     """``fit`` keywords for ``rows`` random examples on the candidate's data path.
 
     The trainer's: its own :func:`audiofuse.training.training_batches` over a
-    float16 FeatureSet (one window per record drawn per epoch, class weights).
+    float16 FeatureSet (one window per record drawn per epoch, class weights),
+    through :func:`audiofuse.batches.fit_input` unless ``candidate.autotune``.
     In memory: the same examples and weights as float32 arrays, shuffled by ``fit``.
     """
     import pandas as pd
 
+    from ..batches import fit_input
     from ..features import FeatureSet
     from ..training import training_batches
     from .sections import random_inputs
@@ -213,7 +235,8 @@ def _fit_data(candidate: Candidate, profile, kind: str, rows: int, n_outputs: in
     )
     batches = training_batches(features, kind, profile, 0, True, n_outputs)
     if not candidate.in_memory:
-        return {"x": batches, "shuffle": False, "callbacks": [batches.epoch_callback()]}
+        x = batches if candidate.autotune else fit_input(batches)
+        return {"x": x, "shuffle": False, "callbacks": [batches.epoch_callback()]}
     return {
         "x": features.inputs(kind),
         "y": labels.astype(np.float32),
@@ -230,8 +253,9 @@ def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> N
     seeds and compiles it as the trainer does (AdamW + binary cross-entropy,
     the candidate's ``jit_compile``), warms up with a ``fit`` of ``warmup``
     batches (tracing, compilation), prints ``READY``, waits for a line on
-    stdin, then times one ``fit`` epoch of ``steps`` batches and prints
-    ``RESULT`` (see :func:`.sweep.train_worker`).
+    stdin, then times one ``fit`` of :data:`TIMED_EPOCHS` epochs, ``steps``
+    batches in all, up to the last epoch's end, and prints ``RESULT`` (see
+    :func:`.sweep.train_worker`).
 
     Raises
     ------
@@ -270,22 +294,27 @@ def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> N
     )
     if candidate.jit_compile is True and not model.jit_compile:
         raise RuntimeError("Keras refused jit_compile=True (TensorFlow op determinism is on)")
-    data = _fit_data(candidate, profile, kind, steps * batch, len(model.outputs))
+    per_epoch = max(1, steps // TIMED_EPOCHS)
+    data = _fit_data(candidate, profile, kind, per_epoch * batch, len(model.outputs))
     model.fit(**data, steps_per_epoch=warmup, verbose=0)
 
     def timed_fit() -> float:
-        # The end of the epoch, not of fit: as fit returns, the tf.data iterator over a
-        # PyDataset can stall for seconds (3-3.6 s for the cpu fusion, in about half of
-        # the calls: a scratch probe of 2026-11-27). It is paid once per fit, i.e. once
-        # per training run, not per epoch, so it is not training throughput.
+        # Up to the last epoch's end, not fit's: as fit returns, it deletes the last
+        # epoch's iterator, which with the autotuner on can wait seconds (see
+        # audiofuse.batches.fit_input); once per training run, not training throughput.
+        # The epochs' boundary, where the same wait falls inside training, is timed.
         ended = []
         stamp = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: ended.append(time.time()))
-        model.fit(**data | {"callbacks": [*data.get("callbacks", []), stamp]}, verbose=0)
+        model.fit(
+            **data | {"callbacks": [*data.get("callbacks", []), stamp]},
+            epochs=TIMED_EPOCHS,
+            verbose=0,
+        )
         if candidate.backend != "tensorflow" and "tensorflow" in sys.modules:
             raise RuntimeError(f"TensorFlow was imported under {candidate.backend}")
         return ended[-1]
 
-    time_on_go(timed_fit, batch * steps)
+    time_on_go(timed_fit, batch * per_epoch * TIMED_EPOCHS)
 
 
 def candidate_samples_per_s(candidate: Candidate, steps: int) -> float:
