@@ -45,8 +45,11 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
-	$(BIN)/python -m pip install -q --no-deps -e .
+	@# pip byte-compiles on one core; compileall on every core, the same files: a fresh
+	@# venv in 72 s instead of 96 s on 2 cores (and imports stay fast: no skipping it)
+	$(BIN)/python -m pip install -q --no-compile -r requirements.txt
+	$(BIN)/python -m pip install -q --no-compile --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	@# librosa (the classical baseline) compiles its numba kernels on first import, ~30 s; once
 	@# here, into its cache, rather than in every process of the first notebooks and tests
 	$(BIN)/python -c "import librosa.feature, librosa.onset"
