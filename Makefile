@@ -10,10 +10,14 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 seeds_yaml = $(if $(findstring [,$(1)),$(1),[$(subst $(space),$(comma)$(space),$(strip $(1)))])
-# `make demo` runs one seed unless SEEDS is given (SEEDS="0 1 2" for the full demo).
+# `make demo` runs one seed unless SEEDS is given (SEEDS="0 1 2" for the full demo) ...
 DEMO_SEEDS := $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),0)
 # ... and 3 PASCAL head splits instead of 20 (the synthetic demo shows the pipeline runs)
 DEMO_HEAD_SPLITS := $(if $(filter command line environment,$(origin HEAD_SPLITS)),$(HEAD_SPLITS),3)
+# ... and, in the quick default (no SEEDS given), at most 8 epochs per run instead of the
+# smoke profile's 25: the first complete set of tables and figures in about 8 minutes
+given = $(filter command line environment,$(origin $(1)))
+DEMO_EPOCHS := $(if $(call given,EPOCHS),$(EPOCHS),$(if $(call given,SEEDS),null,8))
 EPOCHS ?= null
 N_BOOT ?= 1000
 HEAD_SPLITS ?= 20
@@ -64,11 +68,13 @@ data: setup
 # its start and whether the venv was still to build, written before setup runs.
 DEMO_CLOCK := .demo_clock
 demo: demo-clock setup
-	@echo "demo: synthetic data, smoke profile, seeds $(call seeds_yaml,$(DEMO_SEEDS)), $(DEMO_HEAD_SPLITS) PASCAL head splits" \
+	@echo "demo: synthetic data, smoke profile, seeds $(call seeds_yaml,$(DEMO_SEEDS)), $(DEMO_HEAD_SPLITS) PASCAL head splits," \
+	  "$(if $(filter null,$(DEMO_EPOCHS)),the profile's epochs,at most $(DEMO_EPOCHS) epochs per run)" \
 	  "$(if $(filter 0,$(DEMO_SEEDS)),(the quick default; SEEDS=\"0 1 2\" for the full run),)"
-	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)" HEAD_SPLITS=$(DEMO_HEAD_SPLITS)
+	$(MAKE) reproduce PROFILE=smoke DATA_DIR= SEEDS="$(DEMO_SEEDS)" HEAD_SPLITS=$(DEMO_HEAD_SPLITS) EPOCHS=$(DEMO_EPOCHS)
 	$(BIN)/python -m audiofuse.benchmark.record_demo results/synthetic/smoke/demo_runs.json \
-	  --clock $(DEMO_CLOCK) --seeds $(call seeds_args,$(call seeds_yaml,$(DEMO_SEEDS))) --head-splits $(DEMO_HEAD_SPLITS)
+	  --clock $(DEMO_CLOCK) --seeds $(call seeds_args,$(call seeds_yaml,$(DEMO_SEEDS))) \
+	  --head-splits $(DEMO_HEAD_SPLITS) --epochs $(DEMO_EPOCHS)
 
 demo-clock:
 	@echo "$$(date +%s) $(if $(wildcard $(VENV)/.installed),0,1)" > $(DEMO_CLOCK)

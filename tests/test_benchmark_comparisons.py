@@ -194,7 +194,7 @@ def test_the_demo_row_comes_from_the_latest_fresh_clone_record_of_the_quick_defa
     assert demo_rows(tmp_path) == []  # no record: no rows, no claim
     for start_ago, fresh, seeds in ((900, 1, ["0"]), (600, 1, ["0"]), (300, 0, ["0"]), (60, 1, "012")):
         clock.write_text(f"{time.time() - start_ago:.0f} {fresh}\n")
-        add_demo_record(record_path, clock, seeds, head_splits=3)
+        add_demo_record(record_path, clock, seeds, head_splits=3, epochs=8 if start_ago == 600 else None)
     records = json.loads(record_path.read_text())
     assert [(r["fresh_venv"], r["seeds"]) for r in records] == [
         (True, [0]), (True, [0]), (False, [0]), (True, [0, 1, 2])
@@ -203,6 +203,7 @@ def test_the_demo_row_comes_from_the_latest_fresh_clone_record_of_the_quick_defa
     assert chosen is records[1] and 599 <= chosen["wall_s"] <= 660
     rows = {r["name"].rsplit(": ", 1)[1]: r for r in demo_rows(tmp_path)}
     assert rows["new path"]["value"] == pytest.approx(chosen["wall_s"] / 60)
+    assert "at most 8 epochs per run" in rows["new path"]["data"]
     assert rows["old path"]["value"] == OLD_DEMO_MIN
     assert rows["new vs old"]["value"] == pytest.approx(OLD_DEMO_MIN / (chosen["wall_s"] / 60))
     headline = _markdown(list(rows.values()), quick=False).split("## Headline")[1]
@@ -240,8 +241,21 @@ def test_make_demo_records_its_start_before_setup_and_its_wall_time_at_the_end(t
     last = json.loads(calls.read_text().splitlines()[-1])
     assert last == [
         "-m", "audiofuse.benchmark.record_demo", "results/synthetic/smoke/demo_runs.json",
-        "--clock", str(clock), "--seeds", "0", "--head-splits", "3",
+        "--clock", str(clock), "--seeds", "0", "--head-splits", "3", "--epochs", "8",
     ]  # fmt: skip
+    # the full run: the seeds given, the profile's epochs
+    subprocess.run(
+        ["make", "-s", "-C", str(repo), "demo", f"VENV={venv}", f"DEMO_CLOCK={clock}",
+         "SEEDS=0 1 2"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    last, train_runs = made[-1], [call for call in made if call[0] == "train-runs"]
+    assert last[last.index("--seeds") :] == [
+        "--seeds", "0", "1", "2", "--head-splits", "3", "--epochs", "null",
+    ]  # fmt: skip
+    quick, full = train_runs  # the quick default caps the epochs; the full run does not
+    assert quick[quick.index("--epochs") + 1] == "8" and "--epochs" not in full
 
 
 def test_record_demo_gives_a_one_line_error_naming_a_bad_clock(tmp_path, capsys):

@@ -74,12 +74,15 @@ def recorded_rows(scores_dir: str | Path) -> list[dict]:
     )
 
 
-def add_demo_record(path: str | Path, clock: str | Path, seeds, head_splits: int) -> dict:
+def add_demo_record(
+    path: str | Path, clock: str | Path, seeds, head_splits: int, *, epochs: int | None = None
+) -> dict:
     """Append the ``make demo`` that started at ``clock`` to the record at ``path``.
 
     ``clock`` holds ``<unix start> <1 if the venv was built by this demo, else 0>``,
-    written by the Makefile before anything else ran. The record (a JSON list,
-    oldest first) is rewritten atomically.
+    written by the Makefile before anything else ran; ``epochs`` is its cap on
+    each run's epochs (None: the profile's). The record (a JSON list, oldest
+    first) is rewritten atomically.
     """
     text = Path(clock).read_text()
     try:
@@ -95,6 +98,7 @@ def add_demo_record(path: str | Path, clock: str | Path, seeds, head_splits: int
         "fresh_venv": fresh == "1",
         "seeds": [int(seed) for seed in seeds],
         "head_splits": int(head_splits),
+        "epochs": None if epochs is None else int(epochs),
         "commit": reporting.git_commit(),
         "cores": os.cpu_count(),
     }
@@ -122,9 +126,13 @@ def demo_rows(results_dir: str | Path) -> list[dict]:
         OLD_DEMO_MIN,
         lambda r: (
             f"synthetic; new path: 1 seed, {r['head_splits']} PASCAL head splits, "
-            f"{r['cores']} cores, {r['commit']}, {r['started']}"
+            f"{_epochs_text(r.get('epochs'))}, {r['cores']} cores, {r['commit']}, {r['started']}"
         ),
     )
+
+
+def _epochs_text(epochs: int | None) -> str:
+    return "the profile's epochs" if epochs is None else f"at most {epochs} epochs per run"
 
 
 def _latest(records: list[dict], wanted) -> dict | None:
