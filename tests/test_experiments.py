@@ -52,6 +52,15 @@ def test_readme_block_takes_the_best_results_and_their_ablation(tmp_path):
     assert "#### balance_ablation" in text  # one heading level below the folder's
 
 
+def test_provenance_names_an_epoch_cap_and_only_one(tmp_path):
+    smoke = get_profile("smoke")
+    capped = smoke.replace(train=smoke.train.replace(epochs=8))
+    for profile, epochs in ((smoke, None), (capped, f"8 (profile: {smoke.train.epochs})")):
+        ctx = ex.Context(profile, "synthetic", tmp_path, tmp_path, (0,), tmp_path / "r", tmp_path)
+        prov = ctx.prov()
+        assert prov.get("epochs") == epochs and prov["profile"] == "smoke"
+
+
 def test_context_names_each_run_folder(tmp_path):
     from audiofuse.training import RunDir
 

@@ -56,8 +56,12 @@ class Context:
             )
 
     def prov(self, **extra) -> dict:
+        """What produced this context's results (:func:`audiofuse.reporting.provenance`),
+        with the epoch cap when ``setup(epochs=...)`` changed the profile's epochs."""
+        epochs, profile_epochs = self.profile.train.epochs, get_profile(self.profile.name).train.epochs
+        capped = {} if epochs == profile_epochs else {"epochs": f"{epochs} (profile: {profile_epochs})"}
         return reporting.provenance(
-            data=self.data, profile=self.profile.name, seeds=self.seeds, **extra
+            data=self.data, profile=self.profile.name, seeds=self.seeds, **capped, **extra
         )
 
     def run(self, spec: ModelSpec | str, seed: int) -> RunDir:
