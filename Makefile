@@ -10,13 +10,14 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 seeds_yaml = $(if $(findstring [,$(1)),$(1),[$(subst $(space),$(comma)$(space),$(strip $(1)))])
+# $(call given,NAME): non-empty when NAME was set on the command line or in the environment
+given = $(filter command line environment,$(origin $(1)))
 # `make demo` runs one seed unless SEEDS is given (SEEDS="0 1 2" for the full demo) ...
-DEMO_SEEDS := $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),0)
+DEMO_SEEDS := $(if $(call given,SEEDS),$(SEEDS),0)
 # ... and 3 PASCAL head splits instead of 20 (the synthetic demo shows the pipeline runs)
-DEMO_HEAD_SPLITS := $(if $(filter command line environment,$(origin HEAD_SPLITS)),$(HEAD_SPLITS),3)
+DEMO_HEAD_SPLITS := $(if $(call given,HEAD_SPLITS),$(HEAD_SPLITS),3)
 # ... and, in the quick default (no SEEDS given), at most 8 epochs per run instead of the
 # smoke profile's 25: the first complete set of tables and figures in about 8 minutes
-given = $(filter command line environment,$(origin $(1)))
 DEMO_EPOCHS := $(if $(call given,EPOCHS),$(EPOCHS),$(if $(call given,SEEDS),null,8))
 EPOCHS ?= null
 N_BOOT ?= 1000
