@@ -202,9 +202,7 @@ NOTEBOOKS = {
             "ensembles = ex.ensemble_rows(ctx, runs)\n"
             "display(ex.plus_ladder_table(ctx, runs, knockouts, ensembles))",
             "# PASCAL: the subset-balance start, its best rung, the kept recipe, and staged\n"
-            "pascal_specs = [ex.PLUS_LADDER[0], ex.PLUS_LADDER[2], ex.PLUS_RECIPE, "
-            "ex.PLUS_LABEL_BALANCE[-1]]\n"
-            "display(ex.cross_dataset(ctx, pascal_specs, name='plus_pascal'))",
+            "display(ex.cross_dataset(ctx, ex.PLUS_PASCAL, name='plus_pascal'))",
             "# Leave-one-subset-out: each PhysioNet subset held out in turn. The classical\n"
             "# baseline for every seed; the faithful fusion, the kept recipe and its best\n"
             "# single branch for the first seed (six trainings per model)\n"

@@ -101,3 +101,17 @@ def test_paths_are_resolved_once_with_the_cache_beside_the_runs(tmp_path, monkey
         pass
     else:
         raise AssertionError("Paths must be frozen")
+
+
+def test_importing_the_experiments_loads_no_keras():
+    """Notebooks that build tables from saved scores start without the training stack
+    (about 4 s per notebook kernel on 2 cores); Keras comes with the first training."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, audiofuse.experiments, audiofuse.run_dir; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -336,3 +336,19 @@ def test_real_records_in_the_paper_profile(real_data_dir):
     assert fs.waveforms.shape == (3, 110250, 1)
     assert np.all(np.isfinite(fs.spectrograms.astype(np.float32)))
     assert np.all(np.isfinite(fs.waveforms.astype(np.float32)))
+
+
+def _worker_pid(_job) -> int:
+    return os.getpid()
+
+
+def test_shared_workers_serve_every_map_in_the_block_and_stop_after_it():
+    """One pool for the block (the workers' start-up paid once), none left after it."""
+    with feat.shared_workers(2):
+        first = set(feat.map_recordings(_worker_pid, range(8), n_jobs=2, desc="", progress=False))
+        second = set(feat.map_recordings(_worker_pid, range(8), n_jobs=2, desc="", progress=False))
+        assert first | second <= set(feat._SHARED_POOL[1]._processes)
+    assert feat._SHARED_POOL == [None, None]
+    # outside a block, each call has its own pool, as before
+    third = set(feat.map_recordings(_worker_pid, range(8), n_jobs=2, desc="", progress=False))
+    assert not third & (first | second)

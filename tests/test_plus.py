@@ -293,6 +293,26 @@ def test_train_runs_queues_the_loso_folds_of_the_first_seed_after_the_tables(
     assert {spec.name for spec, *_ in loso} == {spec.name for spec in LOSO_MODELS}
 
 
+def test_train_runs_scores_pascal_for_the_main_table_and_the_plus_pascal_rows(
+    synthetic_roots, tmp_path
+):
+    """``--pascal``: notebooks 06 and 08 then find every PASCAL score they show."""
+    from audiofuse.experiments import context
+    from audiofuse.experiments.scheduler import _pending_jobs
+    from audiofuse.experiments.specs import PAPER_MODELS, PLUS_PASCAL
+
+    data_dir = synthetic_roots["physionet2016"].parent
+    ctx = context.setup(
+        profile="smoke", data_dir=str(data_dir), seeds=[0], runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+    )
+    slugs = {spec.run_slug(ctx.profile) for spec in (*PAPER_MODELS, *PLUS_PASCAL)}
+    jobs = _pending_jobs(ctx, ("main", "plus"), pascal=True)
+    scored = {spec.run_slug(ctx.profile) for spec, _, with_pascal, _ in jobs if with_pascal}
+    assert scored == slugs
+    assert not any(with_pascal for *_, with_pascal, _ in _pending_jobs(ctx, ("plus",), False))
+
+
 def test_a_train_runs_job_scores_knockouts_only_with_diagnostics(monkeypatch):
     """``train-runs --diagnostics``: each job also scores its run's branch knock-outs."""
     from types import SimpleNamespace

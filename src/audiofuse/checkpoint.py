@@ -9,18 +9,17 @@ by :mod:`audiofuse.training`.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 from sklearn.metrics import roc_auc_score
+
+from .run_dir import RunDir, write_json_atomic
 
 __all__ = [
     "RunDir",
@@ -32,108 +31,10 @@ __all__ = [
 ]
 
 
-def write_json_atomic(path: Path, payload) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2, default=str)
-    os.replace(tmp, path)
-
-
 def save_model_atomic(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
-
-
-@dataclass(frozen=True)
-class RunDir:
-    """One trained run's folder and the files in it.
-
-    ``state.json`` (training progress), ``config.json`` (what was trained),
-    ``history.json`` (per-epoch metrics), ``best.keras`` / ``last.keras``
-    (checkpoints) and ``scores_<evaluation>.csv`` (per-record scores of the
-    validation carve-out and the test split).
-    """
-
-    path: Path
-
-    def __post_init__(self):
-        object.__setattr__(self, "path", Path(self.path))
-
-    @property
-    def state_path(self) -> Path:
-        return self.path / "state.json"
-
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def history_path(self) -> Path:
-        return self.path / "history.json"
-
-    def checkpoint(self, which: str = "best") -> Path:
-        """``best.keras`` or ``last.keras``."""
-        return self.path / f"{which}.keras"
-
-    @property
-    def average_path(self) -> Path:
-        """``average.npz``: the weight average of a run trained with an EMA."""
-        return self.path / "average.npz"
-
-    def scores_path(self, name: str) -> Path:
-        return self.path / f"scores_{name}.csv"
-
-    @staticmethod
-    def _json(path: Path) -> dict | None:
-        return json.loads(path.read_text()) if path.exists() else None
-
-    @property
-    def state(self) -> dict | None:
-        return self._json(self.state_path)
-
-    @property
-    def config(self) -> dict:
-        return self._json(self.config_path) or {}
-
-    @property
-    def history(self) -> dict:
-        return self._json(self.history_path) or {}
-
-    def write_json(self, which: str, payload: dict) -> None:
-        """Atomically write ``state``, ``config`` or ``history``."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(getattr(self, f"{which}_path"), payload)
-
-    def scores(self, name: str = "first_5s", *, split: bool = True):
-        """Per-record scores as ``(val, test)`` frames (or one frame with ``split=False``)."""
-        both = pd.read_csv(self.scores_path(name), dtype={"record": str})
-        if not split:
-            return both
-        return both[both["split"] == "val"], both[both["split"] == "test"]
-
-    def write_scores(self, name: str, val: pd.DataFrame, test: pd.DataFrame | None = None) -> Path:
-        """Atomically write ``scores_<name>.csv``; ``test=None`` writes ``val`` as it is."""
-        both = (
-            val
-            if test is None
-            else pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
-        )
-        self.path.mkdir(parents=True, exist_ok=True)
-        path = self.scores_path(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(both.to_csv(index=False))
-        os.replace(tmp, path)
-        return path
-
-    def is_scored(self, names) -> bool:
-        """True when every ``scores_<name>.csv`` exists and postdates the training state."""
-        if not self.state_path.exists():
-            return False
-        trained = self.state_path.stat().st_mtime
-        paths = [self.scores_path(name) for name in names]
-        return all(p.exists() and p.stat().st_mtime >= trained for p in paths)
 
 
 class WeightAverage(keras.callbacks.Callback):

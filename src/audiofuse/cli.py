@@ -151,7 +151,11 @@ def _add_train_commands(subparsers) -> None:
         default=None,
         help="start no run that would likely end after this many minutes",
     )
-    many.add_argument("--pascal", action="store_true", help="also score PASCAL (main table)")
+    many.add_argument(
+        "--pascal",
+        action="store_true",
+        help="also score PASCAL (the main table's runs, and the plus table's PASCAL rows)",
+    )
     many.add_argument(
         "--diagnostics",
         action="store_true",

@@ -23,6 +23,7 @@ the models; they are cast to float32 batch by batch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -56,6 +57,7 @@ __all__ = [
     "CACHE_VERSION",
     "worker_context",
     "map_recordings",
+    "shared_workers",
 ]
 
 CACHE_VERSION = 1
@@ -171,13 +173,54 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1)
 
 
+#: The pool of :func:`shared_workers` while one is open: ``(n_jobs, pool)``.
+_SHARED_POOL: list = [None, None]
+
+
+@contextlib.contextmanager
+def shared_workers(n_jobs: int | None = None):
+    """Within this block, every :func:`map_recordings` of ``n_jobs`` workers uses one
+    pool instead of starting its own.
+
+    A worker's first recording is its dearest: the classical features import
+    librosa and load numba's compiled kernels there, about 6 s on 2 cores.
+    Notebook 02 featurizes four tables (train and test, first clips and
+    windows): one pool instead of four. The pool stops when the block ends,
+    so no worker outlives it (a multiprocessing child joins its children as it
+    exits, and would wait forever on a pool kept for later).
+    """
+    n_jobs = n_jobs or os.cpu_count() or 1
+    if _SHARED_POOL[1] is not None or n_jobs == 1:  # nested, or nothing to share
+        yield
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
+    )
+    _SHARED_POOL[:] = [n_jobs, pool]
+    try:
+        yield
+    finally:
+        _SHARED_POOL[:] = [None, None]
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _forget_inherited_pool() -> None:
+    """In a forked child: drop the parent's pool (its workers and threads are the
+    parent's; submitting to it would hang)."""
+    _SHARED_POOL[:] = [None, None]
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pool)
+
+
 def map_recordings(
     worker, jobs: list, *, n_jobs: int, desc: str, progress: bool = True, chunksize: int = 8
 ) -> list:
     """``[worker(job) for job in jobs]`` over a process pool, with a progress bar.
 
     Workers run with one BLAS thread each, in a fork-server pool (see
-    :func:`worker_context`); ``n_jobs=1`` runs in this process.
+    :func:`worker_context`): the pool of :func:`shared_workers` when one is
+    open, else one for this call; ``n_jobs=1`` runs in this process.
     """
     results = []
     bar = tqdm(total=len(jobs), desc=desc, unit="rec", disable=not progress, file=sys.stderr)
@@ -186,6 +229,10 @@ def map_recordings(
             for job in jobs:
                 results.append(worker(job))
                 bar.update()
+    elif _SHARED_POOL[0] == n_jobs:
+        for result in _SHARED_POOL[1].map(worker, jobs, chunksize=chunksize):
+            results.append(result)
+            bar.update()
     else:
         with ProcessPoolExecutor(
             max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas

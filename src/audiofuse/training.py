@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import zipfile
@@ -33,6 +32,7 @@ from .config import CHECKPOINT_EVERY_S, STEPS_PER_EXECUTION, Profile, augment_pr
 from .features import FeatureSet
 from .models import BRANCH_PREFIXES, build_model, copy_branch_weights, deployable
 from .reporting import read_json_object
+from .run_dir import DIAGNOSTIC_TEST_AUC, finished_state, is_finished, read_state
 from .splits import (
     BALANCE_MODES,
     TrainingError,
@@ -64,9 +64,6 @@ __all__ = [
     "DIAGNOSTIC_TEST_AUC",
 ]
 
-#: History key of the test ROC-AUC recorded after every epoch with
-#: ``train_model(diagnostic_test=...)``: a diagnostic only, never used for selection.
-DIAGNOSTIC_TEST_AUC = "diagnostic_test_roc_auc"
 
 
 def steps_per_execution(train_cfg) -> int:
@@ -222,8 +219,8 @@ def train_model(
         "backend": keras.backend.backend(),
         **(extra_config or {}),
     }
-    state = _read_state(run_dir, profile)
-    finished = _is_finished(state, train_cfg)
+    state = read_state(run_dir, profile)
+    finished = is_finished(state, train_cfg)
 
     set_seed(seed)
     train_set, val_set, val_ids, windowed = _split_training(features, train_cfg, seed)
@@ -421,54 +418,6 @@ def _start_model(
     config["params"] = int(deployable(model).count_params())
     run.write_json("config", config)
     return model, {}, 0
-
-
-def _read_state(run_dir: Path, profile: Profile) -> dict | None:
-    """The run's state.json, checked to belong to ``profile`` (None when absent)."""
-    state = RunDir(run_dir).state
-    if state and _resumable(state.get("config", {}).get("profile")) != _resumable(
-        profile.to_dict()
-    ):
-        raise TrainingError(
-            f"{run_dir}: holds a run with a different configuration; choose another --runs-dir"
-        )
-    return state
-
-
-def _is_finished(state: dict | None, train_cfg) -> bool:
-    # A run that reached its epoch limit (not early-stopped) continues when
-    # asked for more epochs; an early-stopped one stays finished.
-    return bool(
-        state
-        and state.get("finished")
-        and (state["wait"] >= train_cfg.patience or state["epoch"] + 1 >= train_cfg.epochs)
-    )
-
-
-def finished_state(run_dir: str | os.PathLike, profile: Profile) -> dict | None:
-    """``state.json`` of a finished run of ``profile`` in ``run_dir``, else None.
-
-    Lets results be rebuilt from a run's saved scores without loading the
-    model, e.g. when the model was trained on another machine.
-
-    Raises
-    ------
-    TrainingError
-        If ``run_dir`` holds a run of a different configuration.
-    """
-    state = _read_state(Path(run_dir), profile)
-    return state if _is_finished(state, profile.train) else None
-
-
-def _resumable(profile: dict | None) -> dict | None:
-    """A profile as JSON (tuples become lists, as on disk), less the epoch limit,
-    which a resumed run may raise."""
-    if profile is None:
-        return None
-    # through Profile so that fields added since the run was stored take their defaults
-    profile = json.loads(json.dumps(Profile.from_dict(profile).to_dict()))
-    profile.get("train", {}).pop("epochs", None)
-    return profile
 
 
 def _init_branches(model: keras.Model, kind: str, init_from: dict | None) -> dict:

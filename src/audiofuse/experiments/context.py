@@ -12,7 +12,7 @@ from ..config import Paths, Profile, get_profile
 from ..data import DatasetError, index_physionet, is_synthetic, physionet_split
 from ..features import FeatureSet, load_or_extract
 from ..protocols import Fold
-from ..training import RunDir
+from ..run_dir import RunDir
 from .specs import ModelSpec
 
 __all__ = ["Context", "run_name", "setup", "features", "physionet_index", "physionet_data"]

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from .. import config as _config
 from .. import evaluation
-from ..checkpoint import RunDir, save_model_atomic
 from ..config import Profile
-from ..models import build_model
-from ..training import TrainingError, load_trained
+from ..run_dir import RunDir
+from ..splits import TrainingError
 from .context import Context
 from .specs import ModelSpec
 
@@ -20,6 +19,9 @@ __all__ = ["export_model", "best_model"]
 def best_model(run: RunDir, kind: str, weights: str | Path | None = None):
     """The run's best model, uncompiled (no optimizer state): its ``best.keras``, or
     the model its ``config.json`` describes holding ``weights`` (a ``.weights.h5``)."""
+    from ..models import build_model
+    from ..training import load_trained
+
     if weights is None:
         return load_trained(run.path)[0]
     profile = Profile.from_dict(run.config["profile"])
@@ -42,6 +44,7 @@ def export_model(
     ``config.json`` and given those weights (a ``.weights.h5`` of its best
     epoch, e.g. all that came back from a GPU machine with a narrow pipe).
     """
+    from ..checkpoint import save_model_atomic
     from ..predict import write_model_card
 
     run = ctx.run(spec, seed)

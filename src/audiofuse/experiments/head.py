@@ -1,22 +1,29 @@
-"""Cross-dataset head training: a fresh MLP head on frozen-backbone embeddings."""
+"""Cross-dataset head training: a fresh MLP head on frozen-backbone embeddings.
+
+Keras is imported by the functions, so that importing :mod:`audiofuse.experiments`
+to build tables from saved scores does not load it.
+"""
 
 from __future__ import annotations
 
-import keras
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .. import training
 from ..config import Profile
 from ..features import FeatureSet
-from ..models import backbone, classification_head
 from ..splits import carve_records
-from ..training import ValidationCheckpoint, set_seed
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["embed", "train_head"]
 
 
 def embed(model, features: FeatureSet, kind: str, batch_size: int = 64) -> np.ndarray:
     """Embeddings of every example of ``features``: the input of ``model``'s head."""
+    from ..models import backbone
+
     features_of = backbone(model)
     out = []
     for start in range(0, len(features), batch_size):
@@ -49,7 +56,12 @@ def train_head(
     val_idx : numpy.ndarray
         Rows of ``embeddings`` in that inner validation split.
     """
-    set_seed(seed)
+    import keras
+
+    from .. import training
+    from ..models import classification_head
+
+    training.set_seed(seed)
     fit_idx, val_idx = carve_records(np.arange(len(labels)), labels, val_fraction, seed)
     inputs = keras.Input((embeddings.shape[1],))
     head = keras.Model(inputs, classification_head(inputs, profile.model))
@@ -62,7 +74,7 @@ def train_head(
     training.build_training_state(head)
     n_pos = labels[fit_idx].sum()
     weights = {0: len(fit_idx) / (2 * (len(fit_idx) - n_pos)), 1: len(fit_idx) / (2 * n_pos)}
-    checkpoint = ValidationCheckpoint(
+    checkpoint = training.ValidationCheckpoint(
         lambda m: np.asarray(m.predict_on_batch(embeddings[val_idx])).ravel(),
         labels[val_idx],
         patience=patience,

@@ -11,14 +11,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..checkpoint import write_json_atomic
 from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
 from ..data import index_pascal
 from ..protocols import Fold, leave_one_subset_out
+from ..run_dir import write_json_atomic
 from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
 from .runs import is_scored, knockout_scores, pascal_scored, pascal_scores, train_and_score
-from .specs import EVALUATIONS, LOSO_MODELS, TABLE_SPECS, ModelSpec, branch_specs, unique_runs
+from .specs import (
+    EVALUATIONS,
+    LOSO_MODELS,
+    PLUS_PASCAL,
+    TABLE_SPECS,
+    ModelSpec,
+    branch_specs,
+    unique_runs,
+)
 
 __all__ = ["TABLES", "TIMING_FILE", "add_timing_records", "train_runs", "worker_threads"]
 
@@ -60,14 +68,20 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
     """``(spec, seed, with_pascal, fold)`` of every run not yet scored, most important
     first: every seed of the main table (within a seed, the slowest model first), then
     the other tables seed by seed, then the leave-one-subset-out folds (``fold`` is
-    None for the paper's split)."""
+    None for the paper's split). With ``pascal``, the runs of the main table and of
+    :data:`PLUS_PASCAL` (in the ``plus`` table) are scored on PASCAL too."""
     main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
     main = sorted(main, key=lambda spec: KINDS_SLOWEST_FIRST.index(spec.kind))
     main_slugs = {m.run_slug(ctx.profile) for m in main}
     specs = [s for t in tables if t not in ("main", "loso") for s in TABLE_SPECS[t]]
     others = [s for s in unique_runs(ctx.profile, specs) if s.run_slug(ctx.profile) not in main_slugs]
     jobs = [(spec, seed, pascal, None) for seed in ctx.seeds for spec in main]
-    jobs += [(spec, seed, False, None) for seed in ctx.seeds for spec in others]
+    plus_pascal = {s.run_slug(ctx.profile) for s in PLUS_PASCAL} if "plus" in tables else set()
+    jobs += [
+        (spec, seed, pascal and spec.run_slug(ctx.profile) in plus_pascal, None)
+        for seed in ctx.seeds
+        for spec in others
+    ]
     if "loso" in tables:
         folds = leave_one_subset_out(physionet_index(ctx))
         jobs += [(spec, ctx.seeds[0], False, fold) for spec in LOSO_MODELS for fold in folds]

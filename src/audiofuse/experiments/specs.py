@@ -19,6 +19,7 @@ __all__ = [
     "PLUS_RECIPE",
     "PLUS_BRANCHES",
     "PLUS_LABEL_BALANCE",
+    "PLUS_PASCAL",
     "LOSO_MODELS",
     "TABLE_SPECS",
     "EVALUATIONS",
@@ -161,6 +162,8 @@ PLUS_BRANCHES = tuple(
     ModelSpec(f"{name}, AudioFuse+ recipe", kind, _SCHEDULE)
     for name, kind in (("Spectrogram ViT", "spectrogram"), ("Waveform 1D-CNN", "waveform"))
 )
+# PASCAL in notebook 08: the subset-balance start, its best rung, the kept recipe, staged
+PLUS_PASCAL = (PLUS_LADDER[0], PLUS_LADDER[2], PLUS_RECIPE, PLUS_LABEL_BALANCE[-1])
 # Leave-one-subset-out (tables/loso.py): the faithful fusion, the kept recipe and
 # the best single branch under it (the waveform CNN on the test list)
 LOSO_MODELS = (PAPER_MODELS[2], PLUS_RECIPE, PLUS_BRANCHES[1])

@@ -9,11 +9,18 @@ import pandas as pd
 
 from ... import evaluation
 from ...data import physionet_split
-from ...training import balance_strata, record_weights
+from ...features import shared_workers
+from ...splits import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..specs import BALANCE_LABELS
 
-__all__ = ["run_classical", "classical_features", "index_classical_features", "fit_and_score"]
+__all__ = [
+    "run_classical",
+    "classical_features",
+    "featurize_split",
+    "index_classical_features",
+    "fit_and_score",
+]
 
 MODEL_NAME = "Classical (HistGradientBoosting)"
 
@@ -35,6 +42,7 @@ def run_classical(
         model_name = f"{model_name}, {BALANCE_LABELS[balance]}"
     rows = []
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
+    featurize_split(ctx, [windows for _, windows in modes])
     for evaluation_name, windows in modes:
         (x_train, m_train), (x_test, m_test) = split_classical_features(ctx, windows)
         balanced = {}
@@ -97,6 +105,14 @@ def split_classical_features(ctx: Context, windows: bool):
         classical_features(half, cache, windows, ctx.progress)
         for half in physionet_split(physionet_index(ctx))
     )
+
+
+def featurize_split(ctx: Context, windows_modes) -> None:
+    """Featurize (and cache) both halves of the split for each mode with one worker
+    pool: the workers' librosa start-up is paid once, not once per table."""
+    with shared_workers():
+        for windows in windows_modes:
+            split_classical_features(ctx, windows)
 
 
 def index_classical_features(ctx: Context, table: pd.DataFrame, windows: bool):

@@ -20,11 +20,11 @@ from sklearn.metrics import roc_auc_score
 
 from ... import reporting
 from ...protocols import leave_one_subset_out
-from ...training import balance_strata, record_weights
+from ...splits import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
-from .classical import MODEL_NAME, fit_and_score, index_classical_features
+from .classical import MODEL_NAME, featurize_split, fit_and_score, index_classical_features
 from .summary import publish
 
 __all__ = ["loso_classical", "loso_neural", "loso_table"]
@@ -43,6 +43,7 @@ def loso_classical(
     table = physionet_index(ctx).drop_duplicates("record").reset_index(drop=True)
     subsets = table.set_index("record")["subset"]
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
+    featurize_split(ctx, [windows for _, windows in modes])
     rows = []
     for evaluation_name, windows in modes:
         x, meta = index_classical_features(ctx, table, windows)

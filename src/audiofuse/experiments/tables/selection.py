@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ... import evaluation, plots
-from ...training import DIAGNOSTIC_TEST_AUC
+from ...run_dir import DIAGNOSTIC_TEST_AUC
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
 from .plus import knockout_rows
