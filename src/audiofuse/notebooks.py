@@ -8,8 +8,9 @@ the other.
 
 Two notebooks may run together unless one needs what the other writes
 (:data:`NOTEBOOK_NEEDS`): notebook 03 reuses the classical baseline that 02
-fits and caches, 07 the same baseline's paper-balance row, and 09 gathers the
-tables of all the others.
+fits and caches, 07 the same baseline's paper-balance row, 08 the classical
+features of the split that 02 caches (run together, both computed them), and
+09 gathers the tables of all the others.
 
 Usage::
 
@@ -35,12 +36,14 @@ __all__ = ["NOTEBOOK_NEEDS", "SLOWEST_FIRST", "notebook_order", "run_notebooks",
 NOTEBOOK_NEEDS = {
     "03": ("02",),  # the classical baseline, fitted and cached by 02
     "07": ("02",),  # its paper-balance row, the same cached fit
+    "08": ("02",),  # its leave-one-subset-out rows featurize the split as 02 does: once
     "09": ("*",),  # the results index gathers every table
 }
 
 
 #: Started first when ready, longest first (``make demo``, 2026-11-27: notebook 08 took
-#: about 2 min, each other one well under 1 min), so that no long notebook starts last.
+#: about 2 min, each other one well under 1 min; 2026-11-28, its PASCAL heads trained in
+#: ``train-runs``: 1 min, 02 44 s), so that no long notebook starts last.
 SLOWEST_FIRST = ("08",)
 
 
