@@ -54,10 +54,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@# venv in 72 s instead of 96 s on 2 cores (and imports stay fast: no skipping it)
 	$(BIN)/python -m pip install -q --no-compile -r requirements.txt
 	$(BIN)/python -m pip install -q --no-compile --no-deps -e .
-	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	@# librosa (the classical baseline) compiles its numba kernels on first import, ~30 s; once
-	@# here, into its cache, rather than in every process of the first notebooks and tests
-	$(BIN)/python -c "import librosa.feature, librosa.onset"
+	@# here, into its cache, rather than in every process of the first notebooks and tests.
+	@# On one core, beside the byte-compiling: the two share the machine's 2 cores.
+	$(BIN)/python -c "import librosa.feature, librosa.onset" & warm=$$!; \
+	  $(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"; \
+	  compiled=$$?; wait $$warm && exit $$compiled
 	touch $@
 
 data: setup
