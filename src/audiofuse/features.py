@@ -173,6 +173,13 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1)
 
 
+def _new_pool(n_jobs: int) -> ProcessPoolExecutor:
+    """A fork-server pool of ``n_jobs`` workers with one BLAS thread each."""
+    return ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
+    )
+
+
 #: The pool of :func:`shared_workers` while one is open: ``(n_jobs, pool)``.
 _SHARED_POOL: list = [None, None]
 
@@ -193,9 +200,7 @@ def shared_workers(n_jobs: int | None = None):
     if _SHARED_POOL[1] is not None or n_jobs == 1:  # nested, or nothing to share
         yield
         return
-    pool = ProcessPoolExecutor(
-        max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
-    )
+    pool = _new_pool(n_jobs)
     _SHARED_POOL[:] = [n_jobs, pool]
     try:
         yield
@@ -229,14 +234,9 @@ def map_recordings(
             for job in jobs:
                 results.append(worker(job))
                 bar.update()
-    elif _SHARED_POOL[0] == n_jobs:
-        for result in _SHARED_POOL[1].map(worker, jobs, chunksize=chunksize):
-            results.append(result)
-            bar.update()
     else:
-        with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=worker_context(), initializer=_single_threaded_blas
-        ) as pool:
+        shared = _SHARED_POOL[1] if _SHARED_POOL[0] == n_jobs else None
+        with contextlib.nullcontext(shared) if shared else _new_pool(n_jobs) as pool:
             for result in pool.map(worker, jobs, chunksize=chunksize):
                 results.append(result)
                 bar.update()

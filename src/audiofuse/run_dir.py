@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .config import Profile
+from .reporting import write_text_atomic
 from .splits import TrainingError
 
 __all__ = [
@@ -35,11 +35,7 @@ DIAGNOSTIC_TEST_AUC = "diagnostic_test_roc_auc"
 
 
 def write_json_atomic(path: Path, payload) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2, default=str)
-    os.replace(tmp, path)
-
+    write_text_atomic(path, json.dumps(payload, indent=2, default=str))
 
 
 @dataclass(frozen=True)
@@ -118,10 +114,7 @@ class RunDir:
         )
         self.path.mkdir(parents=True, exist_ok=True)
         path = self.scores_path(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(both.to_csv(index=False))
-        os.replace(tmp, path)
+        write_text_atomic(path, both.to_csv(index=False))
         return path
 
     def is_scored(self, names) -> bool:

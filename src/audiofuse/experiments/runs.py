@@ -149,6 +149,8 @@ def train_and_score(
     training records and its test scores are the fold's test records, in
     :meth:`Context.fold_run`'s folder; otherwise on the paper's split.
     """
+    from ..training import train_model
+
     profile = spec.profile(ctx.profile)
     train_first, test_first = physionet_data(ctx, fold=fold)
     random_windows = profile.train.random_windows
@@ -158,8 +160,6 @@ def train_and_score(
     init_from = None
     if profile.train.staged and finished_state(run.path, profile) is None:
         init_from = _trained_branches(ctx, spec, seed, fold, full_recording)
-    from ..training import train_model
-
     extra = {"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()}
     if fold is not None:
         extra["fold"] = fold.name

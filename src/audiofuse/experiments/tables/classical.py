@@ -42,9 +42,9 @@ def run_classical(
         model_name = f"{model_name}, {BALANCE_LABELS[balance]}"
     rows = []
     modes = [("first_5s", False)] + ([("full_recording", True)] if full_recording else [])
-    featurize_split(ctx, [windows for _, windows in modes])
+    split = featurize_split(ctx, [windows for _, windows in modes])
     for evaluation_name, windows in modes:
-        (x_train, m_train), (x_test, m_test) = split_classical_features(ctx, windows)
+        (x_train, m_train), (x_test, m_test) = split[windows]
         balanced = {}
         if balance not in (None, "label"):
             subsets = train.set_index("record").loc[m_train["record"], "subset"].to_numpy()
@@ -107,12 +107,12 @@ def split_classical_features(ctx: Context, windows: bool):
     )
 
 
-def featurize_split(ctx: Context, windows_modes) -> None:
-    """Featurize (and cache) both halves of the split for each mode with one worker
-    pool: the workers' librosa start-up is paid once, not once per table."""
+def featurize_split(ctx: Context, windows_modes) -> dict:
+    """``{windows: split_classical_features(ctx, windows)}`` for each mode, featurized
+    (and cached) with one worker pool: the workers' librosa start-up is paid once, not
+    once per table."""
     with shared_workers():
-        for windows in windows_modes:
-            split_classical_features(ctx, windows)
+        return {windows: split_classical_features(ctx, windows) for windows in windows_modes}
 
 
 def index_classical_features(ctx: Context, table: pd.DataFrame, windows: bool):
