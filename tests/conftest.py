@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# before any test module imports TensorFlow: the package turns its oneDNN kernels on
+import audiofuse  # noqa: E402, F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -120,7 +120,7 @@ def test_the_trainer_now_is_a_candidate_with_the_trainers_steps_per_call_and_inp
     assert candidates.STEPS_PER_CALL == training.STEPS_PER_EXECUTION
     now = candidates.TRAINER_NOW
     assert now == Candidate(
-        now.name, steps_per_execution=training.STEPS_PER_EXECUTION, autotune=False
+        now.name, steps_per_execution=training.STEPS_PER_EXECUTION, autotune=False, onednn=True
     )
     assert now in candidates.CANDIDATES and now != candidates.CANDIDATES[0]
 
@@ -145,6 +145,20 @@ def test_candidate_env_sets_backend_and_threads_and_drops_inherited_thread_setti
     jax = candidates.candidate_env(Candidate("jax", backend="jax", threads=1))
     assert jax["KERAS_BACKEND"] == "jax"
     assert not set(candidates.THREAD_VARIABLES) & set(jax)  # pinned to cores in the child
+
+
+def test_candidate_env_keeps_tensorflows_own_onednn_default_only_for_the_old_path(monkeypatch):
+    for default in (False, True):
+        monkeypatch.setattr(candidates, "onednn_env", lambda on, d=default: paths.onednn_env(
+            d if on is None else on
+        ))
+        old = candidates.candidate_env(REFERENCE)
+        assert old["TF_ENABLE_ONEDNN_OPTS"] == ("1" if default else "0")
+        now = candidates.candidate_env(candidates.TRAINER_NOW)
+        assert now["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    # what the project now trains with: every combined row has oneDNN on
+    combined = candidates.CANDIDATES[candidates.CANDIDATES.index(candidates.TRAINER_NOW) :]
+    assert all(c.onednn for c in combined if c.backend == "tensorflow")
 
 
 def test_a_jax_run_is_pinned_to_its_own_share_of_the_cores(monkeypatch):

@@ -272,3 +272,34 @@ def test_record_demo_gives_a_one_line_error_naming_a_bad_clock(tmp_path, capsys)
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_info.value.code == 1 and len(err) == 1 and str(clock) in err[0]
     assert not (tmp_path / "r.json").exists()
+
+
+def _cpu_flags() -> set[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads Linux CPU flags")
+def test_tensorflows_own_onednn_default_follows_the_cpus_features(monkeypatch):
+    """The old path's setting: TensorFlow's default on this CPU, not the variable that
+    ``import audiofuse`` set in this process (on only with these CPU features)."""
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    paths.tensorflow_onednn_default.cache_clear()
+    features = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
+    assert paths.tensorflow_onednn_default() == bool(_cpu_flags() & features)
+
+
+def test_sweep_old_path_keeps_tensorflows_onednn_default_and_the_new_path_turns_it_on(
+    monkeypatch,
+):
+    envs = []
+    monkeypatch.setattr(sweep, "concurrent_training", lambda n, env, steps: envs.append(env))
+    monkeypatch.setattr(paths, "tensorflow_onednn_default", lambda: False)
+    inputs = benchmark.comparisons.BenchInputs(
+        benchmark.harness.settings_for(True), pd.DataFrame(), "SYNTHETIC"
+    )
+    sweep.sweep_training_old(inputs)
+    sweep.sweep_training_new(inputs)
+    assert [env["TF_ENABLE_ONEDNN_OPTS"] for env in envs] == ["0", "1"]

@@ -82,6 +82,7 @@ def test_run_folder_holds_every_artifact(trained, smoke_profile):
     assert (config["kind"], config["seed"]) == (KIND, 0)
     assert config["profile"] == json.loads(json.dumps(smoke_profile.to_dict()))
     assert config["val_records"] == sorted(trained.val_records.tolist())
+    assert config["onednn"] is True  # import audiofuse turns TensorFlow's oneDNN on
     model, stored = load_trained(run_dir)
     assert stored == config
     assert {t.name.split(":")[0] for t in model.inputs} == {"waveform"}
@@ -546,3 +547,28 @@ def test_run_dir_owns_the_run_files(trained, tmp_path):
     got_val, got_test = copy.scores("first_5s")
     assert got_val["record"].tolist() == ["a", "b"] and got_test["score"].tolist() == [0.6]
     assert not list(copy.path.glob(".*"))  # no temporary files left behind
+
+
+def test_a_tensorflow_imported_before_audiofuse_is_named_when_onednn_stayed_off():
+    """``import keras`` before ``import audiofuse`` (isort's order) leaves oneDNN at
+    TensorFlow's default; where that is off, training says so instead of running slower."""
+    import os
+    import subprocess
+    import sys
+
+    from audiofuse.benchmark.paths import tensorflow_onednn_default
+
+    code = (
+        "import warnings, tensorflow, keras, audiofuse\n"
+        "from audiofuse.training import onednn_enabled\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    on = onednn_enabled()\n"
+        "print(on, any('imported before audiofuse' in str(w.message) for w in caught))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
+    on_by_default = tensorflow_onednn_default()
+    assert out == [str(on_by_default), str(not on_by_default)]  # named only when off

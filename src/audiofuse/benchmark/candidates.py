@@ -45,7 +45,7 @@ import numpy as np
 
 from ..config import STEPS_PER_EXECUTION
 from .harness import BenchSettings, log, result_row
-from .paths import python_env
+from .paths import onednn_env, python_env
 from .sweep import RUN_INDEX_VARIABLE, SWEEP_PROFILE, concurrent_training, time_on_go
 
 #: Section of the candidates' rows in the report.
@@ -102,6 +102,10 @@ class Candidate:
         Let Keras read the PyDataset through tf.data with its autotuner on (the
         old path); False: through :func:`audiofuse.batches.fit_input`, as the
         trainer does. Only TensorFlow reads through tf.data.
+    onednn : bool or None
+        TensorFlow's oneDNN kernels on or off; None: TensorFlow's own default
+        on this CPU (the old path; on only with AVX512-VNNI, AVX512-BF16,
+        AVX-VNNI or AMX). ``import audiofuse`` now turns them on.
     """
 
     name: str
@@ -114,6 +118,7 @@ class Candidate:
     deterministic: bool = True
     steps_per_execution: int = 1
     autotune: bool = True
+    onednn: bool | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -125,9 +130,10 @@ class Candidate:
 
 #: The trainer's own path today (:func:`audiofuse.training.train_model`).
 TRAINER_NOW = Candidate(
-    f"trainer now: {STEPS_PER_CALL} steps per call, tf.data autotuner off",
+    f"trainer now: {STEPS_PER_CALL} steps per call, tf.data autotuner off, oneDNN on",
     steps_per_execution=STEPS_PER_CALL,
     autotune=False,
+    onednn=True,
 )
 #: The reference (the trainer's path before it ran several steps per call) first,
 #: then one change (or two) each; the last rows combine the changes that keep the
@@ -146,14 +152,16 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("1 thread", threads=1),
     Candidate("2 single-threaded runs at once", threads=1, runs=2),
     Candidate("tf.data autotuner off (fit_input)", autotune=False),
+    Candidate("oneDNN on", onednn=True),
     TRAINER_NOW,
     Candidate(
-        f"{STEPS_PER_CALL} steps per call, autotuner off, 2 single-threaded runs at once"
-        " (train-runs now)",
+        f"{STEPS_PER_CALL} steps per call, autotuner off, oneDNN on, 2 single-threaded runs"
+        " at once (train-runs now)",
         threads=1,
         runs=2,
         steps_per_execution=STEPS_PER_CALL,
         autotune=False,
+        onednn=True,
     ),
     # the same with JAX: the backend the issue allows as a training default if it wins
     # here (it did not: 180 samples/s against TensorFlow's 283, make bench at 27ec585)
@@ -167,13 +175,14 @@ CANDIDATES: tuple[Candidate, ...] = (
     ),
     # a larger batch changes the recipe: this row is the ceiling, not a default
     Candidate(
-        f"{STEPS_PER_CALL} steps per call, autotuner off, batch 64, 2 single-threaded runs"
-        " at once",
+        f"{STEPS_PER_CALL} steps per call, autotuner off, oneDNN on, batch 64, 2 single-threaded"
+        " runs at once",
         threads=1,
         runs=2,
         batch_size=64,
         steps_per_execution=STEPS_PER_CALL,
         autotune=False,
+        onednn=True,
     ),
 )
 
@@ -196,6 +205,7 @@ def candidate_env(candidate: Candidate) -> dict[str, str]:
     """The environment of ``candidate``'s training processes (see the module's docstring)."""
     env = python_env(
         {"KERAS_BACKEND": candidate.backend, CANDIDATE_VARIABLE: candidate.to_json()}
+        | (onednn_env(candidate.onednn) if candidate.backend == "tensorflow" else {})
     )
     for name in THREAD_VARIABLES:  # None means the backend's default, not the caller's
         env.pop(name, None)

@@ -21,6 +21,7 @@ from .harness import (
     settings_for,
     tensorflow_initialized,
 )
+from .paths import tensorflow_onednn_default
 from .recorded import demo_rows, recorded_rows
 from .report import output_dir, to_frame, write_results
 from .sections import bench_models, bench_peak, bench_scaling, matmul_peak
@@ -101,6 +102,7 @@ def run_benchmark(
         "seconds": time.perf_counter() - started,
         "load_before": load_before,
         "load_after": os.getloadavg(),
+        "onednn_default": tensorflow_onednn_default(),
         **machine_info(),
     }
     frame = to_frame(rows, run)

@@ -22,6 +22,7 @@ interpreters.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import ONEDNN_VARIABLE
 from .harness import synthetic_recording
 
 if TYPE_CHECKING:
@@ -64,6 +66,35 @@ def python_env(extra: dict | None = None) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("KERAS_BACKEND", "tensorflow")
     return env | (extra or {})
+
+
+@functools.cache
+def tensorflow_onednn_default() -> bool:
+    """Whether TensorFlow turns oneDNN on by itself on this CPU (the old path's setting).
+
+    ``import audiofuse`` sets ``TF_ENABLE_ONEDNN_OPTS=1`` unless it is given
+    (see ``audiofuse/__init__.py``); TensorFlow's own default depends on the
+    CPU's features. Asked of a fresh interpreter that imports TensorFlow
+    without the variable and without ``audiofuse``.
+    """
+    env = {k: v for k, v in python_env().items() if k != ONEDNN_VARIABLE}
+    code = (
+        "from tensorflow.python.util import _pywrap_util_port as p; "
+        "print(int(p.IsMklEnabled()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1] == "1"
+
+
+def onednn_env(on: bool | None) -> dict[str, str]:
+    """``TF_ENABLE_ONEDNN_OPTS`` for a child: on, off, or None for TensorFlow's own
+    default on this CPU (:func:`tensorflow_onednn_default`, the path before the
+    project set it)."""
+    if on is None:
+        on = tensorflow_onednn_default()
+    return {ONEDNN_VARIABLE: "1" if on else "0"}
 
 
 def run_python(args: list[str], *, env: dict | None = None, timeout: float = 600) -> tuple:

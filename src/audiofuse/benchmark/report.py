@@ -265,11 +265,13 @@ _SECTION_NOTES = {
     "(TensorFlow, default threads, op determinism on, `jit_compile` auto, i.e. off on a CPU, "
     "batch 32, one step per call of the compiled training step, Keras' tf.data pipeline over "
     "the PyDataset with its autotuner on, whose iterator deletion can stall an epoch's first "
-    "step for seconds); each other row changes one "
+    "step for seconds, TensorFlow's own oneDNN default for this CPU: on only with "
+    "AVX512-VNNI, AVX512-BF16, AVX-VNNI or AMX, see the header); each other row changes one "
     "thing of it, or two: jit_compile=True needs op determinism off (Keras refuses XLA with "
     "it), and two runs at once are single-threaded. The last rows combine changes: the "
-    "trainer now (16 steps per call, which gives the same updates, and `fit_input`'s "
-    "pipeline without the autotuner, the same batches), `train-runs` now (two "
+    "trainer now (16 steps per call, which gives the same updates, `fit_input`'s "
+    "pipeline without the autotuner, the same batches, and oneDNN on, which `import audiofuse` "
+    "sets), `train-runs` now (two "
     "such runs at once, single-threaded) and, as a ceiling, the same at batch 64 (a recipe "
     "change). `vs "
     "reference` is its samples/s over the first row's; `% of matmul peak` is 3x forward "
@@ -300,6 +302,7 @@ def render_markdown(frame: pd.DataFrame, run: dict) -> str:
         f"{_load(run['load_after'])}. Timings are wall-clock; other work on the machine "
         "slows them and they are best read as ratios measured in the same run.",
         "",
+        *_onednn_line(run),
         _headline(frame, run),
     ]
     for section in (*SECTIONS, CANDIDATE_SECTION, COMPARISON_SECTION):
@@ -322,6 +325,19 @@ def render_markdown(frame: pd.DataFrame, run: dict) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+def _onednn_line(run: dict) -> list[str]:
+    """Whether this CPU gets TensorFlow's oneDNN kernels by default (the old path's)."""
+    if run.get("onednn_default") is None:
+        return []
+    state = "on" if run["onednn_default"] else "off"
+    return [
+        f"TensorFlow's own oneDNN default on this CPU: **{state}** (on only with AVX512-VNNI, "
+        "AVX512-BF16, AVX-VNNI or AMX); `import audiofuse` turns it on, and the old-path rows "
+        "keep TensorFlow's default.",
+        "",
+    ]
 
 
 def _load(values) -> str:

@@ -3,8 +3,9 @@
 The fourth comparison of :mod:`.comparisons` (the others are in :mod:`.paths`).
 ``audiofuse train-runs --workers 2`` trains two runs at once, each in its own
 process with half the cores (:func:`audiofuse.experiments.scheduler.worker_threads`);
-before, runs were trained one at a time with TensorFlow's default threads.
-Both sides are measured as fresh training processes (:func:`train_worker`),
+before, runs were trained one at a time with TensorFlow's default threads. The
+new path also has oneDNN on (``import audiofuse`` sets it); the old one keeps
+TensorFlow's own default for this CPU (:func:`.paths.onednn_env`). Both sides are measured as fresh training processes (:func:`train_worker`),
 because TensorFlow reads its thread settings once, when it starts.
 """
 
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .paths import python_env
+from .paths import onednn_env, python_env
 
 if TYPE_CHECKING:
     from .comparisons import BenchInputs
@@ -141,7 +142,8 @@ def concurrent_training(
 
 
 def sweep_training_old(inputs: BenchInputs) -> float:
-    """One sweep run at a time: one training process with TensorFlow's default threads.
+    """One sweep run at a time: one training process with TensorFlow's default threads
+    and its own oneDNN default.
 
     What ``audiofuse train-runs`` (``--workers 1``) does: it sets no thread
     variable, so TensorFlow uses as many threads as there are cores (2 on the
@@ -155,7 +157,7 @@ def sweep_training_old(inputs: BenchInputs) -> float:
     float
         Training samples/s.
     """
-    return concurrent_training(1, python_env(), inputs.settings.sweep_steps)
+    return concurrent_training(1, python_env(onednn_env(None)), inputs.settings.sweep_steps)
 
 
 def sweep_training_new(inputs: BenchInputs) -> float:
@@ -163,7 +165,7 @@ def sweep_training_new(inputs: BenchInputs) -> float:
 
     Two training processes with the thread settings of
     :func:`audiofuse.experiments.scheduler.worker_threads` (the cores split
-    evenly, one inter-op thread), timed over the same span, otherwise as in
+    evenly, one inter-op thread) and oneDNN on, timed over the same span, otherwise as in
     :func:`sweep_training_old`.
 
     Returns
@@ -173,5 +175,5 @@ def sweep_training_new(inputs: BenchInputs) -> float:
     """
     from ..experiments.scheduler import worker_threads
 
-    env = python_env(worker_threads(SWEEP_RUNS))
+    env = python_env(worker_threads(SWEEP_RUNS) | onednn_env(True))
     return concurrent_training(SWEEP_RUNS, env, inputs.settings.sweep_steps)
