@@ -340,3 +340,31 @@ def test_aggregate_windows():
         aggregate_windows([], [])
     with pytest.raises(EvaluationError, match="unknown aggregation"):
         aggregate_windows([0.1], ["a"], how="vote")
+
+
+def test_within_seed_spread_compares_each_groups_mean_with_the_reference_seeds():
+    import pandas as pd
+
+    from audiofuse.evaluation import within_seed_spread
+
+    reference = pd.DataFrame(
+        {
+            "model": ["a"] * 3 + ["b"] * 3 + ["only_reference"],
+            "evaluation": ["first_5s"] * 7,
+            "roc_auc": [0.70, 0.80, 0.90, 0.80, 0.81, 0.82, 0.5],
+        }
+    )
+    retrained = pd.DataFrame(
+        {
+            "model": ["a"] * 2 + ["b"] * 2,
+            "evaluation": ["first_5s"] * 4,
+            "roc_auc": [0.72, 0.74, 0.90, 0.92],
+        }
+    )
+    check = within_seed_spread(reference, retrained).set_index("model")
+    assert list(check.index) == ["a", "b"]  # groups in both tables only
+    a, b = check.loc["a"], check.loc["b"]
+    assert a["mean_retrained"] == pytest.approx(0.73) and a["difference"] == pytest.approx(-0.07)
+    assert a["within_range"] and a["within_1sd"]  # 0.73 in [0.70, 0.90]; sd 0.1
+    assert not b["within_range"] and not b["within_1sd"]  # 0.91 above 0.82
+    assert (a["seeds_reference"], a["seeds_retrained"]) == (3, 2)

@@ -31,7 +31,7 @@ from .metrics import (
     choose_threshold,
     evaluate,
 )
-from .summary import aggregate_windows, summarize_seeds
+from .summary import aggregate_windows, summarize_seeds, within_seed_spread
 
 __all__ = [
     "EvaluationError",
@@ -46,5 +46,6 @@ __all__ = [
     "bootstrap_ci",
     "evaluate",
     "summarize_seeds",
+    "within_seed_spread",
     "aggregate_windows",
 ]

@@ -10,7 +10,7 @@ import pandas as pd
 from .checks import EvaluationError, as_1d, check_scores
 from .metrics import METRIC_NAMES
 
-__all__ = ["summarize_seeds", "aggregate_windows"]
+__all__ = ["summarize_seeds", "aggregate_windows", "within_seed_spread"]
 
 
 def summarize_seeds(
@@ -96,6 +96,48 @@ def _fmt(mean: float, sd: float, decimals: int) -> str:
     if not np.isfinite(sd):
         return f"{mean:.{decimals}f}"
     return f"{mean:.{decimals}f} ± {sd:.{decimals}f}"
+
+
+def within_seed_spread(
+    reference: pd.DataFrame,
+    retrained: pd.DataFrame,
+    group_cols: Sequence[str] = ("model", "evaluation"),
+    metric: str = "roc_auc",
+) -> pd.DataFrame:
+    """Does a retrained table's mean stay within the reference's seed spread?
+
+    For a change that must not move quality (a faster path, say): both tables
+    hold one row per run (per-seed CSVs). Per group: the reference's mean, sd,
+    lowest and highest seed, the retrained mean and sd, their difference, and
+    whether the retrained mean lies between the reference's lowest and highest
+    seed (``within_range``) and within one sd of its mean (``within_1sd``).
+    Groups missing from either table are left out.
+    """
+    cols = list(group_cols)
+
+    def stats(frame):
+        return frame.groupby(cols, sort=False)[metric].agg(["mean", "std", "min", "max", "count"])
+
+    ref, new = stats(reference), stats(retrained)
+    both = ref.join(new, how="inner", lsuffix="_reference", rsuffix="_retrained")
+    out = pd.DataFrame(
+        {
+            "seeds_reference": both["count_reference"],
+            "mean_reference": both["mean_reference"],
+            "sd_reference": both["std_reference"],
+            "lowest_seed_reference": both["min_reference"],
+            "highest_seed_reference": both["max_reference"],
+            "seeds_retrained": both["count_retrained"],
+            "mean_retrained": both["mean_retrained"],
+            "sd_retrained": both["std_retrained"],
+        }
+    )
+    out["difference"] = out["mean_retrained"] - out["mean_reference"]
+    out["within_range"] = out["mean_retrained"].between(
+        out["lowest_seed_reference"], out["highest_seed_reference"]
+    )
+    out["within_1sd"] = out["difference"].abs() <= out["sd_reference"]
+    return out.reset_index()
 
 
 def aggregate_windows(
