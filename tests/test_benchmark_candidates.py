@@ -226,3 +226,17 @@ def test_matmul_peak_is_read_from_the_peak_rows():
     ]
     assert matmul_peak(rows) == 95.0
     assert matmul_peak(rows[:1]) is None
+
+
+def test_headline_states_the_projects_path_and_names_a_faster_recipe_change_apart():
+    now = candidates.TRAIN_RUNS_NOW.name
+    rows = candidates.candidate_rows(
+        {"today": 100.0, now: 310.0, "batch 64": 330.0}, "today", PEAK, FLOPS
+    )
+    headline = _markdown(rows).split("## Headline")[1].split("\n## ")[0]
+    (line,) = [x for x in headline.splitlines() if "the project's path" in x]
+    assert f"({now})" in line and "**3.1x**" in line and line.endswith("**PASS**")
+    (share,) = [x for x in headline.splitlines() if "share of the float32 matmul peak" in x]
+    assert "**155 %**" in share  # 3 x 0.2 GFLOP x 310 samples/s of 120 GFLOP/s
+    (fastest,) = [x for x in headline.splitlines() if "fastest candidate" in x]
+    assert fastest.startswith("  - fastest candidate (batch 64): 3.3x, 165 % of the peak")
