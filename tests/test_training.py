@@ -386,6 +386,36 @@ def test_other_profile_in_the_same_folder_raises(trained, features, smoke_profil
         train_model(KIND, other_lr, features, trained.run_dir, seed=0, progress=False)
 
 
+def test_the_graph_optimizer_switch_is_not_part_of_a_runs_identity(
+    trained, features, smoke_profile, monkeypatch
+):
+    """A finished smoke run (graph optimizer off) is found under the switch on, too."""
+    assert smoke_profile.train.graph_optimizer is False
+    switched = smoke_profile.replace(train=smoke_profile.train.replace(graph_optimizer=True))
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained again"))
+    again = train_model(KIND, switched, features, trained.run_dir, seed=0, progress=False)
+    assert again.history == trained.history
+
+
+def test_train_model_sets_the_graph_optimizer_of_its_profile(smoke_profile, monkeypatch, tmp_path):
+    import tensorflow as tf
+
+    switched = []
+    monkeypatch.setattr(training, "use_graph_optimizer", switched.append)
+    one_class = _fake_features([1] * 10, [1] * 10)
+    with pytest.raises(TrainingError):  # stops after the switch, at the carve-out
+        train_model(KIND, smoke_profile, one_class, tmp_path, progress=False)
+    assert switched == [False]
+    monkeypatch.undo()
+    try:
+        training.use_graph_optimizer(False)
+        assert tf.config.optimizer.get_experimental_options()["disable_meta_optimizer"]
+        training.use_graph_optimizer(True)
+        assert not tf.config.optimizer.get_experimental_options()["disable_meta_optimizer"]
+    finally:
+        training.use_graph_optimizer(smoke_profile.train.graph_optimizer)
+
+
 def test_load_trained_errors_name_the_path(tmp_path):
     with pytest.raises(TrainingError, match="best.keras: no trained model"):
         load_trained(tmp_path)

@@ -27,11 +27,14 @@ __all__ = [
     "is_finished",
     "finished_state",
     "DIAGNOSTIC_TEST_AUC",
+    "RESUMABLE_CHANGES",
 ]
 
 #: History key of the test ROC-AUC recorded after every epoch with
 #: ``train_model(diagnostic_test=...)``: a diagnostic only, never used for selection.
 DIAGNOSTIC_TEST_AUC = "diagnostic_test_roc_auc"
+#: Training settings a run may change and still resume (see :func:`resumable`).
+RESUMABLE_CHANGES = ("epochs", "graph_optimizer")
 
 
 def write_json_atomic(path: Path, payload) -> None:
@@ -164,11 +167,13 @@ def finished_state(run_dir: str | os.PathLike, profile: Profile) -> dict | None:
 
 
 def resumable(profile: dict | None) -> dict | None:
-    """A profile as JSON (tuples become lists, as on disk), less the epoch limit,
-    which a resumed run may raise."""
+    """A profile as JSON (tuples become lists, as on disk), less what may change
+    between a run and its resumption: the epoch limit, which a resumed run may
+    raise, and the graph optimizer switch (speed and last bits, not the recipe)."""
     if profile is None:
         return None
     # through Profile so that fields added since the run was stored take their defaults
     profile = json.loads(json.dumps(Profile.from_dict(profile).to_dict()))
-    profile.get("train", {}).pop("epochs", None)
+    for name in RESUMABLE_CHANGES:
+        profile.get("train", {}).pop(name, None)
     return profile

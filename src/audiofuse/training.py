@@ -64,6 +64,7 @@ __all__ = [
     "steps_per_execution",
     "build_training_state",
     "onednn_enabled",
+    "use_graph_optimizer",
     "DIAGNOSTIC_TEST_AUC",
 ]
 
@@ -126,6 +127,19 @@ def onednn_enabled() -> bool | None:
             stacklevel=2,
         )
     return enabled
+
+
+def use_graph_optimizer(enabled: bool) -> None:
+    """Turn TensorFlow's graph optimizer (grappler) on or off, for this process.
+
+    It applies to the compiled steps a model runs first from now on (see
+    ``TrainConfig.graph_optimizer`` for when each is worth it); other backends
+    have none to switch.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # a process-wide switch, never in models
+
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not enabled})
 
 
 def set_seed(seed: int) -> None:
@@ -252,6 +266,7 @@ def train_model(
     finished = is_finished(state, train_cfg)
 
     set_seed(seed)
+    use_graph_optimizer(train_cfg.graph_optimizer)
     train_set, val_set, val_ids, windowed = _split_training(features, train_cfg, seed)
     config["val_records"] = sorted(str(r) for r in val_ids)
 

@@ -62,6 +62,7 @@ def train_head(
     from ..models import classification_head
 
     training.set_seed(seed)
+    training.use_graph_optimizer(profile.train.graph_optimizer)
     fit_idx, val_idx = carve_records(np.arange(len(labels)), labels, val_fraction, seed)
     inputs = keras.Input((embeddings.shape[1],))
     head = keras.Model(inputs, classification_head(inputs, profile.model))
