@@ -85,13 +85,12 @@ def compile_for_training(
     built eagerly, as the trainer builds them (:func:`audiofuse.training.build_training_state`),
     so that a warm-up step traces what the trainer traces.
     """
-    import keras
 
-    from ..training import build_training_state
+    from ..training import AdamW, build_training_state
 
     train = profile.train
     model.compile(
-        optimizer=keras.optimizers.AdamW(
+        optimizer=AdamW(
             learning_rate=train.learning_rate, weight_decay=train.weight_decay
         ),
         loss="binary_crossentropy",

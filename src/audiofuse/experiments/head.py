@@ -67,7 +67,7 @@ def train_head(
     inputs = keras.Input((embeddings.shape[1],))
     head = keras.Model(inputs, classification_head(inputs, profile.model))
     head.compile(
-        optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4),
+        optimizer=training.AdamW(1e-3, weight_decay=1e-4),
         loss="binary_crossentropy",
         # read at call time, so a test can set it (it changes speed only)
         steps_per_execution=training.STEPS_PER_EXECUTION,
