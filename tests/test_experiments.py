@@ -117,6 +117,40 @@ def test_importing_the_experiments_loads_no_keras():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_provenance_names_the_keras_backend_without_importing_keras(tmp_path):
+    """Keras' own rule (KERAS_BACKEND, else keras.json in KERAS_HOME, else TensorFlow),
+    read without importing Keras: a table's provenance costs no ~5 s Keras import."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from audiofuse.reporting import keras_backend
+
+    assert keras_backend() == keras.backend.backend()  # loaded here: Keras' own answer
+    code = (
+        "import sys; from audiofuse.reporting import provenance; "
+        "p = provenance(data='synthetic', profile='smoke', seeds=[0]); "
+        "print(p['backend'], 'keras' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(tmp_path)
+
+    def backend(**extra) -> list[str]:
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=env | extra, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()
+
+    assert backend() == ["tensorflow", "False"]
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    assert backend() == ["jax", "False"]
+    assert backend(KERAS_BACKEND="torch") == ["torch", "False"]
+
+
 def test_importing_audiofuse_turns_onednn_on_unless_told_otherwise():
     """TensorFlow reads TF_ENABLE_ONEDNN_OPTS when it is imported; on CPUs without
     AVX512-VNNI, AVX512-BF16, AVX-VNNI or AMX its default is off, and the ``cpu``

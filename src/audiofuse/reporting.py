@@ -8,9 +8,11 @@ git commit produced it.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,7 @@ __all__ = [
     "PAPER_PASCAL",
     "PAPER_VIT_SWEEP",
     "git_commit",
+    "keras_backend",
     "provenance",
     "write_text_atomic",
     "write_table",
@@ -77,16 +80,41 @@ def git_commit(repo: str | os.PathLike | None = None) -> str:
         return "unknown"
 
 
+def keras_backend() -> str:
+    """The Keras backend of this process, without importing Keras where it is not loaded.
+
+    Keras' own rule, as its ``backend/config.py`` applies it at import:
+    ``KERAS_BACKEND``, else ``"backend"`` in ``$KERAS_HOME/keras.json`` (or
+    ``~/.keras``, ``/tmp/.keras`` where the home folder is read-only), else
+    TensorFlow. Why: a notebook that builds its tables from saved scores
+    imports no Keras otherwise, and importing it takes ~5 s on 2 cores.
+    """
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    if "KERAS_HOME" in os.environ:
+        home = Path(os.environ["KERAS_HOME"])
+    else:
+        base = Path("~").expanduser()
+        home = (base if os.access(base, os.W_OK) else Path("/tmp")) / ".keras"
+    try:
+        config = json.loads((home.expanduser() / "keras.json").read_text())
+    except (OSError, ValueError):
+        config = {}
+    backend = config.get("backend") if isinstance(config, dict) else None
+    return backend or "tensorflow"
+
+
 def provenance(*, data: str, profile: str, seeds, **extra) -> dict:
     """What produced a result: data kind, profile, seeds, commit, machine, date."""
-    import keras
-
     return {
         "data": data,
         "profile": profile,
         "seeds": ",".join(str(s) for s in seeds),
         "commit": git_commit(),
-        "backend": keras.backend.backend(),
+        "backend": keras_backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         **extra,
@@ -113,8 +141,6 @@ def read_json_object(path: str | os.PathLike) -> dict:
     ValueError
         One line naming the file when it is unreadable, not JSON, or not an object.
     """
-    import json
-
     path = Path(path)
     try:
         payload = json.loads(path.read_text())
