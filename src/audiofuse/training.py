@@ -70,7 +70,6 @@ __all__ = [
 ]
 
 
-
 @keras.saving.register_keras_serializable(package="audiofuse")
 class AdamW(keras.optimizers.AdamW):
     """Keras's AdamW, bit for bit, with the step's scalars computed once per step.
@@ -105,22 +104,21 @@ class AdamW(keras.optimizers.AdamW):
 
     def update_step(self, gradient, variable, learning_rate):
         # keras.optimizers.Adam.update_step (amsgrad off), its step size shared
-        dtype = variable.dtype
-
-        def step_size():
-            lr = keras.ops.cast(learning_rate, dtype)
-            local_step = keras.ops.cast(self.iterations + 1, dtype)
-            beta_1_power = keras.ops.power(keras.ops.cast(self.beta_1, dtype), local_step)
-            beta_2_power = keras.ops.power(keras.ops.cast(self.beta_2, dtype), local_step)
-            return lr * keras.ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-
         if self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
+        ops, dtype = keras.ops, variable.dtype
+
+        def step_size():
+            lr = ops.cast(learning_rate, dtype)
+            local_step = ops.cast(self.iterations + 1, dtype)
+            beta_1_power = ops.power(ops.cast(self.beta_1, dtype), local_step)
+            beta_2_power = ops.power(ops.cast(self.beta_2, dtype), local_step)
+            return lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+
         alpha = self._once_per_step(("step_size", dtype), step_size)
-        gradient = keras.ops.cast(gradient, dtype)
+        gradient = ops.cast(gradient, dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
-        ops = keras.ops
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
         self.assign_sub(

@@ -85,7 +85,6 @@ def compile_for_training(
     built eagerly, as the trainer builds them (:func:`audiofuse.training.build_training_state`),
     so that a warm-up step traces what the trainer traces.
     """
-
     from ..training import AdamW, build_training_state
 
     train = profile.train
