@@ -8,6 +8,7 @@ children the processes' environment and protocol.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -123,6 +124,25 @@ def test_the_trainer_now_is_a_candidate_with_the_trainers_steps_per_call_and_inp
         now.name, steps_per_execution=training.STEPS_PER_EXECUTION, autotune=False, onednn=True
     )
     assert now in candidates.CANDIDATES and now != candidates.CANDIDATES[0]
+
+
+def test_a_candidate_profile_changes_only_the_batch_and_the_dropout_it_names():
+    from audiofuse import config
+
+    cpu = config.get_profile("cpu")
+    assert candidates.candidate_profile(REFERENCE, cpu) == cpu
+    larger = candidates.candidate_profile(Candidate("b", batch_size=64), cpu)
+    assert larger == cpu.replace(train=cpu.train.replace(batch_size=64))
+    off = candidates.candidate_profile(Candidate("d", dropout=0.0), cpu)
+    assert off.model.dropout == off.model.head_dropout == 0.0
+    assert off.model.replace(dropout=0.1, head_dropout=0.3) == cpu.model
+    assert (off.features, off.train) == (cpu.features, cpu.train)
+    # the dropout ceiling is train-runs' own path with dropout off, nothing else
+    ceiling = [c for c in candidates.CANDIDATES if c.dropout is not None]
+    assert [c.dropout for c in ceiling] == [0.0]
+    assert ceiling[0] == dataclasses.replace(
+        candidates.TRAIN_RUNS_NOW, name=ceiling[0].name, dropout=0.0
+    )
 
 
 def test_candidate_env_sets_backend_and_threads_and_drops_inherited_thread_settings(

@@ -106,6 +106,11 @@ class Candidate:
         TensorFlow's oneDNN kernels on or off; None: TensorFlow's own default
         on this CPU (the old path; on only with AVX512-VNNI, AVX512-BF16,
         AVX-VNNI or AMX). ``import audiofuse`` now turns them on.
+    dropout : float or None
+        None: the profile's dropout rates; a number replaces every one of
+        them, the ViT's and the head's (a recipe change: ``0.0`` measures what
+        the dropout layers cost, whose random masks are per-step work that no
+        matmul counts).
     """
 
     name: str
@@ -119,6 +124,7 @@ class Candidate:
     steps_per_execution: int = 1
     autotune: bool = True
     onednn: bool | None = None
+    dropout: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -185,6 +191,13 @@ CANDIDATES: tuple[Candidate, ...] = (
         steps_per_execution=STEPS_PER_CALL,
         autotune=False,
         onednn=True,
+    ),
+    # so is dropout off: this row is what the recipe's dropout costs (its random masks)
+    dataclasses.replace(
+        TRAIN_RUNS_NOW,
+        name=f"{STEPS_PER_CALL} steps per call, autotuner off, oneDNN on, dropout off,"
+        " 2 single-threaded runs at once",
+        dropout=0.0,
     ),
 )
 
@@ -258,6 +271,17 @@ def _fit_data(candidate: Candidate, profile, kind: str, rows: int, n_outputs: in
     }
 
 
+def candidate_profile(candidate: Candidate, profile):
+    """``profile`` as ``candidate`` trains it: its batch size and dropout rates."""
+    profile = profile.replace(
+        train=profile.train.replace(batch_size=candidate.batch_size or profile.train.batch_size)
+    )
+    if candidate.dropout is None:
+        return profile
+    rate = candidate.dropout
+    return profile.replace(model=profile.model.replace(dropout=rate, head_dropout=rate))
+
+
 def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> None:
     """Child body of a candidate (:data:`CANDIDATE_VARIABLE`), in a fresh interpreter.
 
@@ -281,8 +305,9 @@ def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> N
     import keras
 
     from .. import config as _config
+    from ..models import build_model
     from ..training import set_seed
-    from .sections import build_untrained, compile_for_training
+    from .sections import compile_for_training
 
     if keras.backend.backend() != candidate.backend:
         raise RuntimeError(f"backend {keras.backend.backend()}, not {candidate.backend}")
@@ -292,12 +317,9 @@ def candidate_worker(profile_name: str, kind: str, warmup: int, steps: int) -> N
         set_seed(0)
     elif candidate.backend == "tensorflow":
         keras.utils.set_random_seed(0)
-    profile = _config.get_profile(profile_name)
-    batch = candidate.batch_size or profile.train.batch_size
-    profile = dataclasses.replace(
-        profile, train=dataclasses.replace(profile.train, batch_size=batch)
-    )
-    _, model = build_untrained(profile_name, kind)
+    profile = candidate_profile(candidate, _config.get_profile(profile_name))
+    batch = profile.train.batch_size
+    model = build_model(kind, profile.features, profile.model)
     compile_for_training(
         model,
         profile,
