@@ -117,15 +117,18 @@ tables: setup
 	  results/$(DATA_KIND)/$(PROFILE)/scores runs/$(DATA_KIND)/$(PROFILE)
 	$(MAKE) reproduce TRAIN=False PROFILE="$(PROFILE)" DATA_DIR="$(DATA_DIR)" SEEDS="$(SEEDS)"
 
-# Two pytest workers (pytest-xdist, one test file each at a time): the notebooks run as
-# two chains (tests/test_notebooks*.py) beside the rest of the suite, so both cores stay
-# busy (one process left one of them idle).
-TEST_WORKERS ?= 2
+# Three pytest workers (pytest-xdist, one test file each at a time): the two notebook
+# chains (tests/test_notebooks*.py) start first, in two of them, and the rest of the
+# suite runs beside them; a notebook's kernel and its waiting worker are two processes,
+# so three workers keep both cores busy. The files' order is conftest.py's
+# (--no-loadscope-reorder: xdist would put the chains, few tests each, last).
+TEST_WORKERS ?= 3
+PYTEST_XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST)
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests scripts

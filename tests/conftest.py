@@ -15,6 +15,26 @@ import audiofuse  # noqa: E402, F401
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+# The notebook chains first, the longest first: each runs its notebooks in order in
+# one worker (--dist loadfile), ~5-6 min. Started last, they ended the suite alone
+# with the other cores idle. `make test` passes --no-loadscope-reorder, so that xdist
+# keeps this order instead of sorting the files by their number of tests. Then the
+# other files with slow tests, then the rest, each file's tests in their own order.
+LONGEST_FILES_FIRST = ("test_notebooks_beyond.py", "test_notebooks.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the test files for the workers: see :data:`LONGEST_FILES_FIRST`."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item) -> int:
+        if item.path.name in LONGEST_FILES_FIRST:
+            return LONGEST_FILES_FIRST.index(item.path.name)
+        return len(LONGEST_FILES_FIRST) + (item.path not in slow_files)
+
+    items.sort(key=rank)  # stable: the files' own order, and their tests', stay
+
+
 def _real_data_candidates() -> list[Path]:
     """Where the real data may be, in order of precedence."""
     candidates = []

@@ -53,7 +53,8 @@ def test_committed_notebooks_match_what_build_notebooks_generates(tmp_path, monk
 
 # 07 and 08 train every run they need, so they run as a chain of their own in
 # test_notebooks_beyond.py: `make test` (pytest-xdist, --dist loadfile) runs the
-# two files in two workers, each in its own workspace, beside the rest of the suite.
+# two files in two workers, each in its own workspace, beside the rest of the suite
+# (both start first: see LONGEST_FILES_FIRST in conftest.py).
 CHAIN = [nb for nb in NOTEBOOKS if nb.stem not in ("07_balance_ablation", "08_plus")]
 
 
