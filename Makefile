@@ -119,8 +119,8 @@ tables: setup
 
 # Three pytest workers (pytest-xdist, one test file each at a time): the two notebook
 # chains (tests/test_notebooks*.py) start first, in two of them, and the rest of the
-# suite runs beside them; a notebook's kernel and its waiting worker are two processes,
-# so three workers keep both cores busy. The files' order is conftest.py's
+# suite runs beside them. Two workers kept ~1.4 of the 2 cores busy (tracing is
+# single-threaded Python), three ~1.7, four were slower. The files' order is conftest.py's
 # (--no-loadscope-reorder: xdist would put the chains, few tests each, last).
 TEST_WORKERS ?= 3
 PYTEST_XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
