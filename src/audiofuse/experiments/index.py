@@ -389,21 +389,23 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
     if headline is not None:
         parts.append("## Does AudioFuse reproduce?\n")
         parts.append(verdict_markdown(headline, figure_root=root) + "\n")
-        if (root / "discussion.md").exists():
-            parts.append(
-                "Where and why our numbers differ from the paper's: the discussion at the end.\n"
-            )
-    if folders:
-        contents = [
-            f"- [{f.parent.name} data, `{f.name}` profile](#{_anchor(f'{f.parent.name} data, `{f.name}` profile')})"
-            for f in folders
-        ]
+    discussion = root / "discussion.md"
+    discussion_title = _title(discussion.read_text()) if discussion.exists() else ""
+    if headline is not None and discussion_title:
+        parts.append(
+            "Where and why our numbers differ from the paper's: "
+            f"[the discussion](#{_anchor(discussion_title)}) after the tables.\n"
+        )
+    sections = [f"{f.parent.name} data, `{f.name}` profile" for f in folders]
+    contents = [f"- [{s}](#{_anchor(s)})" for s in sections]
+    if discussion_title:
+        contents.append(f"- [{discussion_title}](#{_anchor(discussion_title)})")
+    if contents:
         parts.append("## Contents\n\n" + "\n".join(contents) + "\n")
     for folder in folders:
         parts.append(f"## {folder.parent.name} data, `{folder.name}` profile\n")
         parts.extend(_section(folder, root))
-    discussion = root / "discussion.md"
-    if discussion.exists():
+    if discussion_title:
         parts.append(discussion.read_text().rstrip() + "\n")
     index = reporting.write_text_atomic(root / "README.md", "\n".join(parts))
     project_readme = root.parent / "README.md"
