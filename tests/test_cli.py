@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import cli
+from audiofuse.cli import main as cli
 from audiofuse.config import Profile
 from audiofuse.data import index_pascal, index_physionet, physionet_split
 from audiofuse.features import extract_features, window_starts
-from audiofuse.predict import PredictError, Predictor
+from audiofuse.predict.predictor import PredictError, Predictor
 
 SUBCOMMANDS = [
     [],

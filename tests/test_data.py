@@ -391,7 +391,7 @@ def test_index_without_validation_folder_says_so(tmp_path):
 
 
 def test_cli_empty_reference_is_one_line_and_nonzero(tmp_path, capsys):
-    from audiofuse.cli import main
+    from audiofuse.cli.main import main
 
     root = _write_physionet(tmp_path / "p", {"a0001": 1, "a0002": -1}, test=("a0002",))
     (root / "validation" / "REFERENCE.csv").write_text("")

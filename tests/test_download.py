@@ -433,7 +433,7 @@ def test_download_of_an_oversized_archive_is_refused(server, physionet, tmp_path
 
 
 def test_download_help_says_exactly_what_is_verified(capsys):
-    from audiofuse.cli import main
+    from audiofuse.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["data", "download", "--help"])

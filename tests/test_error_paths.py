@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse.cli import main
-from audiofuse.resources import default_model
+from audiofuse.cli.main import main
+from audiofuse.predict.resources import default_model
 from audiofuse.training import TrainingError, load_trained
 
 

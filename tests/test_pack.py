@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from audiofuse.cli import main
+from audiofuse.cli.main import main
 from audiofuse.data import index_pascal, index_physionet, read_audio
 from audiofuse.features import load_recording, recording_features
 from audiofuse.pack import MANIFEST, kept_samples, pack_datasets

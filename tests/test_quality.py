@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from audiofuse.data import read_audio
-from audiofuse.quality import assess, declared_wav_frames
+from audiofuse.predict.quality import assess, declared_wav_frames
 from audiofuse.synthetic import synthesize_pcg
 
 RATE = 2000

@@ -11,7 +11,7 @@ available, else the synthetic set, then labelled SYNTHETIC):
 2. ``training``: ``train_on_batch`` throughput for every model kind and
    profile (random inputs; weights and data do not change the cost);
 3. ``inference``: latency per 5 s recording (batch 1 and batched), a whole
-   60 s recording through :class:`audiofuse.predict.Predictor`, and one 5 s
+   60 s recording through :class:`audiofuse.predict.predictor.Predictor`, and one 5 s
    recording on ONE CPU core (a fresh interpreter under ``taskset -c 0``);
 4. ``memory``: peak resident memory of each measurement;
 5. ``scaling``: cost against recording length and dataset size;

@@ -188,7 +188,7 @@ def predict_cold_start_new(inputs: BenchInputs) -> float:
     """``audiofuse predict FILE --format json`` with the default model: start to answer.
 
     The default model folder (``models/audiofuse-plus``) holds ``model.onnx``,
-    so :meth:`audiofuse.predict.Predictor.load` runs it with onnxruntime and
+    so :meth:`audiofuse.predict.predictor.Predictor.load` runs it with onnxruntime and
     the process never imports TensorFlow or Keras. The recording is the first
     sampled one, tiled or cut to 30 s and written as a WAV.
 
@@ -214,7 +214,7 @@ def predict_cold_start_old(inputs: BenchInputs) -> float:
     float
         Median wall seconds of a fresh ``python -m audiofuse.cli`` process.
     """
-    from ..resources import default_model
+    from audiofuse.predict.resources import default_model
 
     with tempfile.TemporaryDirectory(prefix="audiofuse-bench-model-") as tmp:
         keras_only = Path(tmp) / default_model().name
@@ -264,7 +264,7 @@ def index_cold_start_old(inputs: BenchInputs) -> float:
         Median wall seconds of ``python -c "import tensorflow, keras; ... main(argv)"``.
     """
     code = (
-        "import sys; import tensorflow, keras; from audiofuse.cli import main; "
+        "import sys; import tensorflow, keras; from audiofuse.cli.main import main; "
         "raise SystemExit(main(sys.argv[1:]))"
     )
     args = ["-c", code, *_index_argv(inputs)]
@@ -279,7 +279,7 @@ def index_cold_start_old(inputs: BenchInputs) -> float:
 _PEAK_CHILD = """
 import json, resource, sys
 import numpy as np
-from audiofuse import predict
+from audiofuse.predict import predictor as predict
 model, samples, window_batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if window_batch:
     predict.WINDOW_BATCH = window_batch
@@ -295,9 +295,10 @@ print(json.dumps({"peak_mib": peak, "windows": result["windows"]}))
 
 def _predict_peak(inputs: BenchInputs, window_batch: int) -> float:
     """Peak RSS (MiB) of a fresh interpreter scoring the long recording with ONNX."""
+    from audiofuse.predict.resources import default_model
+
     from ..config import Profile
     from ..reporting import read_json_object
-    from ..resources import default_model
 
     model = default_model()
     rate = Profile.from_dict(read_json_object(model / "config.json")["profile"]).features.sample_rate

@@ -56,7 +56,7 @@ def build_untrained(profile_name: str, kind: str):
 
 def _measure_inference(model, profile, kind: str, batch: int, repeats: int) -> dict:
     """Batch-1 and batched latency per 5 s recording, and a whole 60 s recording."""
-    from ..predict import Predictor
+    from audiofuse.predict.predictor import Predictor
 
     one, many = (random_inputs(kind, profile.features, b) for b in (1, batch))
     model.predict_on_batch(one)
@@ -193,8 +193,9 @@ def _repeats(settings: BenchSettings, profile: str) -> int:
 
 def length_worker(profile_name: str, lengths: Sequence[float], repeats: int) -> dict:
     """Features and features + fusion model for recordings of each length."""
+    from audiofuse.predict.predictor import Predictor
+
     from ..features import recording_features
-    from ..predict import Predictor
 
     profile, model = build_untrained(profile_name, "fusion")
     predictor = Predictor(model, profile, "fusion")

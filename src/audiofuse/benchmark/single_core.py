@@ -29,8 +29,9 @@ def single_core_latency(profile_name: str, kind: str, repeats: int) -> dict:
     ``TF_NUM_INTRAOP_THREADS=1`` (see :func:`bench_single_core`); start-up,
     model building and one warm-up call are excluded from the timing.
     """
+    from audiofuse.predict.predictor import Predictor
+
     from ..features import recording_features
-    from ..predict import Predictor
 
     t0 = time.perf_counter()
     profile, model = build_untrained(profile_name, kind)

@@ -44,8 +44,9 @@ def export_model(
     ``config.json`` and given those weights (a ``.weights.h5`` of its best
     epoch, e.g. all that came back from a GPU machine with a narrow pipe).
     """
+    from audiofuse.predict.predictor import write_model_card
+
     from ..checkpoint import save_model_atomic
-    from ..predict import write_model_card
 
     run = ctx.run(spec, seed)
     run_dir = run.path

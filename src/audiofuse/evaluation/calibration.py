@@ -11,11 +11,7 @@ PhysioNet's test list. The test records are never used to fit anything.
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "apply_platt",
@@ -23,8 +19,7 @@ __all__ = [
     "brier_score",
     "expected_calibration_error",
     "fit_platt",
-    "calibrate_model",
-    "score_records",
+    "calibration_metrics",
 ]
 
 _EPS = 1e-6
@@ -113,17 +108,8 @@ def balanced_threshold(p, labels, weights=None) -> float:
     return best
 
 
-def score_records(predictor, table: pd.DataFrame) -> pd.DataFrame:
-    """Raw full-recording P(abnormal) (before calibration) for every row of ``table``."""
-    rows = []
-    for row in table.itertuples(index=False):
-        result = predictor.predict_file(row.path, calibrated=False)
-        rows.append({"record": row.record, "subset": row.subset, "label": int(row.label),
-                     "score": result["p_abnormal_raw"], "quality": result["quality"]})
-    return pd.DataFrame(rows)
-
-
-def _metrics(p, labels, threshold, weights=None) -> dict:
+def calibration_metrics(p, labels, threshold, weights=None) -> dict:
+    """ROC-AUC, Brier score, ECE, sensitivity and specificity of ``p`` at ``threshold``."""
     from sklearn.metrics import roc_auc_score
 
     y = np.asarray(labels)
@@ -135,58 +121,3 @@ def _metrics(p, labels, threshold, weights=None) -> dict:
         "sensitivity": round(float(called[y == 1].mean()), 4),
         "specificity": round(float((~called[y == 0]).mean()), 4),
     }
-
-
-def calibrate_model(folder: str | Path, physionet_root: str | Path) -> dict:
-    """Fit Platt scaling and the balanced threshold on the model's carve-out.
-
-    Scores the ``val_records`` named in ``folder/config.json`` (real training
-    records), fits there under the subset balance, stores ``calibration`` and
-    the new ``threshold`` in ``config.json``, and only then scores the test
-    records to report (never to fit).
-
-    Returns
-    -------
-    dict
-        The stored calibration and the before/after metrics on both sets.
-    """
-    from .data import index_physionet, physionet_split
-    from .predict import Predictor, write_model_card
-    from .reporting import read_json_object
-    from .splits import record_weights
-
-    folder = Path(folder)
-    predictor = Predictor.load(folder)  # first: it gives the one-line errors for a bad folder
-    config = read_json_object(folder / "config.json")
-    train, test = physionet_split(index_physionet(physionet_root, probe=False))
-    val = train[train["record"].isin(set(config["val_records"]))]
-    val_scores = score_records(predictor, val)
-    weights = record_weights(val_scores, "subset")
-    a, b = fit_platt(val_scores["score"], val_scores["label"], weights)
-    val_p = apply_platt(val_scores["score"], a, b)
-    threshold = balanced_threshold(val_p, val_scores["label"], weights)
-    test_scores = score_records(predictor, test)
-    test_p = apply_platt(test_scores["score"], a, b)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    calibration = {
-        "method": "platt", "a": round(a, 6), "b": round(b, 6),
-        "fitted_on": f"validation carve-out, {len(val_scores)} real training records, "
-        "classes balanced within each subset",
-        "threshold_rule": "Se = Sp on the carve-out, classes balanced within each subset",
-        "threshold_uncalibrated": config.get("threshold"), "commit": commit,
-    }
-    report = {
-        "calibration": calibration, "threshold": round(threshold, 6),
-        "carveout_raw": _metrics(val_scores["score"], val_scores["label"],
-                                 config.get("threshold", 0.5), weights),
-        "carveout_calibrated": _metrics(val_p, val_scores["label"], threshold, weights),
-        "test_raw": _metrics(test_scores["score"], test_scores["label"],
-                             config.get("threshold", 0.5)),
-        "test_calibrated": _metrics(test_p, test_scores["label"], threshold),
-        "test_unsure": int((test_scores["quality"] != "ok").sum()),
-    }
-    write_model_card(folder, {"calibration": calibration, "threshold": round(threshold, 6),
-                              "calibration_report": {k: v for k, v in report.items()
-                                                     if k not in ("calibration", "threshold")}})
-    return report

@@ -1,6 +1,6 @@
 """Calibration report of the signal-quality gate on a PhysioNet 2016 tree.
 
-``audiofuse quality ROOT`` runs :func:`audiofuse.quality.assess` on every
+``audiofuse quality ROOT`` runs :func:`audiofuse.predict.quality.assess` on every
 record (a process pool) and writes ``results/quality_gate.csv`` (one row per
 record) and ``results/quality_gate.md`` (pass fraction per subset, plus
 synthetic noise, silence and clicks, which must fail).
@@ -21,7 +21,7 @@ __all__ = ["gate_table", "synthetic_failures", "write_report"]
 
 
 def _assess_file(path: str) -> dict:
-    from .data import AudioError, read_audio
+    from audiofuse.data import AudioError, read_audio
 
     row = {"subset": Path(path).parent.name, "record": Path(path).stem}
     try:
@@ -67,7 +67,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 def write_report(root: str | Path, out: str | Path, workers: int = 2) -> pd.DataFrame:
     """Write ``quality_gate.csv`` and ``quality_gate.md`` into ``out``."""
-    from .reporting import write_text_atomic
+    from audiofuse.reporting import write_text_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

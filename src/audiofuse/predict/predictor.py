@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Profile
-from .data import AudioError, iter_audio_blocks
-from .reporting import read_json_object
+from audiofuse.config import Profile
+from audiofuse.data import AudioError, iter_audio_blocks
+from audiofuse.reporting import read_json_object
 
 __all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
 
@@ -115,7 +115,7 @@ class Predictor:
         window score is mapped through it; the threshold is on that scale.
         ``p_abnormal_raw`` is always the uncalibrated mean.
         """
-        from .features import clip_features, fix_length, window_starts
+        from audiofuse.features import clip_features, fix_length, window_starts
 
         cfg = self.profile.features
         starts = window_starts(len(samples), cfg) if full_recording else np.array([0])
@@ -138,7 +138,7 @@ class Predictor:
         raw = float(window_scores.mean())
         p = raw
         if calibrated and self.calibration:
-            from .calibration import apply_platt
+            from audiofuse.evaluation.calibration import apply_platt
 
             c = self.calibration
             p = float(apply_platt(raw, c["a"], c["b"]))
@@ -165,7 +165,7 @@ class Predictor:
         """Score one audio file; :class:`PredictError` names the file on failure.
 
         With ``plot_dir``, also write ``plot_dir/<file stem>.png`` (see
-        :func:`audiofuse.predict_plots.plot_prediction`).
+        :func:`audiofuse.predict.plot.plot_prediction`).
         """
         t0 = time.perf_counter()
         cfg = self.profile.features
@@ -192,7 +192,7 @@ class Predictor:
             "seconds": round(time.perf_counter() - t0, 4),
         }
         if plot_dir is not None:
-            from .predict_plots import plot_prediction
+            from audiofuse.predict.plot import plot_prediction
 
             png = Path(plot_dir) / f"{Path(path).stem}.png"
             result["plot"] = str(plot_prediction(samples, cfg.sample_rate, result, png))
@@ -206,7 +206,7 @@ class Predictor:
 
 
 def _load_keras(folder: Path):
-    from .training import TrainingError, load_trained
+    from audiofuse.training import TrainingError, load_trained
 
     try:
         model, config = load_trained(folder)
@@ -217,7 +217,7 @@ def _load_keras(folder: Path):
 
 
 def _load_onnx(folder: Path, onnx_path: Path):
-    from .runtime import OnnxModel
+    from audiofuse.predict.onnx import OnnxModel
 
     try:
         config = read_json_object(folder / "config.json")
@@ -244,7 +244,7 @@ def _read_at_rate(path, cfg, full_recording: bool) -> tuple[np.ndarray, tuple[in
     samples : np.ndarray
         All of the recording, or its first clip only (``full_recording`` False).
     native : (frames, rate, clipped fraction)
-        For :func:`audiofuse.quality.assess`.
+        For :func:`audiofuse.predict.quality.assess`.
     """
     limit = None if full_recording else cfg.clip_seconds + 0.05
 
@@ -299,7 +299,7 @@ class _Resampler:
         self.pending.append(block)
         if not last:
             return np.zeros(0, np.float32)
-        from .data import resample
+        from audiofuse.data import resample
 
         return resample(
             np.concatenate(self.pending), self.rate, self.cfg.sample_rate, self.cfg.resample_type
@@ -308,7 +308,7 @@ class _Resampler:
 
 def write_model_card(folder: str | os.PathLike, payload: dict) -> None:
     """Merge ``payload`` (threshold, metrics, provenance) into ``config.json``."""
-    from .reporting import write_text_atomic
+    from audiofuse.reporting import write_text_atomic
 
     path = Path(folder) / "config.json"
     config = read_json_object(path) if path.exists() else {}

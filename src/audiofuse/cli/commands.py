@@ -1,7 +1,7 @@
 """What each ``audiofuse`` subcommand does, one function per command.
 
 Each takes the parsed arguments and returns the exit code; the parser that
-routes to them is :func:`audiofuse.cli.build_parser`. Heavy imports
+routes to them is :func:`audiofuse.cli.main.build_parser`. Heavy imports
 (TensorFlow, Keras, librosa) happen inside the functions, so that a command
 loads only what it needs.
 """
@@ -44,8 +44,8 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> int:
 
 
 def data_download(args) -> int:
-    from .config import data_dir
-    from .download import DownloadError, download_dataset
+    from audiofuse.config import data_dir
+    from audiofuse.download import DownloadError, download_dataset
 
     try:
         path = download_dataset(
@@ -58,8 +58,8 @@ def data_download(args) -> int:
 
 
 def data_synthetic(args) -> int:
-    from .config import synthetic_dir
-    from .synthetic import make_synthetic_datasets
+    from audiofuse.config import synthetic_dir
+    from audiofuse.synthetic import make_synthetic_datasets
 
     out = synthetic_dir(args.out)
     paths = make_synthetic_datasets(out, size=args.size, seed=args.seed)
@@ -68,7 +68,7 @@ def data_synthetic(args) -> int:
 
 
 def data_index(args) -> int:
-    from .data import index_pascal, index_physionet
+    from audiofuse.data import index_pascal, index_physionet
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -87,8 +87,8 @@ def data_index(args) -> int:
 
 
 def data_pack(args) -> int:
-    from .config import get_profile
-    from .pack import pack_datasets
+    from audiofuse.config import get_profile
+    from audiofuse.pack import pack_datasets
 
     source = Path(args.data_dir) if args.data_dir else None
     if source is None or not source.is_dir():
@@ -112,8 +112,8 @@ def data_pack(args) -> int:
 
 
 def features(args) -> int:
-    from .config import experiment_data_dir
-    from .experiments import physionet_data, setup
+    from audiofuse.config import experiment_data_dir
+    from audiofuse.experiments import physionet_data, setup
 
     ctx = setup(profile=args.profile, data_dir=experiment_data_dir(args.data_dir))
     train, test = physionet_data(ctx, windows=args.windows)
@@ -128,8 +128,8 @@ def features(args) -> int:
 
 
 def train(args) -> int:
-    from . import experiments
-    from .config import experiment_data_dir
+    from audiofuse import experiments
+    from audiofuse.config import experiment_data_dir
 
     ctx = experiments.setup(
         profile=args.profile,
@@ -149,8 +149,8 @@ def train(args) -> int:
 
 
 def train_runs(args) -> int:
-    from . import experiments
-    from .config import experiment_data_dir
+    from audiofuse import experiments
+    from audiofuse.config import experiment_data_dir
 
     summary = experiments.train_runs(
         {
@@ -174,9 +174,9 @@ def train_runs(args) -> int:
 
 def evaluate(args) -> int:
     """Score a trained model on the PhysioNet test split (threshold from its validation)."""
-    from . import evaluation, experiments
-    from .config import Profile, experiment_data_dir
-    from .training import TrainingError, load_trained
+    from audiofuse import evaluation, experiments
+    from audiofuse.config import Profile, experiment_data_dir
+    from audiofuse.training import TrainingError, load_trained
 
     try:
         model, config = load_trained(args.model)
@@ -213,7 +213,7 @@ def evaluate(args) -> int:
 
 
 def predict(args) -> int:
-    from .predict import PredictError, Predictor
+    from audiofuse.predict.predictor import PredictError, Predictor
 
     try:
         predictor = Predictor.load(args.model)
@@ -246,7 +246,7 @@ def predict(args) -> int:
 
 
 def export(args) -> int:
-    from .runtime import export_onnx
+    from audiofuse.predict.onnx import export_onnx
 
     if not (Path(args.model) / "best.keras").exists():
         return fail(f"{args.model}: no best.keras to export")
@@ -255,7 +255,7 @@ def export(args) -> int:
 
 
 def calibrate(args) -> int:
-    from .calibration import calibrate_model
+    from audiofuse.predict.calibrate import calibrate_model
 
     root = Path(args.physionet)
     if not (root / "validation").is_dir():
@@ -266,7 +266,7 @@ def calibrate(args) -> int:
 
 
 def quality(args) -> int:
-    from .quality_gate import write_report
+    from audiofuse.predict.quality_report import write_report
 
     root = Path(args.root)
     if not root.is_dir():
@@ -277,7 +277,7 @@ def quality(args) -> int:
 
 
 def bench(args) -> int:
-    from .benchmark import main as bench_main
+    from audiofuse.benchmark import main as bench_main
 
     return bench_main(args)
 

@@ -14,9 +14,10 @@ import argparse
 import os
 import sys
 
+from audiofuse.config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
+from audiofuse.predict.resources import default_model
+
 from . import commands
-from .config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
-from .resources import default_model
 
 __all__ = ["main", "build_parser"]
 
@@ -235,9 +236,15 @@ def _add_quality_command(subparsers) -> None:
 def _add_bench_command(subparsers) -> None:
     """``bench``: speed and cost measurements."""
     bench = subparsers.add_parser(
-        "bench", help="measure speed and cost (writes results/benchmark.*)"
+        "bench",
+        help="measure features, training, inference, memory and the demo against their "
+        "goals (writes results/benchmark.*; docs/performance.md reads them)",
     )
-    bench.add_argument("--quick", action="store_true", help="small synthetic variant (tests)")
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="synthetic data, the smoke profile and small sizes: about a minute (tests)",
+    )
     _add_data_dir(bench)
     bench.add_argument("--out", default=None, help="output folder (default: results/)")
     bench.set_defaults(func=commands.bench)
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="AudioFuse: heart-sound classification by ViT-spectrogram + "
         "1-D CNN-waveform late fusion.",
     )
-    from .resources import package_version
+    from audiofuse.predict.resources import package_version
 
     parser.add_argument("--version", action="version", version=f"audiofuse {package_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["DEFAULT_MODEL_NAME", "default_model", "models_root", "package_version"]
 
 DEFAULT_MODEL_NAME = "audiofuse-plus"
-_CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "models"
+_CHECKOUT_MODELS = Path(__file__).resolve().parents[3] / "models"
 
 
 def models_root() -> Path:
@@ -50,6 +50,6 @@ def package_version() -> str:
     try:
         return importlib.metadata.version("audiofuse")
     except importlib.metadata.PackageNotFoundError:
-        from . import __version__
+        from audiofuse import __version__
 
         return __version__
