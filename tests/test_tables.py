@@ -487,3 +487,21 @@ def test_authors_optimisation_runs_apart_and_sits_beside_ours(ctx, capsys):
         s.name for s in ex.PAPER_MODELS + ex.AUTHORS_OPTIMISATION
     ]
     assert "ReduceLROnPlateau" in (ctx.results / "optimisation_ablation.md").read_text()
+
+
+def test_a_table_rebuilt_with_the_same_numbers_keeps_its_files_and_provenance(tmp_path):
+    """`make tables` at a new commit: unchanged tables stay byte for byte (a clean checkout);
+    a changed row or note rewrites both files with the new provenance."""
+    table = pd.DataFrame({"model": ["AudioFuse"], "ROC-AUC": [0.81]})
+    first = {"data": "real", "profile": "cpu", "commit": "aaaaaaa", "date": "2026-01-01"}
+    later = first | {"commit": "bbbbbbb", "date": "2026-02-02"}
+    csv, md = reporting.write_table(table, tmp_path, "t", title="T", prov=first, notes="n")
+    written = csv.read_text(), md.read_text()
+    reporting.write_table(table, tmp_path, "t", title="T", prov=later, notes="n")
+    assert (csv.read_text(), md.read_text()) == written
+    reporting.write_table(table, tmp_path, "t", title="T", prov=later, notes="other")
+    assert "bbbbbbb" in csv.read_text() and "bbbbbbb" in md.read_text()
+    changed = table.assign(**{"ROC-AUC": [0.82]})
+    reporting.write_table(changed, tmp_path, "t", title="T", prov=first, notes="other")
+    assert "aaaaaaa" in md.read_text() and "0.8200" in md.read_text()
+    assert "aaaaaaa" in csv.read_text() and "0.82" in csv.read_text()
