@@ -41,7 +41,7 @@ help:
 	@echo "                (TRAIN=False: tables from runs trained elsewhere, e.g. on a GPU)"
 	@echo "make tables     every table/figure/README block from the committed per-run scores"
 	@echo "                (results/<data>/<profile>/scores/): PROFILE=... DATA_DIR=..., no training"
-	@echo "make bench      speed/cost benchmark -> results/benchmark.md"
+	@echo "make bench      speed, memory and demo time against their goals -> results/benchmark.md"
 	@echo "make lint       ruff"
 	@echo "make clean      remove generated files (never committed results)"
 

@@ -36,7 +36,7 @@ def run_benchmark(
     out : str or Path, optional
         Output folder (default: the repository's ``results/``).
     quick : bool
-        Synthetic data, the ``smoke`` profile and small sizes: about a minute.
+        Synthetic data, the ``smoke`` profile and small sizes (the test suite's variant).
     synthetic_dir : str or Path, optional
         Where the synthetic set is written when it is used (default:
         :func:`audiofuse.config.synthetic_dir`; never the data folder).
