@@ -69,7 +69,9 @@ data: setup
 	$(BIN)/audiofuse data download physionet2016
 	$(BIN)/audiofuse data download pascal
 
-# The demo records its wall time (the venv's build included, on a fresh clone) in
+# The demo writes everything under results/synthetic/, which git ignores (synthetic
+# results are never committed: their last bits depend on the CPU), so a checkout stays
+# clean. It records its wall time (the venv's build included, on a fresh clone) in
 # results/synthetic/smoke/demo_runs.json, which `make bench` reports: DEMO_CLOCK holds
 # its start and whether the venv was still to build, written before setup runs.
 DEMO_CLOCK := .demo_clock
@@ -139,9 +141,9 @@ bench: setup
 notebooks: setup
 	$(BIN)/python scripts/build_notebooks.py
 
-# Generated files only: committed results (tracked by git) always stay. Untracked
-# files under results/synthetic/ (a fresh `make demo`) go; tracked ones are kept.
+# Generated files only: committed results (tracked by git) always stay. The synthetic
+# results of `make demo` and the executed notebooks (both ignored by git) go.
 clean:
 	rm -rf runs data/synthetic build .pytest_cache .ruff_cache src/*.egg-info $(DEMO_CLOCK)
-	-git clean -fdq -- results/synthetic
+	rm -rf results/synthetic results/*/*/notebooks
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -106,7 +106,7 @@ def test_headline_verdict_follows_the_numbers(tmp_path):
     _real_results(tmp_path, fusion="0.850 ± 0.010", ci="[0.820, 0.880]", balanced_seeds="3")
     from audiofuse.experiments.index import read_headline, verdict_markdown
 
-    text = verdict_markdown(read_headline(tmp_path))
+    text = " ".join(verdict_markdown(read_headline(tmp_path)).split())  # wrapped lines
     assert "**Yes, within our uncertainty.**" in text and "inside the 95 % bootstrap CI" in text
     assert "0.854 (3 seeds)" in text and "so far" not in text
 

@@ -13,6 +13,7 @@ import io
 import itertools
 import os
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,6 +246,11 @@ def _verdict_sentences(lead: ProfileHeadline) -> list[str]:
     return sentences
 
 
+def _wrap(paragraph: str) -> str:
+    """A paragraph in lines of at most 90 characters, so that the raw Markdown reads too."""
+    return textwrap.fill(paragraph, width=90, break_long_words=False, break_on_hyphens=False)
+
+
 def verdict_markdown(
     headline: Headline, link_root: str = "", figure_root: Path | None = None
 ) -> str:
@@ -260,7 +266,7 @@ def verdict_markdown(
     figure_root
         The results folder, to make the figure's path relative to it.
     """
-    lines = [" ".join(_verdict_sentences(headline.lead)), ""]
+    lines = [_wrap(" ".join(_verdict_sentences(headline.lead))), ""]
     profiles = headline.profiles
     header = "| test ROC-AUC, first 5 s | " + " | ".join(f"`{h.profile}` profile" for h in profiles)
     lines += [header + " |", "|---" * (len(profiles) + 1) + "|"]
@@ -288,9 +294,11 @@ def verdict_markdown(
     )
     lines += [
         "",
-        "Mean ± sd over seeds on PhysioNet 2016's official test list; every model chooses its "
-        "epoch and threshold on a carve-out of the training records, never on the test list"
-        + (f". Profiles: {described}." if described else "."),
+        _wrap(
+            "Mean ± sd over seeds on PhysioNet 2016's official test list; every model chooses "
+            "its epoch and threshold on a carve-out of the training records, never on the test "
+            "list" + (f". Profiles: {described}." if described else ".")
+        ),
     ]
     if headline.figure is not None:
         figure = headline.figure
