@@ -110,7 +110,8 @@ reproduce: setup
 	  --workers $(NOTEBOOK_WORKERS) --parameters '$(NOTEBOOK_PARAMETERS)'
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores
-	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"
+	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; executed notebooks: $(EXECUTED)/ ;" \
+	  "index: results/$(if $(filter synthetic,$(DATA_KIND)),synthetic/,)README.md"
 
 # Every table, figure and README block from the committed per-run scores
 # (results/<data>/<profile>/scores/): no training, no model weights.

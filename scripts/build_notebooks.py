@@ -212,7 +212,8 @@ NOTEBOOKS = {
     ),
     "09_results": (
         "Results: every table and figure",
-        "Gathers the tables written by notebooks 01-08 into `results/README.md`.",
+        "Gathers the tables written by notebooks 01-08 into `results/README.md` (real data) "
+        "or `results/synthetic/README.md` (synthetic data, never committed).",
         [
             "readme = ex.write_results_index(ctx)\ndisplay(Markdown(readme.read_text()))",
         ],
