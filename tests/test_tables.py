@@ -325,6 +325,7 @@ def test_a_table_without_runs_says_so_in_one_line_and_writes_nothing(ctx, capsys
             "profile); no table written"
         ]
     assert not ctx.results.exists() or not any(ctx.results.rglob("*"))
+    assert ex.figures(ctx, "roc_main_comparison_first_5s.png") == []  # the notebook shows none
 
 
 def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):

@@ -15,6 +15,7 @@ __all__ = [
     "trained_by",
     "with_figures",
     "no_runs",
+    "figures",
     "publish",
 ]
 
@@ -66,6 +67,15 @@ def no_runs(ctx, name: str) -> pd.DataFrame:
         f"{ctx.profile.name} profile); no table written"
     )
     return with_figures(pd.DataFrame(), [])
+
+
+def figures(ctx, *names: str) -> list[Path]:
+    """The figures ``names`` in ``ctx.results/figures/`` that exist, for a notebook to show.
+
+    A table without runs (:func:`no_runs`) writes no figure, so its notebook
+    shows nothing instead of failing on a missing file.
+    """
+    return [p for p in (ctx.results / "figures" / name for name in names) if p.exists()]
 
 
 def publish(
