@@ -114,10 +114,15 @@ reproduce: setup
 	  "index: results/$(if $(filter synthetic,$(DATA_KIND)),synthetic/,)README.md"
 
 # Every table, figure and README block from the committed per-run scores
-# (results/<data>/<profile>/scores/): no training, no model weights.
+# (results/<data>/<profile>/scores/): no training, no model weights. Synthetic scores
+# are never committed: without them (a fresh clone), the tables come from the runs a
+# `make demo` left in runs/, or say that they have none.
+SCORES := results/$(DATA_KIND)/$(PROFILE)/scores
 tables: setup
-	$(BIN)/python -m audiofuse.experiments.scores restore \
-	  results/$(DATA_KIND)/$(PROFILE)/scores runs/$(DATA_KIND)/$(PROFILE)
+	@if [ -d "$(SCORES)" ]; then \
+	  echo "$(BIN)/python -m audiofuse.experiments.scores restore $(SCORES) runs/$(DATA_KIND)/$(PROFILE)"; \
+	  $(BIN)/python -m audiofuse.experiments.scores restore "$(SCORES)" "runs/$(DATA_KIND)/$(PROFILE)"; \
+	else echo "$(SCORES): no scores here; the tables come from runs/$(DATA_KIND)/$(PROFILE) as it is"; fi
 	$(MAKE) reproduce TRAIN=False PROFILE="$(PROFILE)" DATA_DIR="$(DATA_DIR)" SEEDS="$(SEEDS)"
 
 # Three pytest workers (pytest-xdist, one test file each at a time): the two notebook
