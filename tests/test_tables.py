@@ -311,6 +311,7 @@ def test_a_table_without_runs_says_so_in_one_line_and_writes_nothing(ctx, capsys
         "fusion_ablation": lambda: ex.fusion_ablation_table(ctx, nothing),
         "balance_ablation": lambda: ex.balance_ablation_table(ctx, nothing, classical),
         "branch_knockouts": lambda: ex.branch_knockout_table(ctx, nothing),
+        "test_selection": lambda: ex.test_selection_table(ctx),
         "pascal_robustness": lambda: ex.cross_dataset(ctx, ex.PAPER_MODELS),
         "plus_ladder": lambda: ex.plus_ladder_table(
             ctx, nothing, ex.knockout_rows(ctx), ex.ensemble_rows(ctx, nothing)
@@ -440,6 +441,7 @@ def test_test_selection_reports_the_epoch_and_seed_gains_beside_the_honest_numbe
 
 
 def test_test_selection_without_the_diagnostic_says_how_to_record_it(ctx):
+    ctx.run(ex.PAPER_MODELS[2], 0).write_json("state", {"best_epoch": 0, "best_val_auc": 0.9})
     table = ex.test_selection_table(ctx)
     assert table.empty and table.attrs["figures"] == []
     assert "--diagnostics" in (ctx.results / "test_selection.md").read_text()
