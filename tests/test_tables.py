@@ -327,6 +327,11 @@ def test_a_table_without_runs_says_so_in_one_line_and_writes_nothing(ctx, capsys
         ]
     assert not ctx.results.exists() or not any(ctx.results.rglob("*"))
     assert ex.figures(ctx, "roc_main_comparison_first_5s.png") == []  # the notebook shows none
+    # the main table's fusion is also the fusion ablation's concatenation: alone, no table
+    concat_only = _runs(ctx, ex.FUSION_ABLATION[:1], [0.3])
+    assert ex.fusion_ablation_table(ctx, concat_only).empty
+    assert "compares nothing" in capsys.readouterr().out
+    assert not (ctx.results / "fusion_ablation.md").exists()
 
 
 def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):

@@ -54,7 +54,7 @@ def with_figures(table: pd.DataFrame, figures: list[Path]) -> pd.DataFrame:
     return table
 
 
-def no_runs(ctx, name: str) -> pd.DataFrame:
+def no_runs(ctx, name: str, why: str = "no runs trained and scored for this table") -> pd.DataFrame:
     """Say in one line that table ``name`` has no runs here; an empty table, nothing written.
 
     A profile need not train every table (``cpu`` has no ViT sweep, ``paper``
@@ -62,10 +62,7 @@ def no_runs(ctx, name: str) -> pd.DataFrame:
     results folder keeps whatever it holds, so rebuilding the tables from
     committed scores neither fails nor adds files.
     """
-    print(
-        f"{name}: no runs trained and scored for this table ({ctx.data} data, "
-        f"{ctx.profile.name} profile); no table written"
-    )
+    print(f"{name}: {why} ({ctx.data} data, {ctx.profile.name} profile); no table written")
     return with_figures(pd.DataFrame(), [])
 
 
