@@ -55,7 +55,7 @@ def test_flops_of_dense_on_tokens_conv2d_and_attention_by_hand(keras):
 
 def test_flops_of_project_model_are_plausible(keras):
     from audiofuse.config import get_profile
-    from audiofuse.models import build_model
+    from audiofuse.model.architecture import build_model
 
     profile = get_profile("smoke")
     flops = {
@@ -107,7 +107,7 @@ def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_fol
     tmp_path, monkeypatch
 ):
     from audiofuse.benchmark.harness import load_sample
-    from audiofuse.synthetic import datasets
+    from audiofuse.data.synthetic import generate as datasets
 
     tiny = {"physionet": {"n_records": 12, "min_seconds": 5.0, "max_seconds": 5.0}}
     monkeypatch.setitem(datasets._SIZES, "smoke", {**tiny, "pascal": {"n_records": 8}})

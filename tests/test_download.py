@@ -1,4 +1,4 @@
-"""Tests of audiofuse.download against a local HTTP server (no internet needed)."""
+"""Tests of audiofuse.data.download against a local HTTP server (no internet needed)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import download as dl
-from audiofuse.data import index_pascal, index_physionet
+from audiofuse.data import download as dl
+from audiofuse.data.indexes import index_pascal, index_physionet
 
 PHYSIONET_ZIP = dl.SOURCES["physionet2016"].archives[0].filename
 PHYSIONET_TOP = PHYSIONET_ZIP.removesuffix(".zip")

@@ -149,7 +149,7 @@ def test_provenance_names_an_epoch_cap_and_only_one(tmp_path):
 
 
 def test_context_names_each_run_folder(tmp_path):
-    from audiofuse.training import RunDir
+    from audiofuse.model.run_dir import RunDir
 
     cpu = get_profile("cpu")
     ctx = ex.Context(cpu, "synthetic", tmp_path, tmp_path, (0,), tmp_path / "runs", tmp_path)
@@ -197,7 +197,7 @@ def test_importing_the_experiments_loads_no_keras():
     import sys
 
     code = (
-        "import sys, audiofuse.experiments, audiofuse.run_dir; "
+        "import sys, audiofuse.experiments, audiofuse.model.run_dir; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

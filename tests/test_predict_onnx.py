@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from audiofuse.cli import main as cli
-from audiofuse.synthetic import synthesize_pcg
+from audiofuse.data.synthetic import synthesize_pcg
 
 MODEL = cli.DEFAULT_MODEL
 

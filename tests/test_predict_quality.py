@@ -35,8 +35,8 @@ def test_silence_and_noise_are_unsure(tmp_path):
 
 
 def test_plot_prediction_writes_a_png(tmp_path):
+    from audiofuse.data.synthetic import synthesize_pcg
     from audiofuse.predict.plot import plot_prediction
-    from audiofuse.synthetic import synthesize_pcg
 
     samples = synthesize_pcg(12.0, 2000, rng=np.random.default_rng(0)).astype(np.float32)
     result = {

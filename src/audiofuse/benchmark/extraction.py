@@ -3,7 +3,7 @@
 Both run in this process, one recording after another, on the same sampled
 recordings: the original recipe (:mod:`.reference`: librosa at 22.05 kHz, a
 224-mel log-Mel image and a 224-scale Morlet CWT scalogram per file, saved as
-``.npy``) and :func:`audiofuse.features.extract_features` with ``n_jobs=1``.
+``.npy``) and :func:`audiofuse.features.extract.extract_features` with ``n_jobs=1``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _original_rate(paths: list[str], with_cwt: bool) -> float:
 
 def _extractor_rate(table: pd.DataFrame, profile: str) -> float:
     """Recordings/s of this project's extractor (one process) over ``table``."""
-    from ..features import extract_features
+    from audiofuse.features.extract import extract_features
 
     cfg = _config.get_profile(profile).features
     t0 = time.perf_counter()
@@ -44,7 +44,7 @@ def warm_up(path: str, profiles) -> None:
     """Pay lazy imports and numba compilation once, before anything is timed."""
     import numpy as np
 
-    from ..features import load_recording, recording_features
+    from audiofuse.features.extract import load_recording, recording_features
 
     with tempfile.TemporaryDirectory(prefix="audiofuse-bench-") as out:
         original_recipe_file(path, out, with_cwt=False)

@@ -89,7 +89,8 @@ def warm_worker(model: str, short: str, long: str, repeats: int) -> dict:
 
 def bench_inference(sample, settings: BenchSettings, data: str) -> list[dict]:
     """The cold and warm ``inference`` rows and the ``memory`` rows."""
-    from ..data import read_audio
+    from audiofuse.data.audio import read_audio
+
     from ..predict.resources import default_model
 
     model = default_model()

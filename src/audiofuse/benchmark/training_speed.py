@@ -2,7 +2,7 @@
 
 Each training process is a fresh interpreter (``python -m audiofuse.benchmark
 train``, :func:`train_worker`), because TensorFlow reads its thread settings
-once, when it starts. It runs :func:`audiofuse.training.train_model` itself,
+once, when it starts. It runs :func:`audiofuse.model.training.train_model` itself,
 the path of ``audiofuse train`` and ``train-runs``, on random features: batches,
 class weights, validation after every epoch and checkpoints included. The
 first epoch (graph tracing) is not timed. Several processes at once run as
@@ -38,9 +38,10 @@ def train_worker(profile_name: str, records: int, epochs: int, seed: int = 0) ->
 
     import pandas as pd
 
+    from audiofuse.features.feature_set import FeatureSet
+    from audiofuse.model.training import train_model
+
     from .. import config as _config
-    from ..features import FeatureSet
-    from ..training import train_model
     from .flops import count_flops
 
     base = _config.get_profile(profile_name)

@@ -45,7 +45,7 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> int:
 
 def data_download(args) -> int:
     from audiofuse.config import data_dir
-    from audiofuse.download import DownloadError, download_dataset
+    from audiofuse.data.download import DownloadError, download_dataset
 
     try:
         path = download_dataset(
@@ -59,7 +59,7 @@ def data_download(args) -> int:
 
 def data_synthetic(args) -> int:
     from audiofuse.config import synthetic_dir
-    from audiofuse.synthetic import make_synthetic_datasets
+    from audiofuse.data.synthetic import make_synthetic_datasets
 
     out = synthetic_dir(args.out)
     paths = make_synthetic_datasets(out, size=args.size, seed=args.seed)
@@ -68,7 +68,7 @@ def data_synthetic(args) -> int:
 
 
 def data_index(args) -> int:
-    from audiofuse.data import index_pascal, index_physionet
+    from audiofuse.data.indexes import index_pascal, index_physionet
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -88,7 +88,7 @@ def data_index(args) -> int:
 
 def data_pack(args) -> int:
     from audiofuse.config import get_profile
-    from audiofuse.pack import pack_datasets
+    from audiofuse.data.pack import pack_datasets
 
     source = Path(args.data_dir) if args.data_dir else None
     if source is None or not source.is_dir():
@@ -176,7 +176,8 @@ def evaluate(args) -> int:
     """Score a trained model on the PhysioNet test split (threshold from its validation)."""
     from audiofuse import evaluation, experiments
     from audiofuse.config import Profile, experiment_data_dir
-    from audiofuse.training import TrainingError, load_trained
+    from audiofuse.data.splits import TrainingError
+    from audiofuse.model.training import load_trained
 
     try:
         model, config = load_trained(args.model)

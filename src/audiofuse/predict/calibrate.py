@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from audiofuse.data import index_physionet, physionet_split
+from audiofuse.data.indexes import index_physionet, physionet_split
+from audiofuse.data.splits import record_weights
 from audiofuse.evaluation.calibration import (
     apply_platt,
     balanced_threshold,
@@ -22,7 +23,6 @@ from audiofuse.evaluation.calibration import (
 )
 from audiofuse.predict.predictor import Predictor, write_model_card
 from audiofuse.reporting import read_json_object
-from audiofuse.splits import record_weights
 
 __all__ = ["calibrate_model", "score_records"]
 

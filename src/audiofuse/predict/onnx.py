@@ -79,7 +79,7 @@ def export_onnx(folder: str | os.PathLike) -> Path:
     import keras
     import onnx
 
-    from audiofuse import models  # noqa: F401  (registers the custom layers)
+    from audiofuse.model import architecture as models  # noqa: F401  (registers the custom layers)
 
     folder = Path(folder)
     model = keras.saving.load_model(folder / "best.keras", compile=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from audiofuse.config import Profile
-from audiofuse.data import AudioError, iter_audio_blocks
+from audiofuse.data.audio import AudioError, iter_audio_blocks
 from audiofuse.reporting import read_json_object
 
 __all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
@@ -115,7 +115,7 @@ class Predictor:
         window score is mapped through it; the threshold is on that scale.
         ``p_abnormal_raw`` is always the uncalibrated mean.
         """
-        from audiofuse.features import clip_features, fix_length, window_starts
+        from audiofuse.features.extract import clip_features, fix_length, window_starts
 
         cfg = self.profile.features
         starts = window_starts(len(samples), cfg) if full_recording else np.array([0])
@@ -206,7 +206,8 @@ class Predictor:
 
 
 def _load_keras(folder: Path):
-    from audiofuse.training import TrainingError, load_trained
+    from audiofuse.data.splits import TrainingError
+    from audiofuse.model.training import load_trained
 
     try:
         model, config = load_trained(folder)
@@ -299,7 +300,7 @@ class _Resampler:
         self.pending.append(block)
         if not last:
             return np.zeros(0, np.float32)
-        from audiofuse.data import resample
+        from audiofuse.data.audio import resample
 
         return resample(
             np.concatenate(self.pending), self.rate, self.cfg.sample_rate, self.cfg.resample_type

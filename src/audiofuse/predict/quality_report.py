@@ -21,7 +21,7 @@ __all__ = ["gate_table", "synthetic_failures", "write_report"]
 
 
 def _assess_file(path: str) -> dict:
-    from audiofuse.data import AudioError, read_audio
+    from audiofuse.data.audio import AudioError, read_audio
 
     row = {"subset": Path(path).parent.name, "record": Path(path).stem}
     try:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audiofuse.model.run_dir import DIAGNOSTIC_TEST_AUC
+
 from ... import evaluation, plots
-from ...run_dir import DIAGNOSTIC_TEST_AUC
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
 from .plus import knockout_rows

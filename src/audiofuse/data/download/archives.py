@@ -12,7 +12,13 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .common import CHUNK_BYTES, JUNK_NAMES, DownloadError, failure_reason, short_label
+from audiofuse.data.download.common import (
+    CHUNK_BYTES,
+    JUNK_NAMES,
+    DownloadError,
+    failure_reason,
+    short_label,
+)
 
 # --------------------------------------------------------------------------
 # Safe extraction

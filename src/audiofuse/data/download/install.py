@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from audiofuse.config import data_dir
-
-from .archives import drop_junk, extract_archive, hoist_single_folder, merge_into
-from .common import (
+from audiofuse.data.download.archives import (
+    drop_junk,
+    extract_archive,
+    hoist_single_folder,
+    merge_into,
+)
+from audiofuse.data.download.common import (
     DOWNLOADS_DIRNAME,
     MANUAL_HINT,
     MARKER_NAME,
@@ -23,9 +27,15 @@ from .common import (
     remove_quietly,
     sha256_file,
 )
-from .fetch import download_file
-from .sources import SOURCES, Archive, DatasetSource
-from .verify import SumsReport, check_sha256sums, is_complete, read_marker, write_marker
+from audiofuse.data.download.fetch import download_file
+from audiofuse.data.download.sources import SOURCES, Archive, DatasetSource
+from audiofuse.data.download.verify import (
+    SumsReport,
+    check_sha256sums,
+    is_complete,
+    read_marker,
+    write_marker,
+)
 
 # --------------------------------------------------------------------------
 # Whole-dataset download

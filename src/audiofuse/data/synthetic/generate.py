@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .pascal_like import write_pascal_like
-from .physionet_like import write_physionet_like
+from audiofuse.data.synthetic.pascal_like import write_pascal_like
+from audiofuse.data.synthetic.physionet_like import write_physionet_like
 
 _SIZES = {
     # smoke: seconds to write on two cores; enough records for both classes in every split

@@ -1,6 +1,6 @@
 """The validation carve-out and the class balance it is stratified by.
 
-Deep training (:func:`carve_validation`), the classical baseline and the
+Deep training (:func:`audiofuse.model.training.carve_validation`), the classical baseline and the
 cross-dataset head all hold out records with :func:`carve_records`, so the
 same seed and strata give the same records. :func:`record_weights` gives the
 loss weights of a balance, :func:`balance_strata` its carve-out strata.
@@ -9,14 +9,9 @@ No Keras here: commands that only score (``calibrate``) use these too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-
-if TYPE_CHECKING:
-    from .features import FeatureSet
 
 __all__ = [
     "TrainingError",
@@ -25,7 +20,6 @@ __all__ = [
     "BALANCE_MODES",
     "record_weights",
     "balance_strata",
-    "carve_validation",
 ]
 
 
@@ -129,17 +123,3 @@ def balance_strata(meta: pd.DataFrame, balance: str = "label") -> np.ndarray:
     pairs = meta["subset"].astype(str) + "/" + meta["label"].astype(str)
     records_per_pair = pairs.groupby(meta["record"].to_numpy()).first().value_counts()
     return pairs.to_numpy() if records_per_pair.min() >= 2 else labels
-
-
-def carve_validation(
-    features: FeatureSet, fraction: float, seed: int, balance: str = "label"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of the *records* of ``features`` into (train, val) record ids.
-
-    Windows of one recording always land on the same side. The strata are
-    those of :func:`balance_strata`.
-    """
-    per_record = features.meta.drop_duplicates("record")
-    strata = balance_strata(per_record, balance)
-    check_labels(per_record["label"].to_numpy(), "training set")
-    return carve_records(per_record["record"].to_numpy(), strata, fraction, seed)

@@ -103,7 +103,7 @@ _PHYSIONET_ZIP = (
 )
 _PASCAL_BASE = "http://www.peterjbentley.com/heartchallenge/wav"
 # archive file -> folder it is unpacked into. The folder names follow the class
-# names audiofuse.data.PASCAL_CLASSES uses (the zips say "extrahs" and
+# names audiofuse.data.indexes.PASCAL_CLASSES uses (the zips say "extrahs" and
 # "extrasystole"). The unlabelled test archives are left out: nothing reads them.
 _PASCAL_ARCHIVES = {
     "Atraining_normal.zip": "Atraining_normal",

@@ -6,7 +6,7 @@ and PASCAL in their own layouts, so every loader reads it unchanged, keeping
 only what a profile's experiments read:
 
 - the first clip of every training record (exactly the samples
-  :func:`audiofuse.data.load_audio` keeps before resampling, so the features
+  :func:`audiofuse.data.audio.load_audio` keeps before resampling, so the features
   are bit-identical);
 - every test record whole, for full-recording inference;
 - for audio recorded above the profile's rate (PASCAL set A, 44.1 kHz), the
@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .config import FeatureConfig
-from .data import DatasetError, index_pascal, index_physionet, read_audio, resample
+from audiofuse.config import FeatureConfig
+from audiofuse.data.audio import read_audio, resample
+from audiofuse.data.indexes import DatasetError, index_pascal, index_physionet
 
 __all__ = ["kept_samples", "pack_datasets", "MANIFEST"]
 
@@ -38,7 +39,7 @@ MANIFEST = "PACKED.json"
 
 
 def kept_samples(seconds: float, native_rate: int) -> int:
-    """Native samples that :func:`audiofuse.data.load_audio` reads for a first clip."""
+    """Native samples that :func:`audiofuse.data.audio.load_audio` reads for a first clip."""
     return int(np.ceil(seconds * native_rate)) + 64
 
 

@@ -12,7 +12,7 @@ These splits measure what transfers instead:
   models.
 
 Everything here is a pure function of an index table (see
-:func:`audiofuse.data.index_physionet`); no features, no models.
+:func:`audiofuse.data.indexes.index_physionet`); no features, no models.
 """
 
 from __future__ import annotations

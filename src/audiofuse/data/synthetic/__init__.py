@@ -2,9 +2,9 @@
 
 Every command and notebook of AudioFuse can run without downloading anything:
 this module writes stand-ins for PhysioNet/CinC 2016 and PASCAL in exactly the
-folder layouts that :func:`audiofuse.data.index_physionet` and
-:func:`audiofuse.data.index_pascal` read, and marks them with a ``SYNTHETIC``
-file (see :func:`audiofuse.data.is_synthetic`) so that no result computed on
+folder layouts that :func:`audiofuse.data.indexes.index_physionet` and
+:func:`audiofuse.data.indexes.index_pascal` read, and marks them with a ``SYNTHETIC``
+file (see :func:`audiofuse.data.indexes.is_synthetic`) so that no result computed on
 them can be mistaken for a real-data result.
 
 **This is no substitute for real data.** The generator is a caricature of a
@@ -55,7 +55,7 @@ writing), :mod:`.physionet_like`, :mod:`.pascal_like` and :mod:`.datasets`.
 
 from __future__ import annotations
 
-from .conditions import (
+from audiofuse.data.synthetic.conditions import (
     ABNORMAL_KINDS,
     ARTIFACT_CONDITIONS,
     GENERATOR_VERSION,
@@ -69,12 +69,12 @@ from .conditions import (
     RecordingConditions,
     record_rng,
 )
-from .datasets import make_synthetic_datasets
-from .folders import read_synthetic_params
-from .pascal_like import write_pascal_like
-from .physionet_like import write_physionet_like
-from .recording import apply_sensor_response, synthesize_pcg
-from .sounds import band_limited_noise, beat_schedule, heart_sound
+from audiofuse.data.synthetic.folders import read_synthetic_params
+from audiofuse.data.synthetic.generate import make_synthetic_datasets
+from audiofuse.data.synthetic.pascal_like import write_pascal_like
+from audiofuse.data.synthetic.physionet_like import write_physionet_like
+from audiofuse.data.synthetic.recording import apply_sensor_response, synthesize_pcg
+from audiofuse.data.synthetic.sounds import band_limited_noise, beat_schedule, heart_sound
 
 __all__ = [
     "NORMAL_KIND",

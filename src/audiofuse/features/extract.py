@@ -1,4 +1,4 @@
-"""The two model inputs, computed once per dataset and profile, then cached.
+"""The two model inputs of a recording: the log-Mel image and the waveform clip.
 
 The ``paper`` profile follows the authors' preprocessing exactly:
 
@@ -28,7 +28,6 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,24 +35,20 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .config import FeatureConfig
-from .data import AudioError, load_audio
-from .spectral import mel_filterbank, power_to_db, stft_power
+from audiofuse.config import FeatureConfig
+from audiofuse.data.audio import AudioError, load_audio
+from audiofuse.features.feature_set import FeatureSet
+from audiofuse.features.spectral import mel_filterbank, power_to_db, stft_power
 
 __all__ = [
     "fix_length",
-    "mel_filterbank",
     "log_mel_image",
     "normalize_waveform",
     "window_starts",
     "clip_features",
     "recording_features",
     "load_recording",
-    "FeatureSet",
     "extract_features",
-    "load_or_extract",
-    "cache_key",
-    "CacheError",
     "CACHE_VERSION",
     "worker_context",
     "map_recordings",
@@ -85,7 +80,7 @@ def log_mel_image(clip: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         Rows are mel bands (low to high), columns are frames.
     """
     # Same numbers as librosa.feature.melspectrogram (centred Hann STFT,
-    # power 2), computed by audiofuse.spectral without librosa's import cost,
+    # power 2), computed by audiofuse.features.spectral without librosa's import cost,
     # with the filterbank built once instead of on every call.
     power = stft_power(clip, cfg.n_fft, cfg.hop_length)
     mel = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax) @ power
@@ -267,68 +262,6 @@ def _features_for_path(args) -> tuple[str, np.ndarray | None, np.ndarray | None,
         return path, None, None, f"{type(exc).__name__}: {exc}"
 
 
-@dataclass
-class FeatureSet:
-    """Model inputs for a table of recordings.
-
-    Attributes
-    ----------
-    spectrograms : np.ndarray, (n, rows, cols, 1), float16
-    waveforms : np.ndarray, (n, clip_samples, 1), float16
-    meta : pandas.DataFrame
-        One row per example: ``record, label`` and, for window sets,
-        ``window`` (index within the recording); other index columns are kept.
-    skipped : list of (path, reason)
-    """
-
-    spectrograms: np.ndarray
-    waveforms: np.ndarray
-    meta: pd.DataFrame
-    skipped: list = field(default_factory=list)
-    info: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.meta)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.meta["label"].to_numpy(dtype=np.int64)
-
-    @property
-    def records(self) -> np.ndarray:
-        return self.meta["record"].to_numpy()
-
-    def subset(self, mask_or_index) -> FeatureSet:
-        """A new FeatureSet with the selected rows (boolean mask or indices)."""
-        index = np.asarray(mask_or_index)
-        if index.dtype == bool:
-            index = np.flatnonzero(index)
-        return FeatureSet(
-            self.spectrograms[index],
-            self.waveforms[index],
-            self.meta.iloc[index].reset_index(drop=True),
-            list(self.skipped),
-            dict(self.info),
-        )
-
-    def select_records(self, records) -> FeatureSet:
-        """Rows whose record is in ``records``."""
-        return self.subset(self.meta["record"].isin(set(records)).to_numpy())
-
-    def inputs(self, kind="fusion", index=None) -> dict[str, np.ndarray]:
-        """Model input dict (float32), keyed by the model's input names.
-
-        ``kind`` is a model kind (its inputs are ``models.MODEL_INPUTS[kind]``)
-        or the input names themselves, e.g. ``[i.name for i in model.inputs]``.
-        """
-        from .models import MODEL_INPUTS
-
-        names = MODEL_INPUTS[kind] if isinstance(kind, str) else tuple(kind)
-        arrays = {"spectrogram": self.spectrograms, "waveform": self.waveforms}
-        sel = slice(None) if index is None else index
-        return {name: np.asarray(arrays[name][sel], dtype=np.float32) for name in names}
-
-
 def extract_features(
     table: pd.DataFrame,
     cfg: FeatureConfig,
@@ -343,7 +276,7 @@ def extract_features(
     Parameters
     ----------
     table : pandas.DataFrame
-        An index from :mod:`audiofuse.data` (needs ``record, label, path``).
+        An index from :mod:`audiofuse.data.indexes` (needs ``record, label, path``).
     cfg : FeatureConfig
     windows : bool
         False: one example per recording (the first clip, as in the paper).
@@ -402,7 +335,3 @@ def extract_features(
         skipped,
         info,
     )
-
-
-# The cache lives in its own module; re-exported here (imported last: it uses the above).
-from .feature_cache import CacheError, cache_key, load_or_extract  # noqa: E402

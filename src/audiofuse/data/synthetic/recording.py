@@ -12,14 +12,20 @@ import functools
 import numpy as np
 from scipy import signal as sps
 
-from .conditions import (
+from audiofuse.data.synthetic.conditions import (
     KINDS,
     NORMAL_KIND,
     PHYSIONET_CONDITIONS,
     SPECTRAL_KINDS,
     RecordingConditions,
 )
-from .sounds import Heart, add_at, beat_schedule, heart_sounds_track, murmur_track
+from audiofuse.data.synthetic.sounds import (
+    Heart,
+    add_at,
+    beat_schedule,
+    heart_sounds_track,
+    murmur_track,
+)
 
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

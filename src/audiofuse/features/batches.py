@@ -5,10 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .augment import augment_clips, mixup
-from .config import AugmentConfig, FeatureConfig
-from .features import FeatureSet
-from .models import MODEL_INPUTS
+from audiofuse.config import MODEL_INPUTS, AugmentConfig, FeatureConfig
+from audiofuse.features.augment import augment_clips, mixup
+from audiofuse.features.feature_set import FeatureSet
 
 __all__ = ["FeatureBatches", "fit_input"]
 

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .common import (
+from audiofuse.data.download.common import (
     CHUNK_BYTES,
     MANUAL_HINT,
     MAX_ATTEMPTS,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conditions import (
+from audiofuse.data.synthetic.conditions import (
     ABNORMAL_KINDS,
     GENERATOR_VERSION,
     NORMAL_KIND,
@@ -14,8 +14,8 @@ from .conditions import (
     PLAN_STREAM,
     record_rng,
 )
-from .folders import atomic_folder, is_cached, write_lines, write_wav
-from .recording import synthesize_pcg
+from audiofuse.data.synthetic.folders import atomic_folder, is_cached, write_lines, write_wav
+from audiofuse.data.synthetic.recording import synthesize_pcg
 
 
 def _physionet_plan(

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..data import SYNTHETIC_MARKER
+from audiofuse.data.indexes import SYNTHETIC_MARKER
 
+# Part of the synthetic datasets' bytes (tests pin them), so it keeps the package's first name.
 _MARKER_NOTE = (
     "Synthetic heart sounds written by audiofuse.synthetic: for running the code "
     "offline, NOT real data; results on it say nothing about real PCG classification."

@@ -27,46 +27,45 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from . import ONEDNN_VARIABLE
-from .batches import FeatureBatches, fit_input
-from .checkpoint import RunDir, ValidationCheckpoint, WeightAverage
-from .config import CHECKPOINT_EVERY_S, STEPS_PER_EXECUTION, Profile, augment_preset
-from .features import FeatureSet
-from .models import BRANCH_PREFIXES, build_model, copy_branch_weights, deployable
-from .reporting import read_json_object
-from .run_dir import DIAGNOSTIC_TEST_AUC, finished_state, is_finished, read_state
-from .splits import (
-    BALANCE_MODES,
+from audiofuse import ONEDNN_VARIABLE
+from audiofuse.config import CHECKPOINT_EVERY_S, STEPS_PER_EXECUTION, Profile, augment_preset
+from audiofuse.data.splits import (
     TrainingError,
     balance_strata,
-    carve_validation,
+    carve_records,
     check_labels,
     record_weights,
 )
+from audiofuse.features.batches import FeatureBatches, fit_input
+from audiofuse.features.feature_set import FeatureSet
+from audiofuse.model.architecture import (
+    BRANCH_PREFIXES,
+    build_model,
+    copy_branch_weights,
+    deployable,
+)
+from audiofuse.model.checkpoint import ValidationCheckpoint, WeightAverage
+from audiofuse.model.run_dir import (
+    DIAGNOSTIC_TEST_AUC,
+    RunDir,
+    is_finished,
+    read_state,
+)
+from audiofuse.reporting import read_json_object
 
 __all__ = [
-    "TrainingError",
     "set_seed",
-    "BALANCE_MODES",
-    "record_weights",
-    "balance_strata",
     "carve_validation",
-    "FeatureBatches",
-    "RunDir",
-    "ValidationCheckpoint",
     "TrainResult",
     "train_model",
     "training_batches",
     "predict_proba",
     "load_trained",
-    "finished_state",
-    "STEPS_PER_EXECUTION",
     "steps_per_execution",
     "build_training_state",
     "onednn_enabled",
     "AdamW",
     "use_graph_optimizer",
-    "DIAGNOSTIC_TEST_AUC",
 ]
 
 
@@ -296,7 +295,7 @@ def train_model(
     init_from : dict, optional
         ``{branch: model path}``: with ``profile.train.staged``, the trained
         single-branch models whose branch weights a new fusion starts from
-        (see :func:`audiofuse.models.copy_branch_weights`).
+        (see :func:`audiofuse.model.architecture.copy_branch_weights`).
     diagnostic_test : FeatureSet, optional
         Test examples (first clip) scored after every epoch, as a diagnostic
         only: their ROC-AUC goes into the history as ``DIAGNOSTIC_TEST_AUC``
@@ -434,6 +433,20 @@ def training_batches(
         feature_config=profile.features,
         n_outputs=n_outputs,
     )
+
+
+def carve_validation(
+    features: FeatureSet, fraction: float, seed: int, balance: str = "label"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of the *records* of ``features`` into (train, val) record ids.
+
+    Windows of one recording always land on the same side. The strata are
+    those of :func:`balance_strata`.
+    """
+    per_record = features.meta.drop_duplicates("record")
+    strata = balance_strata(per_record, balance)
+    check_labels(per_record["label"].to_numpy(), "training set")
+    return carve_records(per_record["record"].to_numpy(), strata, fraction, seed)
 
 
 def _split_training(features: FeatureSet, train_cfg, seed: int):

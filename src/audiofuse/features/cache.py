@@ -16,24 +16,15 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .config import FeatureConfig, config_hash
-
-if TYPE_CHECKING:
-    from .features import FeatureSet
+from audiofuse.config import FeatureConfig, config_hash
+from audiofuse.features.extract import CACHE_VERSION, extract_features
+from audiofuse.features.feature_set import FeatureSet
 
 __all__ = ["CHUNK_RECORDINGS", "CacheError", "cache_key", "load_or_extract", "table_fingerprint"]
-
-
-def _feat():
-    """:mod:`audiofuse.features`, imported late (it re-exports this module)."""
-    from . import features
-
-    return features
 
 
 def table_fingerprint(table: pd.DataFrame) -> str:
@@ -52,7 +43,7 @@ def table_fingerprint(table: pd.DataFrame) -> str:
 def cache_key(table: pd.DataFrame, cfg: FeatureConfig, windows: bool) -> str:
     """Cache folder name: config hash, recording fingerprint and mode."""
     mode = "windows" if windows else "first"
-    return f"{mode}-{config_hash(cfg, _feat().CACHE_VERSION)}-{table_fingerprint(table)}"
+    return f"{mode}-{config_hash(cfg, CACHE_VERSION)}-{table_fingerprint(table)}"
 
 
 CHUNK_RECORDINGS = 256  # recordings per resumable part of a cache build
@@ -106,7 +97,7 @@ def _load(folder: Path) -> FeatureSet:
         raise CacheError(f"{folder}: unreadable feature cache ({type(exc).__name__})") from None
     if not len(specs) == len(waves) == len(meta):
         raise CacheError(f"{folder}: {len(specs)}/{len(waves)}/{len(meta)} rows disagree")
-    return _feat().FeatureSet(
+    return FeatureSet(
         specs,
         waves,
         meta,
@@ -134,7 +125,7 @@ def _concatenate(parts: list[FeatureSet]) -> FeatureSet:
         "examples": sum(len(p) for p in parts),
         "seconds": round(sum(p.info.get("seconds", 0.0) for p in parts), 3),
     }
-    return _feat().FeatureSet(
+    return FeatureSet(
         np.concatenate([np.asarray(p.spectrograms) for p in parts]),
         np.concatenate([np.asarray(p.waveforms) for p in parts]),
         pd.concat([p.meta for p in parts], ignore_index=True),
@@ -183,7 +174,7 @@ def load_or_extract(
         if part is None:
             chunk = table.iloc[start : start + chunk_recordings]
             try:
-                part = _feat().extract_features(
+                part = extract_features(
                     chunk, cfg, windows=windows, n_jobs=n_jobs, progress=progress, desc=desc
                 )
             except ValueError as err:  # every recording of this part failed
@@ -207,6 +198,6 @@ def _failed_part(chunk: pd.DataFrame, err: ValueError) -> FeatureSet:
     skipped = [(str(p), "unreadable") for p in chunk["path"]]
     meta = chunk.iloc[:0].assign(window=pd.Series(dtype=int))
     empty = np.zeros((0, 1, 1, 1), np.float16)
-    return _feat().FeatureSet(
+    return FeatureSet(
         empty, np.zeros((0, 1, 1), np.float16), meta, skipped, {"recordings": 0}
     )

@@ -2,9 +2,8 @@
 
 :class:`RunDir` names the files of one run; :func:`finished_state` tells
 whether it holds a finished run of a profile. Tables are built from these
-files alone, so this module imports neither Keras nor TensorFlow (a notebook
-that only builds tables starts ~4 s sooner; :mod:`audiofuse.training` and
-:mod:`audiofuse.checkpoint` re-export what they need).
+files alone, so this module imports neither Keras nor TensorFlow: a notebook
+that only builds tables never loads the training stack.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Profile
-from .reporting import write_text_atomic
-from .splits import TrainingError
+from audiofuse.config import Profile
+from audiofuse.data.splits import TrainingError
+from audiofuse.reporting import write_text_atomic
 
 __all__ = [
     "RunDir",

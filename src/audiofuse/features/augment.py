@@ -3,7 +3,7 @@
 Every function is pure: arrays and a ``numpy.random.Generator`` in, new arrays
 out. The waveform-domain ones act on the cached, normalised 5 s clips; the
 spectrogram is then recomputed from the augmented clip with
-:func:`audiofuse.features.log_mel_image`, so both branches always see the
+:func:`audiofuse.features.extract.log_mel_image`, so both branches always see the
 same audio. That matters for the stethoscope-like equaliser: a filter applied
 to only one branch would teach the fusion that the branches disagree.
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import AUGMENT_PRESETS, AugmentConfig, FeatureConfig, augment_preset
-from .features import log_mel_image, normalize_waveform
+from audiofuse.config import AUGMENT_PRESETS, AugmentConfig, FeatureConfig, augment_preset
+from audiofuse.features.extract import log_mel_image, normalize_waveform
 
 __all__ = [
     "AugmentConfig",

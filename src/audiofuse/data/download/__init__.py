@@ -5,14 +5,14 @@ Two datasets are known (see :data:`SOURCES`):
 ``physionet2016``
     The PhysioNet/CinC Challenge 2016 zip, unpacked so that
     ``<data>/physionet2016/training-a`` ... ``training-f`` and
-    ``validation/`` exist (the layout :func:`audiofuse.data.index_physionet`
+    ``validation/`` exist (the layout :func:`audiofuse.data.indexes.index_physionet`
     reads). PhysioNet publishes no checksum of the zip itself; instead every
     ``SHA256SUMS``/``SHA256SUMS.txt`` found in the unpacked tree is checked.
 ``pascal``
     The labelled archives of the PASCAL Classifying Heart Sounds Challenge
     (``Atraining_normal.zip`` ...), each unpacked into its own folder
     (``<data>/pascal/Atraining_normal/`` ...), the layout
-    :func:`audiofuse.data.index_pascal` reads. The Kaggle copy
+    :func:`audiofuse.data.indexes.index_pascal` reads. The Kaggle copy
     (``kinguistics/heartbeat-sounds``) needs an API token, so it is only
     documented as a manual alternative (:attr:`DatasetSource.manual`).
 
@@ -50,8 +50,8 @@ unpacking), :mod:`.verify` (sums and marker), :mod:`.dataset` (the recipe),
 
 from __future__ import annotations
 
-from .archives import MAX_UNPACKED_BYTES, extract_archive
-from .common import (
+from audiofuse.data.download.archives import MAX_UNPACKED_BYTES, extract_archive
+from audiofuse.data.download.common import (
     BASE_URL_ENV,
     DOWNLOADS_DIRNAME,
     MARKER_NAME,
@@ -60,10 +60,10 @@ from .common import (
     archive_url,
     sha256_file,
 )
-from .dataset import download_dataset
-from .fetch import download_file
-from .sources import SOURCES, Archive, DatasetSource
-from .verify import SumsReport, check_sha256sums, is_complete
+from audiofuse.data.download.fetch import download_file
+from audiofuse.data.download.install import download_dataset
+from audiofuse.data.download.sources import SOURCES, Archive, DatasetSource
+from audiofuse.data.download.verify import SumsReport, check_sha256sums, is_complete
 
 __all__ = [
     "Archive",

@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .sources import Archive
+from audiofuse.data.download.sources import Archive
 
 BASE_URL_ENV = "AUDIOFUSE_DOWNLOAD_BASE_URL"
 MARKER_NAME = ".complete"

@@ -19,11 +19,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from .config import FeatureConfig, ModelConfig
+from audiofuse.config import MODEL_INPUTS, MODEL_KINDS, FeatureConfig, ModelConfig
 
 __all__ = [
-    "MODEL_INPUTS",
-    "MODEL_KINDS",
     "backbone",
     "FUSION_STRATEGIES",
     "PositionEmbedding",
@@ -38,13 +36,6 @@ __all__ = [
     "count_params",
 ]
 
-# The inputs of each model kind, by input name (the names of the Keras inputs).
-MODEL_INPUTS = {
-    "fusion": ("spectrogram", "waveform"),
-    "spectrogram": ("spectrogram",),
-    "waveform": ("waveform",),
-}
-MODEL_KINDS = tuple(MODEL_INPUTS)
 FUSION_STRATEGIES = ("concat", "film", "cross_attention")
 
 

@@ -3,7 +3,7 @@
 :class:`RunDir` names the files of one trained run; :class:`ValidationCheckpoint`
 is the Keras callback that scores the validation carve-out after every epoch,
 keeps the best model and stops training when it stalls. Both are re-exported
-by :mod:`audiofuse.training`.
+by :mod:`audiofuse.model.training`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .run_dir import RunDir, write_json_atomic
+from audiofuse.model.run_dir import RunDir
 
 __all__ = [
-    "RunDir",
     "WeightAverage",
     "ValidationCheckpoint",
     "save_model_atomic",
-    "write_json_atomic",
     "bce",
 ]
 
@@ -138,7 +136,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         ``last.keras``, which keeps the raw weights to resume from).
     deployable : callable, optional
         ``deployable(model) -> model`` saved as ``best.keras`` (e.g. without
-        auxiliary outputs, :func:`audiofuse.models.deployable`).
+        auxiliary outputs, :func:`audiofuse.model.architecture.deployable`).
     save_every_s : float
         Least time between two writes of the run folder (0: after every epoch).
         A write of the two checkpoints costs about 0.15-0.3 s on 2 cores: much

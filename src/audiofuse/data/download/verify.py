@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .common import MARKER_NAME, SUMS_FILENAMES, sha256_file
-from .sources import DatasetSource
+from audiofuse.data.download.common import MARKER_NAME, SUMS_FILENAMES, sha256_file
+from audiofuse.data.download.sources import DatasetSource
 
 # --------------------------------------------------------------------------
 # Verification of SHA256SUMS inside the tree
