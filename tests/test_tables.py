@@ -358,7 +358,7 @@ def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):
 
 def test_loso_neural_reads_one_run_per_fold_and_skips_untrained_folds(ctx, capsys):
     """Each fold's run has its own folder; its test scores are the held-out subset's."""
-    from audiofuse.data.indexes.protocols import leave_one_subset_out
+    from audiofuse.data.protocols import leave_one_subset_out
 
     index = pd.DataFrame(
         {

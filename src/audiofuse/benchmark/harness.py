@@ -279,7 +279,7 @@ def load_sample(
     ``synthetic_dir`` (default :func:`audiofuse.config.synthetic_dir`, never
     the data folder, which may be read-only) and labelled ``"SYNTHETIC"``.
     """
-    from audiofuse.data.indexes.indexes import index_physionet
+    from audiofuse.data.indexes import index_physionet
 
     root = Path(data_dir).expanduser() / "physionet2016" if data_dir else None
     with warnings.catch_warnings():
@@ -287,7 +287,7 @@ def load_sample(
         if quick or root is None or not root.is_dir():
             if not quick:
                 print(f"bench: no real data at {root}; using SYNTHETIC recordings", file=sys.stderr)
-            from audiofuse.data.indexes.synthetic import make_synthetic_datasets
+            from audiofuse.data.synthetic import make_synthetic_datasets
 
             roots = make_synthetic_datasets(_config.synthetic_dir(synthetic_dir), size="smoke")
             table, label = index_physionet(roots["physionet2016"]), "SYNTHETIC"
