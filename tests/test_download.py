@@ -270,7 +270,9 @@ def test_unreachable_host_gives_one_line_error(tmp_path):
     assert "\n" not in message
     assert message.startswith(f"cannot reach {base}/{PHYSIONET_ZIP} (")
     assert f"unpack it into {tmp_path / 'physionet2016'}" in message
-    assert 'README, "Data"' in message
+    assert 'docs/reproducing.md, "Real data"' in message  # the section that says how
+    reproducing = Path(__file__).resolve().parents[1] / "docs" / "reproducing.md"
+    assert "\n## Real data\n" in reproducing.read_text()
     assert not any(tmp_path.iterdir())  # no target, no empty .downloads
 
 
