@@ -11,10 +11,10 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from audiofuse.config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
+from audiofuse.model.tensorflow_env import prepare_tensorflow
 from audiofuse.predict.resources import default_model
 
 from . import commands
@@ -22,11 +22,6 @@ from . import commands
 __all__ = ["main", "build_parser"]
 
 DEFAULT_MODEL = default_model()
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -283,7 +278,7 @@ _INPUT_ERRORS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``audiofuse`` command."""
-    _quiet_tensorflow()
+    prepare_tensorflow(quiet=True)  # before any command imports TensorFlow
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
