@@ -42,7 +42,7 @@ help:
 	@echo "make tables     every table/figure/README block from the committed per-run scores"
 	@echo "                (results/<data>/<profile>/scores/): PROFILE=... DATA_DIR=..., no training"
 	@echo "make bench      speed, memory and demo time against their goals -> results/benchmark.md"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff, then lint-imports (the layers of docs/architecture.md)"
 	@echo "make clean      remove generated files (never committed results)"
 
 setup: $(VENV)/.installed
@@ -140,6 +140,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check src tests scripts
+	$(BIN)/lint-imports --no-cache
 
 bench: setup
 	$(BIN)/audiofuse bench $(if $(BENCH_DATA_DIR),--data-dir $(BENCH_DATA_DIR),)
