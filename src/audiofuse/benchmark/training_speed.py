@@ -29,11 +29,8 @@ def train_worker(profile_name: str, records: int, epochs: int, seed: int = 0) ->
     -------
     dict
         ``samples_per_s`` (training examples over the epochs after the first,
-        validation and checkpoints included), ``flops`` (forward FLOPs per
-        sample), ``epochs_timed``, ``train_records`` and ``threads`` (the
-        environment's ``TF_NUM_INTRAOP_THREADS``, or ``"default"``).
+        validation and checkpoints included) and ``flops`` (forward FLOPs per sample).
     """
-    import os
     import tempfile
 
     import pandas as pd
@@ -58,13 +55,7 @@ def train_worker(profile_name: str, records: int, epochs: int, seed: int = 0) ->
         result = train_model("fusion", profile, features, run_dir, seed=seed, progress=False)
     timed = result.history["seconds"][1:]
     n_train = records - len(result.val_records)
-    return {
-        "samples_per_s": n_train * len(timed) / sum(timed),
-        "flops": count_flops(result.model),
-        "epochs_timed": len(timed),
-        "train_records": n_train,
-        "threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
-    }
+    return {"samples_per_s": n_train * len(timed) / sum(timed), "flops": count_flops(result.model)}
 
 
 def _train_processes(settings: BenchSettings, processes: int) -> list[dict]:
