@@ -162,8 +162,8 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int, res_type: str = 
 
     The ``soxr_*`` types (every profile's) make librosa's own call to soxr
     directly, with the same length fix and dtype, so the output is identical
-    without importing librosa: its import compiles numba kernels, 2-3 s in
-    every new process and about 30 s the first time in a new environment.
+    without importing librosa: its import compiles numba kernels, seconds in
+    every new process and longer the first time in a new environment.
     Other types go to librosa.
     """
     if orig_sr == target_sr:

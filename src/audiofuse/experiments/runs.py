@@ -4,9 +4,10 @@ A run lives in ``runs/<data>/<profile>/<model>/seed<k>/`` (a
 :class:`~audiofuse.model.run_dir.RunDir`); tables are built from its saved
 scores alone, so they can be rebuilt from runs trained on another machine.
 
-Keras (through ``..training``, ``..models`` and ``.head``) is imported inside
+Keras (through :mod:`audiofuse.model.training`, :mod:`audiofuse.model.architecture`
+and :mod:`.head`) is imported inside
 the functions that train or predict: building a table from saved scores never
-loads it (a notebook then starts about 4 s sooner).
+loads it (a notebook then starts sooner).
 """
 
 from __future__ import annotations

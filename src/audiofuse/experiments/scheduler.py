@@ -40,9 +40,9 @@ TABLES = TRAIN_RUNS_TABLES
 #: ``scores export`` commits it with the scores.
 TIMING_FILE = TRAIN_RUNS_TIMING_FILE
 
-#: Model kinds from the slowest to train to the fastest (cpu main table: fusion
-#: 634-1053 s a run, spectrogram 530-859 s, waveform 174-325 s). Within a seed the
-#: slowest start first, so that the last run to start is a short one (a shorter tail).
+#: Model kinds from the slowest to train to the fastest (the ``cpu`` main table's runs).
+#: Within a seed the slowest start first, so that the last run to start is a short one
+#: (a shorter tail).
 KINDS_SLOWEST_FIRST = ("fusion", "spectrogram", "waveform")
 
 
@@ -188,10 +188,9 @@ def worker_threads(workers: int, cores: int | None = None) -> dict[str, str]:
     """Thread settings that split the CPU cores evenly between ``workers`` processes.
 
     On the CPU, several runs at once each with fewer threads beat one run with
-    all of them: small models leave cores idle between ops. Measured on 2
-    cores (cpu fusion, a scratch probe of 2026-11-27, not yet a ``make bench``
-    row): two single-threaded runs trained 326 samples/s in all, one
-    two-threaded run 245. Settings already in the environment win.
+    all of them: small models leave cores idle between ops (on 2 cores, two
+    single-threaded ``cpu`` fusion runs train more samples per second in all
+    than one two-threaded run). Settings already in the environment win.
     """
     per_worker = str(max(1, (cores or os.cpu_count() or 1) // max(1, workers)))
     names = ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")

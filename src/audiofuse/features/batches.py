@@ -131,10 +131,9 @@ def fit_input(batches: FeatureBatches):
     first step, and as ``fit`` returns) waits for its autotuner thread to wake,
     which it does only at its next optimization, due at doubling intervals from
     the iterator's start (0.01, 0.03, 0.07 s, ..., 5.1, 10.2, 20.5, 41 s). An
-    epoch that ends just after one of them waits about as long as it lasted:
-    ``cpu`` fusion epochs of 40 batches, 5.3 s, stalled 4.7-5.1 s in two of
-    four epochs (a scratch probe of 2026-11-27); one that ends just before
-    hardly waits. This pipeline yields the same batches, in the same order and
+    epoch that ends just after one of them waits about as long as it lasted
+    (``cpu`` fusion epochs of a few seconds could nearly double); one that ends
+    just before hardly waits. This pipeline yields the same batches, in the same order and
     with the same specs (the batch dimension left open), prefetching one batch
     without the autotuner.
 

@@ -162,8 +162,8 @@ def worker_context():
 def _single_threaded_blas() -> None:
     """Pool initializer: one BLAS thread per worker.
 
-    The per-clip matrix products are tiny; with OpenBLAS's default threads they
-    ran up to 50x slower on a busy 2-core machine (measured in the benchmark).
+    The per-clip matrix products are tiny; with OpenBLAS's default threads
+    the workers' threads contend, many times slower on a busy small machine.
     """
     threadpool_limits(1)
 
@@ -185,7 +185,7 @@ def shared_workers(n_jobs: int | None = None):
     pool instead of starting its own.
 
     A worker's first recording is its dearest: the classical features import
-    librosa and load numba's compiled kernels there, about 6 s on 2 cores.
+    librosa and load numba's compiled kernels there, seconds of work.
     Notebook 02 featurizes four tables (train and test, first clips and
     windows): one pool instead of four. The pool stops when the block ends,
     so no worker outlives it (a multiprocessing child joins its children as it

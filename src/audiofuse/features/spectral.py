@@ -1,8 +1,8 @@
 """librosa's STFT, Slaney mel filterbank and ``power_to_db``, in plain NumPy.
 
 Why not call librosa: importing ``librosa.core.spectrum`` and
-``librosa.filters`` pulls in scipy.signal and numba, which takes 3-5 s on a
-cold 2-core machine, longer than ``audiofuse predict`` needs for a whole
+``librosa.filters`` pulls in scipy.signal and numba, which takes seconds on a
+cold machine, longer than ``audiofuse predict`` needs for a whole
 recording. These functions reproduce librosa 0.11's defaults (centred,
 zero-padded, periodic Hann STFT; Slaney-style mel scale and area
 normalisation; ``top_db=80``), and ``tests/test_spectral.py`` pins them to

@@ -139,8 +139,8 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         auxiliary outputs, :func:`audiofuse.model.architecture.deployable`).
     save_every_s : float
         Least time between two writes of the run folder (0: after every epoch).
-        A write of the two checkpoints costs about 0.15-0.3 s on 2 cores: much
-        of a small model's epoch, little of a large one's.
+        A write of the two checkpoints is much of a small model's epoch,
+        little of a large one's.
     diagnostics : dict, optional
         ``{history key: measure(model) -> float}``, recorded after every epoch
         with the weights being validated, and never used to choose an epoch or

@@ -76,9 +76,9 @@ class AdamW(keras.optimizers.AdamW):
     Keras computes the learning rate (a whole schedule, where there is one),
     the bias corrections and the step size again for every variable. The
     compiled step computes them once anyway, but each copy is traced, and
-    tracing is most of a short run: the smoke fusion's first epoch took ~1.3 s
-    less (of ~6.5 s; 2-core probes). The same ops on the same values: the
-    same updates, bit for bit (a test pins it).
+    tracing is most of a short run, so a smoke run's first epoch is shorter.
+    The same ops on the same values: the same updates, bit for bit (a test
+    pins it).
     """
 
     def apply(self, grads, trainable_variables=None):
@@ -131,9 +131,9 @@ def steps_per_execution(train_cfg) -> int:
 
     Every call of the compiled training step pays a fixed dispatch cost (the
     tf.function call, the iterator, the callbacks); several steps per call give
-    the same updates in the same order (a test pins it). Measured: the smoke
-    runs 1.15x and the PASCAL head 1.5x faster, no resolvable change for the
-    ``cpu`` fusion (`make bench`, "training candidates").
+    the same updates in the same order (a test pins it). Short steps gain
+    most (the smoke runs, the PASCAL head); the ``cpu`` fusion's steps are long
+    enough not to notice.
     """
     return 1 if train_cfg.ema_momentum else STEPS_PER_EXECUTION
 
@@ -145,9 +145,8 @@ def build_training_state(model: keras.Model) -> keras.Model:
     model with auxiliary heads): Keras' TensorFlow trainer otherwise creates them
     while it traces the first training step, and a ``tf.function`` that creates
     variables is traced twice (once to create them, once without). Building them
-    first halves that tracing, the largest fixed cost of a short run: the smoke
-    fusion's first ``fit`` took 15.4 s before, 7.7-9.6 s after (2 cores, a scratch
-    probe). The variables start at the same values and the trackers are reset at
+    first halves that tracing, the largest fixed cost of a short run. The
+    variables start at the same values and the trackers are reset at
     every epoch, so training is unchanged, bit for bit (tests pin it). Other
     backends build them before tracing anyway.
     """
@@ -375,7 +374,7 @@ def _best_model(model: keras.Model, checkpoint: ValidationCheckpoint, run_dir: P
 
     The same weights as the file, and the same model but for ``deployable``'s
     auxiliary outputs; reusing it skips loading the file and tracing a new
-    prediction function for the scores that follow (about 2 s of a smoke run).
+    prediction function for the scores that follow.
     """
     if checkpoint.best_weights is None:
         return load_trained(run_dir)[0]

@@ -41,9 +41,8 @@ NOTEBOOK_NEEDS = {
 }
 
 
-#: Started first when ready, longest first (``make demo``, 2026-11-27: notebook 08 took
-#: about 2 min, each other one well under 1 min; 2026-11-28, its PASCAL heads trained in
-#: ``train-runs``: 1 min, 02 44 s), so that no long notebook starts last.
+#: Started first when ready, longest first (in ``make demo`` notebook 08 takes the
+#: longest), so that no long notebook starts last.
 SLOWEST_FIRST = ("08",)
 
 

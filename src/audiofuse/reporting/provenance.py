@@ -65,7 +65,7 @@ def keras_backend() -> str:
     ``KERAS_BACKEND``, else ``"backend"`` in ``$KERAS_HOME/keras.json`` (or
     ``~/.keras``, ``/tmp/.keras`` where the home folder is read-only), else
     TensorFlow. Why: a notebook that builds its tables from saved scores
-    imports no Keras otherwise, and importing it takes ~5 s on 2 cores.
+    imports no Keras otherwise, and importing it takes seconds.
     """
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "backend"):
