@@ -100,10 +100,15 @@ def run_models(
             if run is None:
                 continue
             rows += score_rows(ctx, spec, seed, names)
+            # Several tables share a run under different names (the main table's fusion is
+            # also the balance ablation's paper row): the figure is titled with the name
+            # the run was trained under, so it comes out the same whichever notebook plots
+            # it, in whatever order notebooks run.
+            name = run.config.get("model_name") or spec.name
             plots.plot_training_curves(
                 run.history,
                 ctx.results / "figures" / f"training_{spec.run_slug(ctx.profile)}_seed{seed}.png",
-                title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
+                title=f"{name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
             )
     return pd.DataFrame(rows)
 
