@@ -26,7 +26,9 @@ LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M)
 MAKE = re.compile(r"(?<![\w$(.-])make[ \t]+([a-z][\w-]*)")
 # `audiofuse` as a command (not `from audiofuse import`, `audiofuse.x`, `audiofuse[app]`)
-COMMAND = re.compile(r"(?<![\w.-])(?<!from )(?<!import )audiofuse[ \t]+([a-z][\w-]*)(?:[ \t]+([a-z][\w-]*))?")
+COMMAND = re.compile(
+    r"(?<![\w.-])(?<!from )(?<!import )audiofuse[ \t]+([a-z][\w-]*)(?:[ \t]+([a-z][\w-]*))?"
+)
 
 
 def documents() -> list[Path]:
