@@ -39,7 +39,7 @@ def run_benchmark(
         Synthetic data, the ``smoke`` profile and small sizes (the test suite's variant).
     synthetic_dir : str or Path, optional
         Where the synthetic set is written when it is used (default:
-        :func:`audiofuse.config.synthetic_dir`; never the data folder).
+        :func:`audiofuse.paths.synthetic_dir`; never the data folder).
 
     Returns
     -------

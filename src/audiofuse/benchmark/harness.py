@@ -276,7 +276,7 @@ def load_sample(
 
     Real PhysioNet 2016 from ``data_dir/physionet2016`` unless ``quick`` or the
     folder is missing; then the synthetic set, written once under
-    ``synthetic_dir`` (default :func:`audiofuse.config.synthetic_dir`, never
+    ``synthetic_dir`` (default :func:`audiofuse.paths.synthetic_dir`, never
     the data folder, which may be read-only) and labelled ``"SYNTHETIC"``.
     """
     from audiofuse.data.indexes import index_physionet

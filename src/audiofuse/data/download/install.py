@@ -160,7 +160,7 @@ def download_dataset(
     name : {"physionet2016", "pascal"}
         Key in ``sources``.
     dest_root : path, optional
-        Data directory; default :func:`audiofuse.config.data_dir`.
+        Data directory; default :func:`audiofuse.paths.data_dir`.
     base_url : str, optional
         Mirror: fetch ``base_url/<archive file name>`` instead of the
         official URL. Defaults to ``$AUDIOFUSE_DOWNLOAD_BASE_URL`` if set.

@@ -28,7 +28,7 @@ def make_synthetic_datasets(
     Parameters
     ----------
     data_root : str or Path
-        The project's data folder (see :func:`audiofuse.config.data_dir`).
+        The project's data folder (see :func:`audiofuse.paths.data_dir`).
     size : {"smoke", "demo"}
         ``"smoke"``: 320 PhysioNet-like records of 5-10 s and 80 PASCAL-like
         ones, written in seconds. ``"demo"``: 600 records of 5-30 s and 150.
