@@ -2,7 +2,7 @@
 
 Both open with the same verdict: does AudioFuse reproduce the paper? It is
 read from the committed real-data tables (``results/real/<profile>/*.csv``),
-never typed by hand, so that retraining a table retrains the headline too.
+never typed by hand, so that rebuilding a table rebuilds the headline too.
 The project README carries only that verdict (a few sentences, one small
 table and one ROC figure); every table lives in ``results/README.md``.
 """
