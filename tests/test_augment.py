@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiofuse.config import get_profile
+from audiofuse.config import AugmentConfig, get_profile
 from audiofuse.features.augment import (
-    AugmentConfig,
     add_noise_at_snr,
     augment_clips,
     mixup,

@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiofuse.config import AUGMENT_PRESETS, AugmentConfig, FeatureConfig, augment_preset
+from audiofuse.config import AugmentConfig, FeatureConfig
 from audiofuse.features.extract import log_mel_image, normalize_waveform
 
 __all__ = [
-    "AugmentConfig",
-    "AUGMENT_PRESETS",
-    "augment_preset",
     "random_gain",
     "add_noise_at_snr",
     "time_shift",
