@@ -27,7 +27,7 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
     warm.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
     if args.command == "train":
-        from ..model.tensorflow_env import prepare_tensorflow
+        from audiofuse.model.tensorflow_env import prepare_tensorflow
 
         prepare_tensorflow(quiet=True)  # as `audiofuse train` does, before TensorFlow loads
         from .training_speed import train_worker

@@ -75,7 +75,7 @@ def warm_worker(model: str, short: str, long: str, repeats: int) -> dict:
 
     The model is loaded and each file scored once before anything is timed.
     """
-    from ..predict.predictor import Predictor
+    from audiofuse.predict.predictor import Predictor
 
     predictor = Predictor.load(model)
     for path in (short, long):
@@ -90,8 +90,7 @@ def warm_worker(model: str, short: str, long: str, repeats: int) -> dict:
 def bench_inference(sample, settings: BenchSettings, data: str) -> list[dict]:
     """The cold and warm ``inference`` rows and the ``memory`` rows."""
     from audiofuse.data.audio import read_audio
-
-    from ..predict.resources import default_model
+    from audiofuse.predict.resources import default_model
 
     model = default_model()
     profile = json.loads((model / "config.json").read_text())["profile"]["name"]

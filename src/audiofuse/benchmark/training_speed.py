@@ -61,7 +61,7 @@ def train_worker(profile_name: str, records: int, epochs: int, seed: int = 0) ->
 
 def _train_processes(settings: BenchSettings, processes: int) -> list[dict]:
     """:func:`train_worker` results of ``processes`` fresh interpreters trained at once."""
-    from ..experiments.scheduler import worker_threads
+    from audiofuse.experiments.scheduler import worker_threads
 
     env = worker_threads(processes) if processes > 1 else {}
     args = ["-m", "audiofuse.benchmark", "train", "--profile", settings.train_profile,

@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from audiofuse.config import FeatureConfig
 from audiofuse.data.audio import AudioError, load_audio
 from audiofuse.features.extract import fix_length, map_recordings, window_starts
 
-from ..config import FeatureConfig
 from .clip_features import ANALYSIS_RATE, FEATURE_VERSION, clip_feature_vector
 
 __all__ = ["featurize_table"]

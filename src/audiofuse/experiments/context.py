@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from audiofuse.config import Profile, get_profile
 from audiofuse.data.indexes import DatasetError, index_physionet, is_synthetic, physionet_split
 from audiofuse.data.protocols import Fold
 from audiofuse.features.cache import load_or_extract
@@ -15,7 +16,6 @@ from audiofuse.model.run_dir import RunDir
 from audiofuse.paths import Paths
 from audiofuse.reporting.provenance import provenance
 
-from ..config import Profile, get_profile
 from .specs import ModelSpec
 
 __all__ = ["Context", "run_name", "setup", "features", "physionet_index", "physionet_data"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from audiofuse import evaluation
+from audiofuse.config import Profile
 from audiofuse.data.splits import TrainingError
 from audiofuse.model.run_dir import RunDir
 from audiofuse.paths import REPO_ROOT
 
-from .. import evaluation
-from ..config import Profile
 from .context import Context
 from .specs import ModelSpec
 

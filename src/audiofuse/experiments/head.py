@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from audiofuse.config import Profile
 from audiofuse.data.splits import carve_records
 from audiofuse.features.feature_set import FeatureSet
-
-from ..config import Profile
 
 if TYPE_CHECKING:
     import keras

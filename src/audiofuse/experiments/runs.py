@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from audiofuse import evaluation
 from audiofuse.data.indexes import index_pascal
 from audiofuse.data.protocols import Fold
 from audiofuse.data.splits import TrainingError
@@ -27,7 +28,6 @@ from audiofuse.model.run_dir import RunDir, finished_state
 from audiofuse.reporting import plots
 from audiofuse.reporting.provenance import git_commit
 
-from .. import evaluation
 from .context import Context, features, physionet_data
 from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec, branch_specs
 

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ..config import Profile, TrainConfig
+from audiofuse.config import Profile, TrainConfig
 
 __all__ = [
     "ModelSpec",

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiofuse import evaluation
 from audiofuse.data.indexes import physionet_split
 from audiofuse.data.splits import balance_strata, record_weights
 from audiofuse.features.extract import shared_workers
 
-from ... import evaluation
 from ..context import Context, physionet_index
 from ..specs import BALANCE_LABELS
 
@@ -80,7 +80,7 @@ def run_classical(
 
 def fit_and_score(x_train, m_train, x_test, m_test, seed: int, balanced: dict):
     """Fit one seed; per-record ``(val, test)`` scores (mean over a record's windows)."""
-    from ... import classical
+    from audiofuse import classical
 
     model = classical.fit_classical(
         x_train,
@@ -137,9 +137,8 @@ def index_classical_features(ctx: Context, table: pd.DataFrame, windows: bool):
 
 def classical_features(table: pd.DataFrame, cache: Path, windows: bool, progress: bool):
     """classical.featurize_table with an atomic on-disk cache."""
+    from audiofuse import classical
     from audiofuse.features.cache import table_fingerprint
-
-    from ... import classical
 
     key = f"v{classical.FEATURE_VERSION}-{'windows' if windows else 'first'}-{table_fingerprint(table)}"
     path = cache / f"{key}.npz"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiofuse import evaluation
 from audiofuse.reporting import plots
 from audiofuse.reporting.paper import PAPER_MAIN
 
-from ... import evaluation
 from ..context import Context
 from .summary import SHOWN, ci_text, no_runs, publish, summary
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from audiofuse import evaluation
 from audiofuse.reporting import plots
 from audiofuse.reporting.paper import PAPER_PASCAL
 
-from ... import evaluation
 from ..context import Context
 from ..runs import pascal_scores
 from ..specs import PAPER_MODELS, ModelSpec

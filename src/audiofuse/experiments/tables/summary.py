@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from audiofuse import evaluation
 from audiofuse.files import write_text_atomic
 from audiofuse.reporting.provenance import write_table
-
-from ... import evaluation
 
 __all__ = [
     "SHOWN",
