@@ -15,6 +15,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -214,18 +215,23 @@ def start_python(args: list[str], *, env: dict | None = None, one_core: bool = F
     """Start ``python *args`` in a fresh interpreter (this one's executable).
 
     ``one_core`` pins it to one core with one thread per library (Linux; the
-    thread variables alone elsewhere). Returns the :class:`subprocess.Popen`,
-    whose stdout and stderr are pipes of text.
+    thread variables alone elsewhere). Its output goes to temporary files, not
+    pipes, so that children running at once never wait for a reader.
+    Returns the :class:`subprocess.Popen`; :func:`finish_python` reads it.
     """
     pin = one_core and hasattr(os, "sched_setaffinity")
-    return subprocess.Popen(
+    # closed by finish_python, which reads them once the child has exited
+    stdout, stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
+    proc = subprocess.Popen(
         [sys.executable, *args],
         env=python_env((ONE_THREAD if one_core else {}) | (env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
         text=True,
         preexec_fn=_pin_to_first_core if pin else None,
     )
+    proc.output_files = (stdout, stderr)
+    return proc
 
 
 def finish_python(proc, args: list[str], timeout: float = 900) -> tuple[str, str]:
@@ -236,14 +242,21 @@ def finish_python(proc, args: list[str], timeout: float = 900) -> tuple[str, str
     RuntimeError
         With the end of its stderr when it exits non-zero or runs past ``timeout``.
     """
+    why = "failed"
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        stdout, stderr = proc.communicate()
-        raise RuntimeError(f"python {' '.join(args)[:200]} ran past {timeout:g} s") from None
+        proc.wait()
+        why = f"ran past {timeout:g} s"
+    texts = []
+    for file in proc.output_files:
+        file.seek(0)
+        texts.append(file.read())
+        file.close()
+    stdout, stderr = texts
     if proc.returncode != 0:
-        raise RuntimeError(f"python {' '.join(args)[:200]} failed:\n{stderr[-3000:]}")
+        raise RuntimeError(f"python {' '.join(args)[:200]} {why}:\n{stderr[-3000:]}")
     return stdout, stderr
 
 
