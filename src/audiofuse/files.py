@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["read_json_object", "write_text_atomic"]
+__all__ = ["read_json_object", "write_json_atomic", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -43,3 +43,8 @@ def read_json_object(path: str | os.PathLike) -> dict:
     if not isinstance(payload, dict):
         raise ValueError(f"{path}: expected a JSON object")
     return payload
+
+
+def write_json_atomic(path: str | os.PathLike, payload) -> Path:
+    """Write ``payload`` as indented JSON (unknown types as ``str``), atomically."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, default=str))

@@ -14,7 +14,7 @@ import pandas as pd
 from audiofuse.config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
 from audiofuse.data.indexes import index_pascal
 from audiofuse.data.protocols import Fold, leave_one_subset_out
-from audiofuse.model.run_dir import write_json_atomic
+from audiofuse.files import write_json_atomic
 from audiofuse.workpool import run_when_ready
 
 from .context import Context, features, physionet_data, physionet_index, run_name, setup

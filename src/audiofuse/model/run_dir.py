@@ -17,11 +17,10 @@ import pandas as pd
 
 from audiofuse.config import Profile
 from audiofuse.data.splits import TrainingError
-from audiofuse.files import write_text_atomic
+from audiofuse.files import write_json_atomic, write_text_atomic
 
 __all__ = [
     "RunDir",
-    "write_json_atomic",
     "read_state",
     "is_finished",
     "finished_state",
@@ -34,10 +33,6 @@ __all__ = [
 DIAGNOSTIC_TEST_AUC = "diagnostic_test_roc_auc"
 #: Training settings a run may change and still resume (see :func:`resumable`).
 RESUMABLE_CHANGES = ("epochs", "graph_optimizer")
-
-
-def write_json_atomic(path: Path, payload) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, default=str))
 
 
 @dataclass(frozen=True)
