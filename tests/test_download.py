@@ -270,7 +270,7 @@ def test_unreachable_host_gives_one_line_error(tmp_path):
     assert "\n" not in message
     assert message.startswith(f"cannot reach {base}/{PHYSIONET_ZIP} (")
     assert f"unpack it into {tmp_path / 'physionet2016'}" in message
-    assert 'README, "Data"' in message
+    assert 'README, "Reproducing on real data"' in message
     assert not any(tmp_path.iterdir())  # no target, no empty .downloads
 
 

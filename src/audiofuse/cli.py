@@ -22,6 +22,15 @@ __all__ = ["main", "build_parser"]
 
 DEFAULT_MODEL = default_model()
 
+PREDICT_EXAMPLES = """examples:
+  audiofuse predict recording.wav                  table: label, P(abnormal), reason
+  audiofuse predict recordings/                    every audio file in the folder, recursively
+  audiofuse predict phone.m4a --plot figures/      M4A needs ffmpeg; writes figures/phone.png
+  audiofuse predict recordings/ --format json      one object per input, failed ones included
+  audiofuse predict a.flac --model models/audiofuse-cpu   another committed model
+
+exit code: 0 when every input was scored (unsure included), 2 when any failed."""
+
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,7 +60,7 @@ def _add_run_options(p, seeds: list[int]) -> None:
 
 def _add_data_commands(subparsers) -> None:
     """``data download``, ``data synthetic``, ``data index`` and ``data pack``."""
-    data = subparsers.add_parser("data", help="download, generate or index datasets")
+    data = subparsers.add_parser("data", help="download, synthesize, index or pack datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     dl = data_sub.add_parser(
         "download",
@@ -187,15 +196,39 @@ def _add_evaluate_command(subparsers) -> None:
 
 def _add_predict_commands(subparsers) -> None:
     """``predict``, ``export`` (to ONNX) and ``calibrate``: the commands that use a model."""
-    pr = subparsers.add_parser("predict", help="P(abnormal) for your own recordings")
-    pr.add_argument("files", nargs="+", help="audio files (WAV/FLAC, any length and rate)")
+    from .predict_inputs import FORMATS_HELP
+
+    pr = subparsers.add_parser(
+        "predict",
+        help="P(abnormal) for your own recordings (files or folders)",
+        description="Score heart-sound recordings: normal, abnormal, or unsure (the "
+        "signal-quality gate failed; the reason is given), with P(abnormal) averaged over "
+        "5 s windows covering each recording. Formats: " + FORMATS_HELP + ". Any length "
+        "and sample rate. A research model, not a medical device.",
+        epilog=PREDICT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pr.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="FILE_OR_FOLDER",
+        help="audio files, or folders (walked recursively for audio files, in sorted order)",
+    )
     pr.add_argument(
         "--model",
         default=str(DEFAULT_MODEL),
-        help="model folder (best.keras + config.json); default: the committed "
-        "AudioFuse+ model in models/audiofuse-plus",
+        help="model folder: config.json with model.onnx (run by onnxruntime) and/or "
+        "best.keras (run by Keras when there is no model.onnx); default: the committed "
+        "AudioFuse+ model, models/audiofuse-plus",
     )
-    pr.add_argument("--format", choices=["table", "json"], default="table")
+    pr.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="table: for reading, with the model and threshold in its first line; json: "
+        "one object per input with the window scores; csv: one line per input. Failed "
+        "inputs keep their row, with 'error' and no score (default: table)",
+    )
     pr.add_argument(
         "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
     )
@@ -203,8 +236,8 @@ def _add_predict_commands(subparsers) -> None:
         "--plot",
         metavar="DIR",
         default=None,
-        help="also write DIR/<name>.png per recording: waveform, log-Mel spectrogram, "
-        "P(abnormal) per window with the threshold",
+        help="also write DIR/<name>.png per recording: waveform, spectrogram, and "
+        "P(abnormal) per window against the threshold, with the verdict",
     )
     pr.set_defaults(func=commands.predict)
 

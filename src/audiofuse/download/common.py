@@ -20,7 +20,7 @@ CHUNK_BYTES = 256 * 1024
 USER_AGENT = "audiofuse-download/0.1 (Python urllib)"
 SUMS_FILENAMES = ("SHA256SUMS", "SHA256SUMS.txt")
 JUNK_NAMES = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"})
-MANUAL_HINT = '(see README, "Data")'
+MANUAL_HINT = '(see README, "Reproducing on real data", step 1)'
 
 
 class DownloadError(RuntimeError):
