@@ -1,7 +1,8 @@
 """The ``audiofuse`` command line.
 
-Subcommands: ``data`` (download, synthetic, index), ``features``, ``train``,
-``evaluate``, ``predict`` and ``bench``. Every one has ``--help``.
+Subcommands: ``data`` (download, synthetic, index, pack), ``features``,
+``train``, ``train-runs``, ``evaluate``, ``predict``, ``export``,
+``calibrate``, ``app`` (a local web page), ``quality`` and ``bench``. Every one has ``--help``.
 
 Errors in input (a missing file, a corrupt recording, an empty dataset, a
 model that does not fit) print one line naming the file and exit non-zero,
@@ -254,6 +255,42 @@ def _add_predict_commands(subparsers) -> None:
     cal.set_defaults(func=commands.calibrate)
 
 
+def _add_app_command(subparsers) -> None:
+    """``app``: the local web page."""
+    from .app import DEFAULT_HOST, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UPLOAD_MB, DEFAULT_PORT
+
+    app = subparsers.add_parser(
+        "app",
+        help="a local web page: upload or record a heart sound, see the verdict and the plot",
+        description="Serve a web page on this computer that scores a recording (upload or "
+        "microphone) with a committed model and shows the verdict, P(abnormal), the unsure "
+        "reason and the plot. Needs nothing beyond the core install. A research model, not "
+        "a medical device.",
+        epilog="example:\n  audiofuse app              then open http://127.0.0.1:8765/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    app.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}, this computer only; "
+        "0.0.0.0 lets other machines reach it)",
+    )
+    app.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
+    app.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=DEFAULT_MAX_UPLOAD_MB,
+        help=f"largest upload accepted (default: {DEFAULT_MAX_UPLOAD_MB:g} MB)",
+    )
+    app.add_argument(
+        "--max-seconds",
+        type=float,
+        default=DEFAULT_MAX_SECONDS,
+        help=f"longest recording scored (default: {DEFAULT_MAX_SECONDS:g} s)",
+    )
+    app.set_defaults(func=commands.app)
+
+
 def _add_quality_command(subparsers) -> None:
     """``quality``: the signal-quality gate over a PhysioNet tree."""
     qa = subparsers.add_parser(
@@ -292,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(subparsers)
     _add_evaluate_command(subparsers)
     _add_predict_commands(subparsers)
+    _add_app_command(subparsers)
     _add_quality_command(subparsers)
     _add_bench_command(subparsers)
     return parser

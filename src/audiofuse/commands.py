@@ -25,6 +25,7 @@ __all__ = [
     "train_runs",
     "evaluate",
     "predict",
+    "app",
     "export",
     "calibrate",
     "quality",
@@ -265,6 +266,14 @@ def _unique_name(stem: str, used: set[str]) -> str:
         name = f"{stem}_{n}"
     used.add(name)
     return name
+
+
+def app(args) -> int:
+    from .app import serve
+
+    return serve(
+        args.host, args.port, max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds
+    )
 
 
 def export(args) -> int:

@@ -195,10 +195,10 @@ class Predictor:
         """The model folder's name (``audiofuse-plus``), for headers and plots."""
         return Path(self.source).name or self.source
 
-    def describe(self) -> str:
-        """One line: the model, its kind and profile, and the decision rule."""
+    def describe(self, name: str | None = None) -> str:
+        """One line: the model (``name``, default its folder), kind, profile, decision rule."""
         return (
-            f"model {self.source} ({self.kind}, profile {self.profile.name}); abnormal when "
+            f"model {name or self.source} ({self.kind}, profile {self.profile.name}); abnormal when "
             f"P(abnormal) >= {self.threshold:.3f}"
         )
 
@@ -211,6 +211,7 @@ class Predictor:
         plot_dir: str | os.PathLike | None = None,
         plot_name: str | None = None,
         display_name: str | None = None,
+        max_seconds: float | None = None,
     ) -> dict:
         """Score one audio file; :class:`PredictError` names the file on failure.
 
@@ -233,6 +234,8 @@ class Predictor:
         display_name : str, optional
             The name the row and any error give the file (default: ``path``),
             e.g. an uploaded file's own name rather than its temporary copy's.
+        max_seconds : float, optional
+            Refuse longer recordings (:class:`PredictError`), before scoring.
         """
         t0 = time.perf_counter()
         cfg = self.profile.features
@@ -240,6 +243,11 @@ class Predictor:
 
         shown = str(path) if display_name is None else display_name
         samples, native, nonfinite, decoder = _read_any(path, cfg, full_recording, shown)
+        if max_seconds is not None and native[0] / native[1] > max_seconds:
+            raise PredictError(
+                f"{shown}: {native[0] / native[1]:.0f} s long, over the limit of {max_seconds:g} s",
+                path=shown,
+            )
         declared = declared_wav_frames(path) if full_recording and decoder == "libsndfile" else None
         quality = assess(samples, cfg.sample_rate, declared_frames=declared, native=native)
         reasons = list(quality.reasons)
