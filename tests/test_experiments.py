@@ -27,29 +27,116 @@ def test_rows_equal_to_the_profile_share_the_main_runs_folder():
     ]
 
 
-def test_readme_block_takes_the_best_results_and_their_ablation(tmp_path):
-    for key, tables in (
-        ("real/cpu", ("main_comparison", "balance_ablation")),
-        ("synthetic/smoke", ("main_comparison",)),
-    ):
-        (tmp_path / key).mkdir(parents=True)
-        for name in tables:
-            (tmp_path / key / f"{name}.md").write_text(f"### {name} of {key}\nrows\n")
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
-    assert ex.update_readme_tables(readme, tmp_path)
-    text = readme.read_text()
-    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
-    order = [
-        text.index(s)
-        for s in (
-            "main_comparison of real/cpu",
-            "balance_ablation of real/cpu",
-            "main_comparison of synthetic/smoke",
-        )
+def _write_table(folder, name, header, rows, *, title="T (301 records)", seeds="0,1,2"):
+    folder.mkdir(parents=True, exist_ok=True)
+    prov = f"# data: real\n# profile: {folder.name}\n# seeds: {seeds}\n"
+    body = ",".join(f'"{h}"' for h in header) + "\n"
+    body += "".join(",".join(f'"{v}"' for v in row) + "\n" for row in rows)
+    (folder / f"{name}.csv").write_text(prov + body)
+    md_rows = "".join("| " + " | ".join(row) + " |\n" for row in rows)
+    (folder / f"{name}.md").write_text(
+        f"### {title}\n\n| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + md_rows
+    )
+
+
+MAIN_HEADER = [
+    "model",
+    "evaluation",
+    "seeds",
+    "ROC-AUC",
+    "ROC-AUC 95% CI (seed 1)",
+    "paper ROC-AUC",
+]
+
+
+CLASSICAL_ROW = [
+    "Classical (HistGradientBoosting)",
+    "first_5s",
+    "3",
+    "0.866 ± 0.003",
+    "[0.8, 0.9]",
+    "",
+]
+
+
+def _real_results(root, fusion="0.807 ± 0.011", ci="[0.750, 0.844]", balanced_seeds="1"):
+    main = [
+        ["AudioFuse (fusion)", "first_5s", "3", fusion, ci, "0.8608"],
+        ["AudioFuse (fusion)", "full_recording", "3", "0.803 ± 0.012", "[0.742, 0.838]", ""],
+        CLASSICAL_ROW,
     ]
-    assert order == sorted(order)
-    assert "#### balance_ablation" in text  # one heading level below the folder's
+    _write_table(root / "real" / "paper", "main_comparison", MAIN_HEADER, main)
+    _write_table(
+        root / "real" / "paper",
+        "balance_ablation",
+        ["model, class balance", "evaluation", "seeds", "ROC-AUC"],
+        [
+            [
+                "AudioFuse (fusion), classes balanced within each subset",
+                "first_5s",
+                balanced_seeds,
+                "0.854",
+            ]
+        ],
+    )
+
+
+def test_readme_block_holds_only_the_real_headline(tmp_path):
+    _real_results(tmp_path)
+    _write_table(
+        tmp_path / "synthetic" / "smoke",
+        "main_comparison",
+        MAIN_HEADER,
+        [["AudioFuse (fusion)", "first_5s", "1", "0.786", "[0.6, 0.9]", "0.8608"]],
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nSTALE BLOCK\n<!-- results:end -->\nend\n")
+    assert ex.update_readme_headline(readme, tmp_path)
+    text = readme.read_text()
+    assert "STALE BLOCK" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert "**No, not to the paper's number.**" in text
+    assert "0.807 ± 0.011 (3 seeds; 95 % CI of the first seed 0.750–0.844)" in text
+    assert "0.854 (1 seed so far)" in text and "0.866 ± 0.003" in text
+    assert "0.786" not in text and "smoke" not in text  # no synthetic result
+    assert "0.803" not in text  # the headline, not the tables
+    assert text.count("\n|") <= 6
+
+
+def test_headline_verdict_follows_the_numbers(tmp_path):
+    _real_results(tmp_path, fusion="0.850 ± 0.010", ci="[0.820, 0.880]", balanced_seeds="3")
+    from audiofuse.experiments.index import read_headline, verdict_markdown
+
+    text = verdict_markdown(read_headline(tmp_path))
+    assert "**Yes, within our uncertainty.**" in text and "inside the 95 % bootstrap CI" in text
+    assert "0.854 (3 seeds)" in text and "so far" not in text
+
+
+def test_results_index_gives_the_verdict_first_and_no_empty_or_repeated_table(tmp_path):
+    _real_results(tmp_path)
+    paper = tmp_path / "real" / "paper"
+    _write_table(
+        paper,
+        "baselines",
+        MAIN_HEADER,
+        [CLASSICAL_ROW],
+    )
+    (paper / "test_selection.md").write_text(
+        "### Choosing on test\n\n|  |\n||\n\nNo run recorded it.\n"
+    )
+    for name in ("pascal_robustness", "plus_pascal"):
+        _write_table(
+            paper, name, ["model", "protocol"], [[name, "zero_shot"]], title="Cross-dataset"
+        )
+    index = ex.write_results_index(results_root=tmp_path).read_text()
+    assert index.index("## Does AudioFuse reproduce?") < index.index(
+        "## real data, `paper` profile"
+    )
+    assert "|  |\n||" not in index and "- *Choosing on test*: No run recorded it." in index
+    assert (
+        "### Cross-dataset\n" in index
+        and "### Cross-dataset: the AudioFuse+ ladder's models" in index
+    )
+    assert index.count("| Classical (HistGradientBoosting) | first_5s |") == 1  # baselines left out
 
 
 def test_provenance_names_an_epoch_cap_and_only_one(tmp_path):

@@ -108,3 +108,31 @@ def test_parameters_that_are_not_a_yaml_mapping_get_a_one_line_error(text, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and err[-1].startswith("python -m audiofuse.notebooks: error:")
     assert "--parameters" in err[-1]
+
+
+def test_a_notebook_without_its_runs_says_so_and_the_run_goes_on(tmp_path, monkeypatch):
+    """`make tables` for a profile that never trained the ViT sweep (cpu): notebook 04
+    finds no runs, says so in one line, writes no table, and does not fail."""
+    import json
+
+    monkeypatch.setenv("AUDIOFUSE_SYNTHETIC_DIR", str(tmp_path / "data"))
+    sweep = next(nb for nb in NOTEBOOKS if nb.name.startswith("04"))
+    parameters = {
+        "PROFILE": "smoke",
+        "DATA_DIR": None,
+        "TRAIN": False,
+        "SEEDS": [0],
+        "RESULTS_DIR": str(tmp_path / "results"),
+        "RUNS_DIR": str(tmp_path / "runs"),
+    }
+    run_notebooks([sweep], tmp_path / "executed", parameters, workers=1)
+    results = tmp_path / "results" / "synthetic" / "smoke"
+    assert not list(results.glob("vit_sweep*"))
+    executed = json.loads((tmp_path / "executed" / sweep.name).read_text())
+    stdout = [
+        "".join(out["text"])
+        for cell in executed["cells"]
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stdout"
+    ]
+    assert stdout[-1].startswith("vit_sweep: no runs trained and scored for this table")

@@ -286,10 +286,45 @@ def test_loso_table_holds_out_each_subset(tmp_path):
     assert set(runs["evaluation"]) == {"first_5s"} and runs["held_out"].is_unique
     assert runs["n"].sum() <= len(index)  # a subset with one class only gives no fold
     assert runs["roc_auc"].between(0, 1).all()
-    table = ex.loso_table(ctx, runs)
-    assert len(table) == 1
+    assert ex.loso_table(ctx, runs).empty  # the classical rows alone make no table
+    assert not (ctx.results / "loso.md").exists()
+    neural = runs.assign(model="AudioFuse (fusion)")  # stands in for loso_neural's rows
+    table = ex.loso_table(ctx, pd.concat([runs, neural], ignore_index=True))
+    assert len(table) == 2
     assert table["mean over subsets"].iloc[0] == pytest.approx(runs["roc_auc"].mean())
     assert (ctx.results / "loso.md").exists() and (ctx.results / "loso_per_seed.csv").exists()
+
+
+def test_a_table_without_runs_says_so_in_one_line_and_writes_nothing(ctx, capsys):
+    """A profile that never trained a table's runs (e.g. cpu: no ViT sweep): no crash,
+    one line, no file, so its notebook goes on and `make tables` adds nothing."""
+    from audiofuse.experiments.tables.classical import MODEL_NAME
+
+    nothing = pd.DataFrame()  # what run_models gives when no run is trained and scored
+    classical = pd.DataFrame(
+        {"model": [MODEL_NAME], "kind": ["classical"], "evaluation": ["first_5s"], "seed": [0]}
+    )
+    loso_classical = classical.assign(held_out="training-a", roc_auc=0.7)
+    builders = {
+        "main_comparison": lambda: ex.main_table(ctx, nothing, extra_rows=classical),
+        "vit_sweep": lambda: ex.vit_sweep_table(ctx, nothing),
+        "fusion_ablation": lambda: ex.fusion_ablation_table(ctx, nothing),
+        "balance_ablation": lambda: ex.balance_ablation_table(ctx, nothing, classical),
+        "branch_knockouts": lambda: ex.branch_knockout_table(ctx, nothing),
+        "pascal_robustness": lambda: ex.cross_dataset(ctx, ex.PAPER_MODELS),
+        "plus_ladder": lambda: ex.plus_ladder_table(
+            ctx, nothing, ex.knockout_rows(ctx), ex.ensemble_rows(ctx, nothing)
+        ),
+        "loso": lambda: ex.loso_table(ctx, loso_classical),
+    }
+    for name, build in builders.items():
+        table = build()
+        assert table.empty and table.attrs["figures"] == [], name
+        assert capsys.readouterr().out.splitlines() == [
+            f"{name}: no runs trained and scored for this table (synthetic data, smoke "
+            "profile); no table written"
+        ]
+    assert not ctx.results.exists() or not any(ctx.results.rglob("*"))
 
 
 def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):

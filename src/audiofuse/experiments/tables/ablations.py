@@ -7,7 +7,7 @@ import pandas as pd
 
 from ... import reporting
 from ..context import Context
-from .summary import publish, summary
+from .summary import no_runs, publish, summary
 
 __all__ = [
     "vit_sweep_rows",
@@ -46,7 +46,9 @@ def vit_sweep_rows(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def vit_sweep_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
-    """The ViT depth x heads sweep with total parameter counts."""
+    """The ViT depth x heads sweep with total parameter counts (none without runs)."""
+    if runs.empty:
+        return no_runs(ctx, "vit_sweep")
     table = vit_sweep_rows(runs)
     return publish(
         ctx,
@@ -87,7 +89,10 @@ def ablation_rows(runs: pd.DataFrame, first_column: str) -> pd.DataFrame:
 def _ablation_table(
     ctx: Context, runs: pd.DataFrame, name: str, first_column: str, title: str, notes: str
 ) -> pd.DataFrame:
-    """:func:`ablation_rows` written as ``name``.md/.csv, with the per-seed rows."""
+    """:func:`ablation_rows` written as ``name``.md/.csv, with the per-seed rows
+    (none without runs)."""
+    if runs.empty:
+        return no_runs(ctx, name)
     table = ablation_rows(runs, first_column)
     return publish(ctx, table, name, runs, title=title, notes=notes)
 
@@ -110,8 +115,11 @@ def balance_ablation_table(
 ) -> pd.DataFrame:
     """Classes balanced overall (the paper) vs within each recording subset.
 
-    ``extra_rows``: e.g. :func:`run_classical` under both balances.
+    ``extra_rows``: e.g. :func:`run_classical` under both balances; no table
+    without neural runs.
     """
+    if runs.empty:
+        return no_runs(ctx, "balance_ablation")
     if extra_rows is not None:
         runs = pd.concat([runs, extra_rows], ignore_index=True)
     return _ablation_table(

@@ -25,7 +25,7 @@ from ..context import Context, physionet_index
 from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
 from .classical import MODEL_NAME, featurize_split, fit_and_score, index_classical_features
-from .summary import publish
+from .summary import no_runs, publish
 
 __all__ = ["loso_classical", "loso_neural", "loso_table"]
 
@@ -117,8 +117,11 @@ def loso_neural(
 def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     """Held-out ROC-AUC per subset (mean over seeds) and the mean over subsets.
 
-    Writes ``loso.md``/``.csv`` and ``loso_per_seed.csv`` into ``ctx.results``.
+    Writes ``loso.md``/``.csv`` and ``loso_per_seed.csv`` into ``ctx.results``;
+    nothing without neural rows (the classical rows alone make no table).
     """
+    if runs.empty or (runs["model"] == MODEL_NAME).all():
+        return no_runs(ctx, "loso")
     keys = ["model", "balance", "evaluation"]
     per_subset = runs.groupby([*keys, "held_out"], sort=False)["roc_auc"].mean().unstack()
     seeds = runs.groupby(keys, sort=False)["seed"].nunique().rename("seeds")

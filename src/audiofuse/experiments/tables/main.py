@@ -9,7 +9,7 @@ import pandas as pd
 
 from ... import evaluation, plots, reporting
 from ..context import Context
-from .summary import SHOWN, ci_text, publish, summary
+from .summary import SHOWN, ci_text, no_runs, publish, summary
 
 __all__ = ["main_table", "main_rows", "main_figures"]
 
@@ -49,8 +49,11 @@ def main_table(
     """The paper's main comparison, ours (mean ± sd over seeds) beside the paper's.
 
     Also writes ROC curves and confusion matrices of the first seed; their
-    paths are in the returned table's ``attrs["figures"]``.
+    paths are in the returned table's ``attrs["figures"]``. No table without
+    neural runs (``extra_rows`` alone, e.g. the classical baseline, make none).
     """
+    if runs.empty:
+        return no_runs(ctx, name)
     if extra_rows is not None:
         runs = pd.concat([runs, extra_rows], ignore_index=True)
     table = main_rows(runs)

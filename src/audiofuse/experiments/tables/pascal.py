@@ -13,7 +13,7 @@ from ... import evaluation, plots, reporting
 from ..context import Context
 from ..runs import pascal_scores
 from ..specs import PAPER_MODELS, ModelSpec
-from .summary import publish, with_figures
+from .summary import no_runs, publish, with_figures
 
 __all__ = ["cross_dataset", "pascal_rows", "pascal_run_rows", "pascal_table", "pascal_figure"]
 
@@ -170,6 +170,8 @@ def cross_dataset(
     path is in the returned table's ``attrs["figures"]``.
     """
     runs, curves = _score_runs(ctx, specs, test_fraction)
+    if runs.empty:
+        return no_runs(ctx, name)
     table = pascal_table(ctx, runs, name)
     figure = "pascal" if name == "pascal_robustness" else name
     return with_figures(table, pascal_figure(ctx, curves, figure))

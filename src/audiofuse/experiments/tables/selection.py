@@ -24,7 +24,7 @@ from ...run_dir import DIAGNOSTIC_TEST_AUC
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
 from .plus import knockout_rows
-from .summary import publish, summary
+from .summary import no_runs, publish, summary
 
 __all__ = [
     "selection_rows",
@@ -154,9 +154,14 @@ def knockout_summary(runs: pd.DataFrame, knockouts: pd.DataFrame) -> pd.DataFram
 
 def branch_knockout_table(ctx: Context, runs: pd.DataFrame, specs=PAPER_MODELS) -> pd.DataFrame:
     """:func:`knockout_summary` of the fusion runs among ``specs``, written as
-    ``branch_knockouts.md/.csv`` (knock-outs scored here when only the model is saved)."""
+    ``branch_knockouts.md/.csv`` (knock-outs scored here when only the model is saved);
+    nothing without fusion runs."""
+    if runs.empty:
+        return no_runs(ctx, "branch_knockouts")
     knockouts = knockout_rows(ctx, [s for s in specs if s.kind == "fusion"])
     table = knockout_summary(runs, knockouts)
+    if table.empty:
+        return no_runs(ctx, "branch_knockouts")
     return publish(
         ctx,
         table,

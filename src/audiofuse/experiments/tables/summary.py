@@ -8,7 +8,15 @@ import pandas as pd
 
 from ... import evaluation, reporting
 
-__all__ = ["SHOWN", "summary", "ci_text", "trained_by", "with_figures", "publish"]
+__all__ = [
+    "SHOWN",
+    "summary",
+    "ci_text",
+    "trained_by",
+    "with_figures",
+    "no_runs",
+    "publish",
+]
 
 SHOWN = ("roc_auc", "mcc", "f1_abnormal", "accuracy", "sensitivity", "specificity", "macc")
 
@@ -43,6 +51,21 @@ def with_figures(table: pd.DataFrame, figures: list[Path]) -> pd.DataFrame:
     """
     table.attrs["figures"] = [Path(p) for p in figures]
     return table
+
+
+def no_runs(ctx, name: str) -> pd.DataFrame:
+    """Say in one line that table ``name`` has no runs here; an empty table, nothing written.
+
+    A profile need not train every table (``cpu`` has no ViT sweep, ``paper``
+    no AudioFuse+ ladder). The notebook of such a table then goes on, and the
+    results folder keeps whatever it holds, so rebuilding the tables from
+    committed scores neither fails nor adds files.
+    """
+    print(
+        f"{name}: no runs trained and scored for this table ({ctx.data} data, "
+        f"{ctx.profile.name} profile); no table written"
+    )
+    return with_figures(pd.DataFrame(), [])
 
 
 def publish(
