@@ -198,8 +198,8 @@ class Predictor:
     def describe(self, name: str | None = None) -> str:
         """One line: the model (``name``, default its folder), kind, profile, decision rule."""
         return (
-            f"model {name or self.source} ({self.kind}, profile {self.profile.name}); abnormal when "
-            f"P(abnormal) >= {self.threshold:.3f}"
+            f"model {name or _relative_to_cwd(self.source)} ({self.kind}, profile {self.profile.name}); abnormal when "
+            f"P(abnormal) >= {round(self.threshold, 4):.3f}"
         )
 
     def predict_file(
@@ -290,13 +290,21 @@ class Predictor:
 
     def describe_short(self) -> str:
         """``audiofuse-plus (fusion, profile cpu), threshold 0.548``: for plot footers."""
-        return f"{self.name} ({self.kind}, profile {self.profile.name}), threshold {self.threshold:.3f}"
+        return f"{self.name} ({self.kind}, profile {self.profile.name}), threshold {round(self.threshold, 4):.3f}"
 
     def __repr__(self) -> str:
         return (
             f"Predictor(kind={self.kind!r}, profile={self.profile.name!r}, "
             f"threshold={self.threshold:.3f}, source={self.source!r})"
         )
+
+
+def _relative_to_cwd(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it, else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ MAX_SPECTROGRAM_FRAMES = 4000
 """Spectrogram columns drawn at most (the hop grows for long recordings)."""
 MAX_WAVEFORM_POINTS = 200_000
 """Waveform points drawn at most; longer recordings are drawn as a min/max envelope."""
+MAX_SHOWN_HZ = 2000.0
+"""Highest frequency drawn: heart sounds and murmurs lie below about 1 kHz."""
 COLOURS = {"normal": "#1a7f37", "abnormal": "#c62828", "unsure": "#8a6d00"}
 
 
@@ -104,9 +106,12 @@ def plot_prediction(
     wave_ax.tick_params(labelbottom=False)
 
     spec, _ = _spectrogram_db(samples, sample_rate)
+    top_hz = min(sample_rate / 2, MAX_SHOWN_HZ)
+    bin_hz = (sample_rate / 2) / (spec.shape[0] - 1)
+    rows = int(round(top_hz / bin_hz)) + 1
     image = spec_ax.imshow(
-        spec, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-        extent=(0, duration, 0, sample_rate / 2),
+        spec[:rows], origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+        extent=(0, duration, 0, (rows - 1) * bin_hz),
     )
     spec_ax.set_ylabel("frequency (Hz)")
     spec_ax.tick_params(labelbottom=False)
