@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -133,6 +134,9 @@ def browser(tmp_path_factory):
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
                  "--window-size=1200,1600",
+                 # a fake microphone (a tone) that needs no permission prompt
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 "--autoplay-policy=no-user-gesture-required",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(flag)
     try:
@@ -178,6 +182,16 @@ def test_page_in_a_headless_browser(server, browser, models, recording, broken, 
             "const s = document.getElementById('model'); s.value = arguments[0];"
             "s.dispatchEvent(new Event('change'));", options[1])
         wait.until(lambda d: d.find_element(By.ID, "r-model").text.startswith(f"model {options[1]} ("))
+
+    # the microphone: recorded in the page, encoded as a WAV there, and scored
+    browser.find_element(By.ID, "record").click()
+    wait.until(lambda d: "Stop" in d.find_element(By.ID, "record").text)
+    time.sleep(3.5)
+    browser.find_element(By.ID, "record").click()
+    wait.until(lambda d: d.find_element(By.ID, "r-file").text.startswith("microphone-"))
+    assert browser.find_element(By.ID, "r-file").text.endswith(".wav")
+    seconds = float(browser.find_element(By.ID, "r-length").text.split()[0])
+    assert 2.5 <= seconds <= 8.0, seconds
 
     # a broken file: the CLI's one-line error, and no stale result
     browser.find_element(By.ID, "file").send_keys(str(broken))

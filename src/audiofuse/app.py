@@ -94,6 +94,9 @@ class _Models:
         self.folders = folders
         self.loaded = {}
         self.lock = threading.Lock()
+        # one recording scored at a time: Keras models are not safe to call from several
+        # threads, and a page for one person gains nothing from scoring in parallel
+        self.scoring = threading.Lock()
 
     def get(self, name: str):
         from .predict import Predictor
@@ -237,9 +240,11 @@ def _score(registry: _Models, model: str, name: str, body: bytes, max_seconds: f
         path = Path(tmp) / name
         path.write_bytes(body)
         try:
-            result = predictor.predict_file(
-                path, plot_dir=tmp, plot_name="plot", display_name=name, max_seconds=max_seconds
-            )
+            with registry.scoring:
+                result = predictor.predict_file(
+                    path, plot_dir=tmp, plot_name="plot", display_name=name,
+                    max_seconds=max_seconds,
+                )
         except PredictError as err:
             return {"ok": False, "error": f"audiofuse: error: {err}"}
         png = base64.b64encode(Path(result.pop("plot")).read_bytes()).decode("ascii")

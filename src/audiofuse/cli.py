@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 
 from . import commands
 from .config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
@@ -202,10 +203,14 @@ def _add_predict_commands(subparsers) -> None:
     pr = subparsers.add_parser(
         "predict",
         help="P(abnormal) for your own recordings (files or folders)",
-        description="Score heart-sound recordings: normal, abnormal, or unsure (the "
-        "signal-quality gate failed; the reason is given), with P(abnormal) averaged over "
-        "5 s windows covering each recording. Formats: " + FORMATS_HELP + ". Any length "
-        "and sample rate. A research model, not a medical device.",
+        # raw formatting keeps the examples' columns; the description is wrapped here
+        description=textwrap.fill(
+            "Score heart-sound recordings: normal, abnormal, or unsure (the signal-quality "
+            "gate failed; the reason is given), with P(abnormal) averaged over 5 s windows "
+            "covering each recording. Formats: " + FORMATS_HELP + ". Any length and sample "
+            "rate. A research model, not a medical device.",
+            78,
+        ),
         epilog=PREDICT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -262,10 +267,13 @@ def _add_app_command(subparsers) -> None:
     app = subparsers.add_parser(
         "app",
         help="a local web page: upload or record a heart sound, see the verdict and the plot",
-        description="Serve a web page on this computer that scores a recording (upload or "
-        "microphone) with a committed model and shows the verdict, P(abnormal), the unsure "
-        "reason and the plot. Needs nothing beyond the core install. A research model, not "
-        "a medical device.",
+        description=textwrap.fill(
+            "Serve a web page on this computer that scores a recording (upload or "
+            "microphone) with a committed model and shows the verdict, P(abnormal), the "
+            "unsure reason and the plot. Needs nothing beyond the core install. A research "
+            "model, not a medical device.",
+            78,
+        ),
         epilog="example:\n  audiofuse app              then open http://127.0.0.1:8765/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

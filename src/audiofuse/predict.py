@@ -52,17 +52,15 @@ class PredictError(ValueError):
 
     def __init__(self, message: str, *, path: str | os.PathLike | None = None):
         self.path = None if path is None else str(path)
-        prefix = f"{self.path}: "
-        self.reason = message[len(prefix):] if path is not None and message.startswith(prefix) else message
+        self.reason = message
+        if self.path is not None:
+            self.reason = message.removeprefix(f"{self.path}: ")
         super().__init__(message)
 
 
 def error_row(path: str | os.PathLike, err: Exception, model: str = "") -> dict:
     """The result row of an input that could not be scored: ``error``, no score."""
-    reason = getattr(err, "reason", None) or str(err)
-    prefix = f"{path}: "
-    if reason.startswith(prefix):
-        reason = reason[len(prefix):]
+    reason = (getattr(err, "reason", None) or str(err)).removeprefix(f"{path}: ")
     return {"file": str(path), "label": "error", "error": reason, "model": model}
 
 
@@ -198,8 +196,8 @@ class Predictor:
     def describe(self, name: str | None = None) -> str:
         """One line: the model (``name``, default its folder), kind, profile, decision rule."""
         return (
-            f"model {name or _relative_to_cwd(self.source)} ({self.kind}, profile {self.profile.name}); abnormal when "
-            f"P(abnormal) >= {round(self.threshold, 4):.3f}"
+            f"model {name or _relative_to_cwd(self.source)} ({self.kind}, profile "
+            f"{self.profile.name}); abnormal when P(abnormal) >= {round(self.threshold, 4):.3f}"
         )
 
     def predict_file(
@@ -290,7 +288,10 @@ class Predictor:
 
     def describe_short(self) -> str:
         """``audiofuse-plus (fusion, profile cpu), threshold 0.548``: for plot footers."""
-        return f"{self.name} ({self.kind}, profile {self.profile.name}), threshold {round(self.threshold, 4):.3f}"
+        return (
+            f"{self.name} ({self.kind}, profile {self.profile.name}), "
+            f"threshold {round(self.threshold, 4):.3f}"
+        )
 
     def __repr__(self) -> str:
         return (
@@ -432,9 +433,8 @@ def _read_at_rate(
             read += len(block)
             if len(block):
                 finite = np.isfinite(block)
-                yield (block if finite.all() else np.where(finite, block, 0.0)), rate, int(
-                    len(block) - np.count_nonzero(finite)
-                )
+                bad = int(len(block) - np.count_nonzero(finite))
+                yield (np.where(finite, block, np.float32(0)) if bad else block), rate, bad
 
     peak, frames, rate, nonfinite = 0.0, 0, None, 0
     for block, block_rate, bad in blocks():
