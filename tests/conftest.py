@@ -57,7 +57,7 @@ def find_real_data_dir() -> Path | None:
 @pytest.fixture(scope="session")
 def synthetic_roots(tmp_path_factory) -> dict[str, Path]:
     """``{"physionet2016": path, "pascal": path}`` of the smoke-size synthetic datasets."""
-    from audiofuse.synthetic import make_synthetic_datasets
+    from audiofuse.data.synthetic import make_synthetic_datasets
 
     return make_synthetic_datasets(tmp_path_factory.mktemp("synthetic_data"), size="smoke", seed=0)
 

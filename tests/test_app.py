@@ -20,8 +20,8 @@ import pytest
 import soundfile as sf
 from conftest import find_real_data_dir
 
-from audiofuse import cli
-from audiofuse.app import DEFAULT_HOST, committed_models, make_server
+from audiofuse.cli import main as cli
+from audiofuse.cli.app import DEFAULT_HOST, committed_models, make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -55,7 +55,7 @@ def recording(tmp_path_factory) -> Path:
     real = find_real_data_dir()
     if real is not None and (real / "physionet2016/training-a/a0001.flac").exists():
         return real / "physionet2016/training-a/a0001.flac"
-    from audiofuse.synthetic import synthesize_pcg
+    from audiofuse.data.synthetic import synthesize_pcg
 
     path = tmp_path_factory.mktemp("recording") / "synthetic_pcg.flac"
     sf.write(path, synthesize_pcg(20.0, 2000, rng=np.random.default_rng(0)), 2000)

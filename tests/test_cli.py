@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import cli
+from audiofuse.cli import main as cli
 from audiofuse.config import Profile
-from audiofuse.data import index_pascal, index_physionet, physionet_split
-from audiofuse.features import extract_features, window_starts
-from audiofuse.predict import PredictError, Predictor
+from audiofuse.data.indexes import index_pascal, index_physionet, physionet_split
+from audiofuse.features.extract import extract_features, window_starts
+from audiofuse.predict.predictor import PredictError, Predictor
 
 SUBCOMMANDS = [
     [],
@@ -42,7 +42,7 @@ def run(argv, capsys) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def model_dir(synthetic_roots, smoke_profile, tmp_path_factory):
     """A smoke waveform model trained for 2 epochs on a few synthetic records."""
-    from audiofuse.training import train_model
+    from audiofuse.model.training import train_model
 
     train, _ = physionet_split(index_physionet(synthetic_roots["physionet2016"]))
     sample = train.groupby("label").head(16).reset_index(drop=True)
@@ -257,7 +257,7 @@ def test_predict_a_real_physionet_flac(model_dir, real_data_dir, capsys):
 @pytest.fixture(scope="module")
 def fusion_dir(smoke_profile, tmp_path_factory):
     """An (untrained) smoke fusion model saved as an exported model folder."""
-    from audiofuse.models import build_model
+    from audiofuse.model.architecture import build_model
 
     folder = tmp_path_factory.mktemp("fusion")
     build_model("fusion", smoke_profile.features, smoke_profile.model).save(folder / "best.keras")

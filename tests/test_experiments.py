@@ -106,7 +106,7 @@ def test_headline_verdict_follows_the_numbers(tmp_path):
     _real_results(tmp_path, fusion="0.850 ± 0.010", ci="[0.820, 0.880]", balanced_seeds="3")
     from audiofuse.experiments.index import read_headline, verdict_markdown
 
-    text = verdict_markdown(read_headline(tmp_path))
+    text = " ".join(verdict_markdown(read_headline(tmp_path)).split())  # wrapped lines
     assert "**Yes, within our uncertainty.**" in text and "inside the 95 % bootstrap CI" in text
     assert "0.854 (3 seeds)" in text and "so far" not in text
 
@@ -149,7 +149,7 @@ def test_provenance_names_an_epoch_cap_and_only_one(tmp_path):
 
 
 def test_context_names_each_run_folder(tmp_path):
-    from audiofuse.training import RunDir
+    from audiofuse.model.run_dir import RunDir
 
     cpu = get_profile("cpu")
     ctx = ex.Context(cpu, "synthetic", tmp_path, tmp_path, (0,), tmp_path / "runs", tmp_path)
@@ -197,7 +197,7 @@ def test_importing_the_experiments_loads_no_keras():
     import sys
 
     code = (
-        "import sys, audiofuse.experiments, audiofuse.run_dir; "
+        "import sys, audiofuse.experiments, audiofuse.model.run_dir; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

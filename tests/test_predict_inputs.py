@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import cli
-from audiofuse.predict_inputs import AUDIO_SUFFIXES, conversion_hint, expand_inputs
+from audiofuse.cli import main as cli
+from audiofuse.predict.inputs import AUDIO_SUFFIXES, conversion_hint, expand_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def committed_model():
 @pytest.fixture(scope="module")
 def heart_sound() -> np.ndarray:
     """12 s of synthetic phonocardiogram at 2 kHz."""
-    from audiofuse.synthetic import synthesize_pcg
+    from audiofuse.data.synthetic import synthesize_pcg
 
     return synthesize_pcg(12.0, 2000, rng=np.random.default_rng(0)).astype(np.float32)
 

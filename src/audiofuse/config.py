@@ -37,6 +37,8 @@ from .paths import (
 )
 
 __all__ = [
+    "MODEL_INPUTS",
+    "MODEL_KINDS",
     "FeatureConfig",
     "ModelConfig",
     "TrainConfig",
@@ -55,6 +57,15 @@ __all__ = [
     "experiment_data_dir",
     "Paths",
 ]
+
+
+# The inputs of each model kind, by input name (the names of the Keras inputs).
+MODEL_INPUTS = {
+    "fusion": ("spectrogram", "waveform"),
+    "spectrogram": ("spectrogram",),
+    "waveform": ("waveform",),
+}
+MODEL_KINDS = tuple(MODEL_INPUTS)
 
 
 @dataclass(frozen=True)
@@ -205,7 +216,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Which training-time augmentations run, and how strongly (see :mod:`audiofuse.augment`).
+    """Which training-time augmentations run, and how strongly (see :mod:`audiofuse.features.augment`).
 
     Attributes
     ----------

@@ -8,6 +8,7 @@ git commit produced it.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import os
 import platform
@@ -177,11 +178,18 @@ def write_table(
     notes: str = "",
     digits: int = 4,
 ) -> tuple[Path, Path]:
-    """Write ``name.csv`` and ``name.md`` (with a provenance header) into ``folder``."""
+    """Write ``name.csv`` and ``name.md`` (with a provenance header) into ``folder``.
+
+    Files that already hold the same table (the same title, rows and notes)
+    are left as they are, their provenance included: rebuilding a table from
+    the same scores at another commit or on another day changes nothing, so
+    ``make tables`` leaves a checkout of committed results clean. The
+    provenance then names the build that first produced these numbers.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"
     csv_text = "".join(f"# {k}: {v}\n" for k, v in prov.items()) + table.to_csv(index=False)
-    csv_path = write_text_atomic(folder / f"{name}.csv", csv_text)
     label = (
         "SYNTHETIC data -- not a result about heart sounds"
         if prov.get("data") == "synthetic"
@@ -191,5 +199,27 @@ def write_table(
     md = f"### {title}\n\n**{label}**; {meta}.\n\n{format_table(table, digits)}\n"
     if notes:
         md += f"\n{notes.strip()}\n"
-    md_path = write_text_atomic(folder / f"{name}.md", md)
+    if not _same_table(csv_path, csv_text, md_path, md):
+        write_text_atomic(csv_path, csv_text)
+        write_text_atomic(md_path, md)
     return csv_path, md_path
+
+
+def _without_provenance(text: str) -> list[str]:
+    """A table file's lines less its provenance: the CSV's leading ``# key: value``
+    lines, the Markdown's data line (the third, after the title and a blank line)."""
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith("### "):
+        return lines[:2] + lines[3:]
+    return lines[sum(1 for _ in itertools.takewhile(lambda line: line.startswith("# "), lines)) :]
+
+
+def _same_table(csv_path: Path, csv_text: str, md_path: Path, md_text: str) -> bool:
+    """True when both files exist and differ from the new texts in provenance only."""
+    try:
+        old_csv, old_md = csv_path.read_text(), md_path.read_text()
+    except OSError:
+        return False
+    return _without_provenance(old_csv) == _without_provenance(csv_text) and (
+        _without_provenance(old_md) == _without_provenance(md_text)
+    )

@@ -1,7 +1,7 @@
 """Everything that touches a run folder: training, per-record scores, PASCAL scores.
 
 A run lives in ``runs/<data>/<profile>/<model>/seed<k>/`` (a
-:class:`~audiofuse.run_dir.RunDir`); tables are built from its saved
+:class:`~audiofuse.model.run_dir.RunDir`); tables are built from its saved
 scores alone, so they can be rebuilt from runs trained on another machine.
 
 Keras (through ``..training``, ``..models`` and ``.head``) is imported inside
@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from audiofuse.data.indexes import index_pascal
+from audiofuse.data.protocols import Fold
+from audiofuse.data.splits import TrainingError
+from audiofuse.features.feature_set import FeatureSet
+from audiofuse.model.run_dir import RunDir, finished_state
+
 from .. import evaluation, plots, reporting
-from ..data import index_pascal
-from ..features import FeatureSet
-from ..protocols import Fold
-from ..run_dir import RunDir, finished_state
-from ..splits import TrainingError
 from .context import Context, features, physionet_data
 from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec, branch_specs
 
@@ -51,7 +52,7 @@ KNOCKOUTS = ("knockout_spectrogram", "knockout_waveform")
 
 def record_scores(model, features: FeatureSet, kind: str) -> pd.DataFrame:
     """Mean window probability per record (first clip only when not windowed)."""
-    from ..training import predict_proba
+    from audiofuse.model.training import predict_proba
 
     scores = predict_proba(model, features, kind)
     ids, mean = evaluation.aggregate_windows(scores, features.records)
@@ -145,11 +146,11 @@ def train_and_score(
 
     Writes ``scores_first_5s.csv`` (and ``scores_full_recording.csv``) beside
     the model: validation-carve-out and test scores, one row per record. With
-    ``fold`` (see :mod:`audiofuse.protocols`), the model trains on the fold's
+    ``fold`` (see :mod:`audiofuse.data.protocols`), the model trains on the fold's
     training records and its test scores are the fold's test records, in
     :meth:`Context.fold_run`'s folder; otherwise on the paper's split.
     """
-    from ..training import train_model
+    from audiofuse.model.training import train_model
 
     profile = spec.profile(ctx.profile)
     train_first, test_first = physionet_data(ctx, fold=fold)
@@ -204,7 +205,7 @@ def score_rows(ctx: Context, spec: ModelSpec, seed: int, names) -> list[dict]:
     state, config = run.state, run.config
     params = config.get("params")
     if params is None:  # runs stored before params were recorded
-        from ..models import build_model, count_params
+        from audiofuse.model.architecture import build_model, count_params
 
         params = count_params(
             build_model(spec.kind, ctx.profile.features, spec.profile(ctx.profile).model)
@@ -266,7 +267,8 @@ def pascal_scores(
                 file=sys.stderr,
             )
             return saved
-    from ..training import load_trained, predict_proba
+    from audiofuse.model.training import load_trained, predict_proba
+
     from .head import embed, train_head
 
     pascal_features = features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
@@ -339,7 +341,7 @@ def knockout_scores(ctx: Context, spec: ModelSpec, seed: int) -> bool:
         return True
     if not run.checkpoint("best").exists():
         return False
-    from ..training import load_trained
+    from audiofuse.model.training import load_trained
 
     train_first, test_first = physionet_data(ctx)
     model, config = load_trained(run.path)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from audiofuse.data.indexes import index_pascal
+from audiofuse.data.protocols import Fold, leave_one_subset_out
+from audiofuse.model.run_dir import write_json_atomic
+
 from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
-from ..data import index_pascal
-from ..protocols import Fold, leave_one_subset_out
-from ..run_dir import write_json_atomic
 from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
 from .runs import is_scored, knockout_scores, pascal_scored, pascal_scores, train_and_score

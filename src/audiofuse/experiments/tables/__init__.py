@@ -14,6 +14,7 @@ from .main import main_table
 from .pascal import cross_dataset
 from .plus import ensemble_rows, knockout_rows, plus_ladder_table
 from .selection import branch_knockout_table, test_selection_table
+from .summary import figures
 
 __all__ = [
     "main_table",
@@ -33,4 +34,5 @@ __all__ = [
     "plus_ladder_table",
     "test_selection_table",
     "branch_knockout_table",
+    "figures",
 ]

@@ -46,9 +46,10 @@ def vit_sweep_rows(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def vit_sweep_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
-    """The ViT depth x heads sweep with total parameter counts (none without runs)."""
-    if runs.empty:
-        return no_runs(ctx, "vit_sweep")
+    """The ViT depth x heads sweep with total parameter counts (none with fewer than two
+    of its variants: see :func:`_compares_nothing`)."""
+    if _compares_nothing(runs):
+        return no_runs(ctx, "vit_sweep", _compares_nothing(runs))
     table = vit_sweep_rows(runs)
     return publish(
         ctx,
@@ -90,11 +91,22 @@ def _ablation_table(
     ctx: Context, runs: pd.DataFrame, name: str, first_column: str, title: str, notes: str
 ) -> pd.DataFrame:
     """:func:`ablation_rows` written as ``name``.md/.csv, with the per-seed rows
-    (none without runs)."""
-    if runs.empty:
-        return no_runs(ctx, name)
+    (none with fewer than two variants: see :func:`_compares_nothing`)."""
+    if _compares_nothing(runs):
+        return no_runs(ctx, name, _compares_nothing(runs))
     table = ablation_rows(runs, first_column)
     return publish(ctx, table, name, runs, title=title, notes=notes)
+
+
+def _compares_nothing(runs: pd.DataFrame) -> str:
+    """Why an ablation's rows make no table (empty: they do). One variant alone compares
+    nothing: the cpu profile's fusion ablation holds only the main table's fusion, which
+    is also its concatenation row."""
+    if runs.empty:
+        return "no runs trained and scored for this table"
+    if runs["model"].nunique() < 2:
+        return "one of its variants alone is trained and scored here, which compares nothing"
+    return ""
 
 
 def fusion_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiofuse.data.indexes import index_pascal
+
 from ... import plots, reporting
-from ...data import index_pascal
 from ..context import Context, physionet_data, physionet_index
 
 __all__ = ["dataset_overview", "example_figures"]

@@ -18,9 +18,10 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from audiofuse.data.protocols import leave_one_subset_out
+from audiofuse.data.splits import balance_strata, record_weights
+
 from ... import reporting
-from ...protocols import leave_one_subset_out
-from ...splits import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS

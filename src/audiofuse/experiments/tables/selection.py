@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audiofuse.model.run_dir import DIAGNOSTIC_TEST_AUC
+
 from ... import evaluation, plots
-from ...run_dir import DIAGNOSTIC_TEST_AUC
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
 from .plus import knockout_rows
@@ -97,7 +98,10 @@ def selection_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 def test_selection_table(ctx: Context, specs=PAPER_MODELS) -> pd.DataFrame:
     """:func:`selection_summary` written as ``test_selection.md/.csv``, with the
-    validation and test curves of every run in ``figures/test_selection_curves.png``."""
+    validation and test curves of every run in ``figures/test_selection_curves.png``;
+    nothing when none of the runs is here."""
+    if not any(ctx.run(spec, seed).state for spec in specs for seed in ctx.seeds):
+        return no_runs(ctx, "test_selection")
     rows, curves = selection_rows(ctx, specs)
     figures = []
     if curves:

@@ -15,6 +15,7 @@ __all__ = [
     "trained_by",
     "with_figures",
     "no_runs",
+    "figures",
     "publish",
 ]
 
@@ -53,7 +54,7 @@ def with_figures(table: pd.DataFrame, figures: list[Path]) -> pd.DataFrame:
     return table
 
 
-def no_runs(ctx, name: str) -> pd.DataFrame:
+def no_runs(ctx, name: str, why: str = "no runs trained and scored for this table") -> pd.DataFrame:
     """Say in one line that table ``name`` has no runs here; an empty table, nothing written.
 
     A profile need not train every table (``cpu`` has no ViT sweep, ``paper``
@@ -61,11 +62,17 @@ def no_runs(ctx, name: str) -> pd.DataFrame:
     results folder keeps whatever it holds, so rebuilding the tables from
     committed scores neither fails nor adds files.
     """
-    print(
-        f"{name}: no runs trained and scored for this table ({ctx.data} data, "
-        f"{ctx.profile.name} profile); no table written"
-    )
+    print(f"{name}: {why} ({ctx.data} data, {ctx.profile.name} profile); no table written")
     return with_figures(pd.DataFrame(), [])
+
+
+def figures(ctx, *names: str) -> list[Path]:
+    """The figures ``names`` in ``ctx.results/figures/`` that exist, for a notebook to show.
+
+    A table without runs (:func:`no_runs`) writes no figure, so its notebook
+    shows nothing instead of failing on a missing file.
+    """
+    return [p for p in (ctx.results / "figures" / name for name in names) if p.exists()]
 
 
 def publish(
