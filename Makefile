@@ -42,7 +42,7 @@ help:
 	@echo "make tables     every table/figure/README block from the committed per-run scores"
 	@echo "                (results/<data>/<profile>/scores/): PROFILE=... DATA_DIR=..., no training"
 	@echo "make bench      speed, memory and demo time against their goals -> results/benchmark.md"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff, then lint-imports (the layers of docs/architecture.md)"
 	@echo "make clean      remove generated files (never committed results)"
 
 setup: $(VENV)/.installed
@@ -93,7 +93,7 @@ demo-clock:
 # them trained and scored.
 WORKERS ?= 2
 # The notebooks then run two at a time where they allow it (each is mostly single-threaded
-# table and figure work; audiofuse.notebooks holds which waits for which).
+# table and figure work; audiofuse.reporting.notebooks holds which waits for which).
 NOTEBOOK_WORKERS ?= 2
 # The notebooks' parameters, one YAML mapping (one line: the shell keeps a backslash-newline
 # inside quotes)
@@ -106,7 +106,7 @@ reproduce: setup
 	  --seeds $(call seeds_args,$(SEEDS)) $(if $(filter null,$(EPOCHS)),,--epochs $(EPOCHS)) \
 	  --tables main sweep ablation balance plus loso --pascal --diagnostics --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
 	@echo "== notebooks ($(DATA_KIND) data, $(PROFILE) profile), $(NOTEBOOK_WORKERS) at a time"
-	$(BIN)/python -m audiofuse.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
+	$(BIN)/python -m audiofuse.reporting.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
 	  --workers $(NOTEBOOK_WORKERS) --parameters '$(NOTEBOOK_PARAMETERS)'
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores
@@ -140,6 +140,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check src tests scripts
+	$(BIN)/lint-imports --no-cache
 
 bench: setup
 	$(BIN)/audiofuse bench $(if $(BENCH_DATA_DIR),--data-dir $(BENCH_DATA_DIR),)

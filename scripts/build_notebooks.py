@@ -77,6 +77,9 @@ SETUP = """\
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
+from audiofuse.model.tensorflow_env import prepare_tensorflow
+
+prepare_tensorflow()  # before TensorFlow is imported (audiofuse.experiments imports it)
 from audiofuse import experiments as ex
 
 ctx = ex.setup(profile=PROFILE, data_dir=DATA_DIR, seeds=SEEDS, epochs=EPOCHS,

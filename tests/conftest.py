@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# before any test module imports TensorFlow: the package turns its oneDNN kernels on
-import audiofuse  # noqa: E402, F401
+from audiofuse.model.tensorflow_env import prepare_tensorflow
+
+prepare_tensorflow(quiet=True)  # before any test module imports TensorFlow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

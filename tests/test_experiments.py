@@ -160,21 +160,21 @@ def test_context_names_each_run_folder(tmp_path):
 
 
 def test_outputs_go_under_the_checkout_or_else_the_working_directory(tmp_path, monkeypatch):
-    from audiofuse import config
+    from audiofuse import paths
 
     checkout = tmp_path / "checkout"
     (checkout / "src" / "audiofuse").mkdir(parents=True)
     (checkout / "pyproject.toml").write_text("")
-    assert config.output_root(checkout / "src" / "audiofuse" / "config.py") == checkout
-    installed = tmp_path / "venv" / "lib" / "site-packages" / "audiofuse" / "config.py"
+    assert paths.output_root(checkout / "src" / "audiofuse" / "paths.py") == checkout
+    installed = tmp_path / "venv" / "lib" / "site-packages" / "audiofuse" / "paths.py"
     installed.parent.mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    assert config.output_root(installed) == tmp_path
-    assert config.output_root() == config.REPO_ROOT  # this test runs from the checkout
+    assert paths.output_root(installed) == tmp_path
+    assert paths.output_root() == paths.REPO_ROOT  # this test runs from the checkout
 
 
 def test_paths_are_resolved_once_with_the_cache_beside_the_runs(tmp_path, monkeypatch):
-    from audiofuse.config import Paths
+    from audiofuse.paths import Paths
 
     monkeypatch.setenv("AUDIOFUSE_RUNS_DIR", str(tmp_path / "env-runs"))
     monkeypatch.setenv("AUDIOFUSE_DATA_DIR", str(tmp_path / "env-data"))
@@ -214,11 +214,11 @@ def test_provenance_names_the_keras_backend_without_importing_keras(tmp_path):
 
     import keras
 
-    from audiofuse.reporting import keras_backend
+    from audiofuse.reporting.provenance import keras_backend
 
     assert keras_backend() == keras.backend.backend()  # loaded here: Keras' own answer
     code = (
-        "import sys; from audiofuse.reporting import provenance; "
+        "import sys; from audiofuse.reporting.provenance import provenance; "
         "p = provenance(data='synthetic', profile='smoke', seeds=[0]); "
         "print(p['backend'], 'keras' in sys.modules)"
     )
@@ -238,17 +238,21 @@ def test_provenance_names_the_keras_backend_without_importing_keras(tmp_path):
     assert backend(KERAS_BACKEND="torch") == ["torch", "False"]
 
 
-def test_importing_audiofuse_turns_onednn_on_unless_told_otherwise():
-    """TensorFlow reads TF_ENABLE_ONEDNN_OPTS when it is imported; on CPUs without
-    AVX512-VNNI, AVX512-BF16, AVX-VNNI or AMX its default is off, and the ``cpu``
-    fusion then trains 2.6x slower (see ``audiofuse/__init__.py``)."""
+def test_prepare_tensorflow_turns_onednn_on_unless_told_otherwise_and_import_sets_nothing():
+    """TensorFlow reads TF_ENABLE_ONEDNN_OPTS when it is imported (why it is on:
+    :func:`audiofuse.model.tensorflow_env.prepare_tensorflow`); ``import audiofuse``
+    leaves the environment as it was."""
     import os
     import subprocess
     import sys
 
-    code = "import os, audiofuse; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    code = (
+        "import os, audiofuse; before = os.environ.get('TF_ENABLE_ONEDNN_OPTS'); "
+        "from audiofuse.model.tensorflow_env import prepare_tensorflow; prepare_tensorflow(); "
+        "print(before, os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    for given, expected in ((None, "1"), ("0", "0"), ("1", "1")):
+    for given, expected in ((None, "None 1"), ("0", "0 0"), ("1", "1 1")):
         child = env if given is None else env | {"TF_ENABLE_ONEDNN_OPTS": given}
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child

@@ -8,10 +8,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from audiofuse import experiments as ex
-from audiofuse import reporting
 from audiofuse.config import get_profile
 from audiofuse.experiments.runs import evaluate_split
 from audiofuse.experiments.tables.pascal import pascal_figure, pascal_rows, pascal_run_rows
+from audiofuse.reporting.paper import PAPER_MAIN, PAPER_PASCAL, PAPER_VIT_SWEEP
+from audiofuse.reporting.provenance import write_table
 
 N_BOOT = 20
 SEEDS = (0, 1)
@@ -86,7 +87,7 @@ def test_main_table_summarises_seeds_beside_the_paper(ctx):
     fusion = table[(table["model"] == ex.PAPER_MODELS[2].name) & (table["evaluation"] == "first_5s")]
     aucs = [roc_auc_score(t["label"], t["score"]) for t in (_scores(s, 0.4)[1] for s in SEEDS)]
     assert fusion["ROC-AUC"].item() == _fmt(aucs)
-    assert fusion["paper ROC-AUC"].item() == reporting.PAPER_MAIN["fusion"]["roc_auc"]
+    assert fusion["paper ROC-AUC"].item() == PAPER_MAIN["fusion"]["roc_auc"]
     full = table[table["evaluation"] == "full_recording"]
     assert full["paper ROC-AUC"].isna().all()  # the paper reports the first 5 s only
     threshold = runs[(runs["kind"] == "fusion") & (runs["evaluation"] == "first_5s")]["threshold"]
@@ -106,7 +107,7 @@ def test_vit_sweep_lists_params_and_the_paper_per_depth_and_heads(ctx):
     assert table["ViT depth x heads"].tolist() == list(params)
     assert table["total params (M)"].tolist() == [1.99, 2.56, 3.17, 4.35]
     assert table["paper ROC-AUC"].tolist() == [
-        reporting.PAPER_VIT_SWEEP[k]["roc_auc"] for k in ((4, 8), (6, 8), (8, 8), (12, 6))
+        PAPER_VIT_SWEEP[k]["roc_auc"] for k in ((4, 8), (6, 8), (8, 8), (12, 6))
     ]
     aucs = [roc_auc_score(t["label"], t["score"]) for t in (_scores(s, 0.1)[1] for s in SEEDS)]
     assert table["ROC-AUC"].iloc[0] == _fmt(aucs)
@@ -200,7 +201,7 @@ def test_cross_dataset_table_and_figure(ctx):
     table = pascal_rows(runs)
     assert len(table) == 6 and (table["seeds"] == 2).all()
     assert set(table["protocol"]) == {"zero_shot", "head_trained"}
-    assert table["paper ROC-AUC"].iloc[0] == reporting.PAPER_PASCAL["spectrogram"]["roc_auc"]
+    assert table["paper ROC-AUC"].iloc[0] == PAPER_PASCAL["spectrogram"]["roc_auc"]
     assert table[table["protocol"] == "head_trained"]["n test"].eq(20).all()
     zero_fusion = runs[(runs["kind"] == "fusion") & (runs["protocol"] == "zero_shot")]
     fusion = table[(table["model"] == ex.PAPER_MODELS[2].name) & (table["protocol"] == "zero_shot")]
@@ -503,14 +504,14 @@ def test_a_table_rebuilt_with_the_same_numbers_keeps_its_files_and_provenance(tm
     table = pd.DataFrame({"model": ["AudioFuse"], "ROC-AUC": [0.81]})
     first = {"data": "real", "profile": "cpu", "commit": "aaaaaaa", "date": "2026-01-01"}
     later = first | {"commit": "bbbbbbb", "date": "2026-02-02"}
-    csv, md = reporting.write_table(table, tmp_path, "t", title="T", prov=first, notes="n")
+    csv, md = write_table(table, tmp_path, "t", title="T", prov=first, notes="n")
     written = csv.read_text(), md.read_text()
-    reporting.write_table(table, tmp_path, "t", title="T", prov=later, notes="n")
+    write_table(table, tmp_path, "t", title="T", prov=later, notes="n")
     assert (csv.read_text(), md.read_text()) == written
-    reporting.write_table(table, tmp_path, "t", title="T", prov=later, notes="other")
+    write_table(table, tmp_path, "t", title="T", prov=later, notes="other")
     assert "bbbbbbb" in csv.read_text() and "bbbbbbb" in md.read_text()
     changed = table.assign(**{"ROC-AUC": [0.82]})
-    reporting.write_table(changed, tmp_path, "t", title="T", prov=first, notes="other")
+    write_table(changed, tmp_path, "t", title="T", prov=first, notes="other")
     assert "aaaaaaa" in md.read_text() and "0.8200" in md.read_text()
     assert "aaaaaaa" in csv.read_text() and "0.82" in csv.read_text()
 
@@ -519,8 +520,8 @@ def test_synthetic_results_get_their_own_index_outside_the_committed_one(tmp_pat
     """`make demo` (synthetic, never committed) must not change results/README.md."""
     table = pd.DataFrame({"model": ["AudioFuse (fusion)"], "ROC-AUC": ["0.807"]})
     real, synthetic = tmp_path / "real" / "cpu", tmp_path / "synthetic" / "smoke"
-    reporting.write_table(table, real, "main_comparison", title="Real", prov={"data": "real"})
-    reporting.write_table(
+    write_table(table, real, "main_comparison", title="Real", prov={"data": "real"})
+    write_table(
         table.assign(**{"ROC-AUC": ["0.786"]}),
         synthetic,
         "main_comparison",

@@ -77,7 +77,7 @@ def test_run_folder_holds_every_artifact(trained, smoke_profile):
     assert (config["kind"], config["seed"]) == (KIND, 0)
     assert config["profile"] == json.loads(json.dumps(smoke_profile.to_dict()))
     assert config["val_records"] == sorted(trained.val_records.tolist())
-    assert config["onednn"] is True  # import audiofuse turns TensorFlow's oneDNN on
+    assert config["onednn"] is True  # conftest's prepare_tensorflow() turns oneDNN on
     model, stored = load_trained(run_dir)
     assert stored == config
     assert {t.name.split(":")[0] for t in model.inputs} == {"waveform"}
@@ -626,24 +626,26 @@ def test_run_dir_owns_the_run_files(trained, tmp_path):
     assert not list(copy.path.glob(".*"))  # no temporary files left behind
 
 
-def test_a_tensorflow_imported_before_audiofuse_is_named_when_onednn_stayed_off():
-    """``import keras`` before ``import audiofuse`` (isort's order) leaves oneDNN at
-    TensorFlow's default; where that is off, training says so instead of running slower."""
+def test_a_tensorflow_imported_before_prepare_tensorflow_is_named_when_onednn_stayed_off():
+    """TensorFlow imported before ``prepare_tensorflow()`` keeps oneDNN at its default;
+    where that is off, training says so instead of running slower."""
     import os
     import subprocess
     import sys
 
     code = (
-        "import warnings, tensorflow, keras, audiofuse\n"
+        "import warnings, tensorflow, keras\n"
+        "from audiofuse.model.tensorflow_env import prepare_tensorflow\n"
+        "prepare_tensorflow()\n"
         "from audiofuse.model.training import onednn_enabled\n"
         "with warnings.catch_warnings(record=True) as caught:\n"
         "    warnings.simplefilter('always')\n"
         "    on = onednn_enabled()\n"
-        "print(on, any('imported before audiofuse' in str(w.message) for w in caught))"
+        "print(on, any('imported before' in str(w.message) for w in caught))"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
-    on, warned = out  # on: TensorFlow's own default on this CPU, as audiofuse came second
+    on, warned = out  # on: TensorFlow's own default on this CPU, as it was imported first
     assert on in ("True", "False") and warned == str(on == "False")  # named only when off

@@ -25,17 +25,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-# the folders live in .paths; re-exported here, where callers have always found them
-from .paths import (
-    REPO_ROOT,
-    Paths,
-    data_dir,
-    experiment_data_dir,
-    output_root,
-    runs_dir,
-    synthetic_dir,
-)
-
 __all__ = [
     "MODEL_INPUTS",
     "MODEL_KINDS",
@@ -49,13 +38,6 @@ __all__ = [
     "PROFILES",
     "get_profile",
     "config_hash",
-    "REPO_ROOT",
-    "data_dir",
-    "synthetic_dir",
-    "runs_dir",
-    "output_root",
-    "experiment_data_dir",
-    "Paths",
 ]
 
 

@@ -13,7 +13,8 @@ import time
 
 import pandas as pd
 
-from .. import config as _config
+from audiofuse.config import get_profile
+
 from .harness import BenchSettings, log, result_row
 from .reference import original_cwt_image, original_recipe_file
 
@@ -34,7 +35,7 @@ def _extractor_rate(table: pd.DataFrame, profile: str) -> float:
     """Recordings/s of this project's extractor (one process) over ``table``."""
     from audiofuse.features.extract import extract_features
 
-    cfg = _config.get_profile(profile).features
+    cfg = get_profile(profile).features
     t0 = time.perf_counter()
     extract_features(table, cfg, n_jobs=1, progress=False)
     return len(table) / (time.perf_counter() - t0)
@@ -50,7 +51,7 @@ def warm_up(path: str, profiles) -> None:
         original_recipe_file(path, out, with_cwt=False)
     original_cwt_image(np.zeros(256, np.float32))
     for profile in profiles:
-        cfg = _config.get_profile(profile).features
+        cfg = get_profile(profile).features
         recording_features(load_recording(path, cfg), cfg)
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config as _config
-from ..reporting import git_commit
+from audiofuse import paths
+from audiofuse.reporting.provenance import git_commit
 
 #: Thread variables set to 1 in a process pinned to one core.
 ONE_THREAD = {
@@ -289,7 +289,7 @@ def load_sample(
                 print(f"bench: no real data at {root}; using SYNTHETIC recordings", file=sys.stderr)
             from audiofuse.data.synthetic import make_synthetic_datasets
 
-            roots = make_synthetic_datasets(_config.synthetic_dir(synthetic_dir), size="smoke")
+            roots = make_synthetic_datasets(paths.synthetic_dir(synthetic_dir), size="smoke")
             table, label = index_physionet(roots["physionet2016"]), "SYNTHETIC"
         else:
             table, label = index_physionet(root), "real"

@@ -16,7 +16,9 @@ import os
 import time
 from pathlib import Path
 
-from ..reporting import git_commit, write_text_atomic
+from audiofuse.files import write_text_atomic
+from audiofuse.reporting.provenance import git_commit
+
 from .harness import result_row
 
 #: Where ``make demo`` writes its record, relative to the repository.

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..reporting import format_table, write_text_atomic
+from audiofuse.files import write_text_atomic
+from audiofuse.reporting.provenance import format_table
+
 from .harness import verdict
 
 CSV_COLUMNS = [

@@ -38,13 +38,13 @@ def train_worker(profile_name: str, records: int, epochs: int, seed: int = 0) ->
 
     import pandas as pd
 
+    from audiofuse.config import get_profile
     from audiofuse.features.feature_set import FeatureSet
     from audiofuse.model.training import train_model
 
-    from .. import config as _config
     from .flops import count_flops
 
-    base = _config.get_profile(profile_name)
+    base = get_profile(profile_name)
     profile = base.replace(train=base.train.replace(epochs=epochs, patience=epochs))
     cfg, rng = profile.features, np.random.default_rng(seed)
     labels = np.arange(records) % 2  # both classes in every carve-out

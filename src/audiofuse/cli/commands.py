@@ -45,8 +45,8 @@ def fail(message: str, code: int = EXIT_INPUT_ERROR) -> int:
 
 
 def data_download(args) -> int:
-    from audiofuse.config import data_dir
     from audiofuse.data.download import DownloadError, download_dataset
+    from audiofuse.paths import data_dir
 
     try:
         path = download_dataset(
@@ -59,8 +59,8 @@ def data_download(args) -> int:
 
 
 def data_synthetic(args) -> int:
-    from audiofuse.config import synthetic_dir
     from audiofuse.data.synthetic import make_synthetic_datasets
+    from audiofuse.paths import synthetic_dir
 
     out = synthetic_dir(args.out)
     paths = make_synthetic_datasets(out, size=args.size, seed=args.seed)
@@ -118,8 +118,8 @@ def data_pack(args) -> int:
 
 
 def features(args) -> int:
-    from audiofuse.config import experiment_data_dir
     from audiofuse.experiments import physionet_data, setup
+    from audiofuse.paths import experiment_data_dir
 
     ctx = setup(profile=args.profile, data_dir=experiment_data_dir(args.data_dir))
     train, test = physionet_data(ctx, windows=args.windows)
@@ -135,7 +135,7 @@ def features(args) -> int:
 
 def train(args) -> int:
     from audiofuse import experiments
-    from audiofuse.config import experiment_data_dir
+    from audiofuse.paths import experiment_data_dir
 
     ctx = experiments.setup(
         profile=args.profile,
@@ -156,7 +156,7 @@ def train(args) -> int:
 
 def train_runs(args) -> int:
     from audiofuse import experiments
-    from audiofuse.config import experiment_data_dir
+    from audiofuse.paths import experiment_data_dir
 
     summary = experiments.train_runs(
         {
@@ -181,9 +181,10 @@ def train_runs(args) -> int:
 def evaluate(args) -> int:
     """Score a trained model on the PhysioNet test split (threshold from its validation)."""
     from audiofuse import evaluation, experiments
-    from audiofuse.config import Profile, experiment_data_dir
+    from audiofuse.config import Profile
     from audiofuse.data.splits import TrainingError
     from audiofuse.model.training import load_trained
+    from audiofuse.paths import experiment_data_dir
 
     try:
         model, config = load_trained(args.model)

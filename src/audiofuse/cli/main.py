@@ -12,11 +12,11 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 
 from audiofuse.config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
+from audiofuse.model.tensorflow_env import prepare_tensorflow
 from audiofuse.predict.resources import default_model
 
 from . import commands
@@ -33,11 +33,6 @@ PREDICT_EXAMPLES = """examples:
   audiofuse predict a.flac --model models/audiofuse-cpu   another committed model
 
 exit code: 0 when every input was scored (unsure included), 2 when any failed."""
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -367,7 +362,7 @@ _INPUT_ERRORS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``audiofuse`` command."""
-    _quiet_tensorflow()
+    prepare_tensorflow(quiet=True)  # before any command imports TensorFlow
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from audiofuse.data.splits import TrainingError
 from audiofuse.model.run_dir import RunDir
+from audiofuse.paths import REPO_ROOT
 
-from .. import config as _config
 from .. import evaluation
 from ..config import Profile
 from .context import Context
@@ -55,7 +55,7 @@ def export_model(
     save_model_atomic(best_model(run, spec.kind, weights), dest / "best.keras")
     shutil.copyfile(run.config_path, dest / run.config_path.name)
     try:
-        source = str(run_dir.resolve().relative_to(_config.REPO_ROOT))
+        source = str(run_dir.resolve().relative_to(REPO_ROOT))
     except ValueError:
         source = str(run_dir)
     card = {"exported_from": source, "data": ctx.data}

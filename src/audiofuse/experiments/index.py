@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import config as _config
-from .. import reporting
+from audiofuse.files import write_text_atomic
+from audiofuse.paths import REPO_ROOT
+
 from .context import Context
 
 __all__ = [
@@ -71,7 +72,7 @@ HEADLINE_FIGURE = "roc_main_comparison_first_5s.png"
 
 
 def _read_table_csv(path: Path) -> tuple[dict, pd.DataFrame]:
-    """A table written by :func:`reporting.write_table`: its provenance and its rows."""
+    """A table written by :func:`audiofuse.reporting.provenance.write_table`: its provenance and its rows."""
     lines = path.read_text().splitlines(keepends=True)
     header = list(itertools.takewhile(lambda line: line.startswith("# "), lines))
     prov = {key.strip(): value.strip() for key, _, value in (h[2:].partition(":") for h in header)}
@@ -429,9 +430,9 @@ def write_results_index(ctx: Context | None = None, results_root: str | Path | N
         parts.extend(_section(folder, home))
     if discussion_title:
         parts.append(discussion.read_text().rstrip() + "\n")
-    index = reporting.write_text_atomic(home / "README.md", "\n".join(parts))
+    index = write_text_atomic(home / "README.md", "\n".join(parts))
     project_readme = root.parent / "README.md"
-    if real and project_readme.exists() and root.resolve() == _config.REPO_ROOT / "results":
+    if real and project_readme.exists() and root.resolve() == REPO_ROOT / "results":
         update_readme_headline(project_readme, root)
     return index
 
@@ -465,5 +466,5 @@ def update_readme_headline(readme: str | Path, results_root: str | Path) -> bool
         body = verdict_markdown(headline, link_root=link_root, figure_root=root)
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    reporting.write_text_atomic(readme, f"{head}{README_START}\n{body}\n{README_END}{tail}")
+    write_text_atomic(readme, f"{head}{README_START}\n{body}\n{README_END}{tail}")
     return True

@@ -23,8 +23,10 @@ from audiofuse.data.protocols import Fold
 from audiofuse.data.splits import TrainingError
 from audiofuse.features.feature_set import FeatureSet
 from audiofuse.model.run_dir import RunDir, finished_state
+from audiofuse.reporting import plots
+from audiofuse.reporting.provenance import git_commit
 
-from .. import evaluation, plots, reporting
+from .. import evaluation
 from .context import Context, features, physionet_data
 from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec, branch_specs
 
@@ -161,7 +163,7 @@ def train_and_score(
     init_from = None
     if profile.train.staged and finished_state(run.path, profile) is None:
         init_from = _trained_branches(ctx, spec, seed, fold, full_recording)
-    extra = {"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()}
+    extra = {"data": ctx.data, "model_name": spec.name, "commit": git_commit()}
     if fold is not None:
         extra["fold"] = fold.name
     result = train_model(

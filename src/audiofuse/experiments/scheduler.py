@@ -167,7 +167,7 @@ def add_timing_records(path: Path, records: list[dict]) -> None:
 
 def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: float) -> None:
     """Add this call's record to :data:`TIMING_FILE` beside the runs."""
-    from ..reporting import git_commit
+    from audiofuse.reporting.provenance import git_commit
 
     record = {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -204,6 +204,8 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
     import concurrent.futures as cf
     import multiprocessing as mp
 
+    from audiofuse.model.tensorflow_env import prepare_tensorflow
+
     rows, durations = [], []
 
     def take_ready(running: list):
@@ -223,7 +225,9 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
         rows.append(row)
         print(f"done {row}", file=sys.stderr, flush=True)
 
-    # spawned workers inherit the environment: set the split before the pool starts
+    # spawned workers inherit the environment: set it before the pool starts (they
+    # import TensorFlow as they unpickle their job)
+    prepare_tensorflow()
     os.environ.update(worker_threads(workers) if workers > 1 else {})
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         run_when_ready(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from audiofuse.config import Profile
 from audiofuse.data.splits import TrainingError
-from audiofuse.reporting import write_text_atomic
+from audiofuse.files import write_text_atomic
 
 __all__ = [
     "RunDir",

@@ -27,7 +27,6 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from audiofuse import ONEDNN_VARIABLE
 from audiofuse.config import CHECKPOINT_EVERY_S, STEPS_PER_EXECUTION, Profile, augment_preset
 from audiofuse.data.splits import (
     TrainingError,
@@ -38,6 +37,7 @@ from audiofuse.data.splits import (
 )
 from audiofuse.features.batches import FeatureBatches, fit_input
 from audiofuse.features.feature_set import FeatureSet
+from audiofuse.files import read_json_object
 from audiofuse.model.architecture import (
     BRANCH_PREFIXES,
     build_model,
@@ -51,7 +51,7 @@ from audiofuse.model.run_dir import (
     is_finished,
     read_state,
 )
-from audiofuse.reporting import read_json_object
+from audiofuse.model.tensorflow_env import ONEDNN_VARIABLE
 
 __all__ = [
     "set_seed",
@@ -163,7 +163,8 @@ def onednn_enabled() -> bool | None:
     """Whether TensorFlow runs its oneDNN kernels (None under another backend).
 
     Recorded in each run's ``config.json``: the same seed gives other last bits
-    with and without them (see ``audiofuse/__init__.py`` for why they are on).
+    with and without them (see :func:`~audiofuse.model.tensorflow_env.prepare_tensorflow`
+    for why they are on).
     """
     if keras.backend.backend() != "tensorflow":
         return None
@@ -174,11 +175,11 @@ def onednn_enabled() -> bool | None:
     except (ImportError, AttributeError):
         return None
     if not enabled and os.environ.get(ONEDNN_VARIABLE) == "1":
-        # asked for, yet off: TensorFlow was imported before audiofuse set the variable
+        # asked for, yet off: TensorFlow was imported before the variable was set
         warnings.warn(
-            "TensorFlow was imported before audiofuse, so its oneDNN kernels are off on "
-            "this CPU and training is slower (2.6x for the cpu fusion on an AVX2 CPU); "
-            "import audiofuse first, or set TF_ENABLE_ONEDNN_OPTS=1",
+            "TensorFlow was imported before TF_ENABLE_ONEDNN_OPTS=1 was set, so its oneDNN "
+            "kernels are off on this CPU and training is slower; call "
+            "audiofuse.model.tensorflow_env.prepare_tensorflow() before importing TensorFlow",
             stacklevel=2,
         )
     return enabled

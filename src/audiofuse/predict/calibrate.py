@@ -21,8 +21,8 @@ from audiofuse.evaluation.calibration import (
     calibration_metrics,
     fit_platt,
 )
+from audiofuse.files import read_json_object
 from audiofuse.predict.predictor import Predictor, write_model_card
-from audiofuse.reporting import read_json_object
 
 __all__ = ["calibrate_model", "score_records"]
 

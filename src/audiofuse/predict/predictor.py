@@ -25,7 +25,7 @@ import numpy as np
 
 from audiofuse.config import Profile
 from audiofuse.data.audio import AudioError, iter_audio_blocks
-from audiofuse.reporting import read_json_object
+from audiofuse.files import read_json_object
 
 __all__ = ["PredictError", "Predictor", "WINDOW_BATCH", "MAX_NONFINITE_FRACTION", "error_row"]
 
@@ -499,7 +499,7 @@ class _Resampler:
 
 def write_model_card(folder: str | os.PathLike, payload: dict) -> None:
     """Merge ``payload`` (threshold, metrics, provenance) into ``config.json``."""
-    from audiofuse.reporting import write_text_atomic
+    from audiofuse.files import write_text_atomic
 
     path = Path(folder) / "config.json"
     config = read_json_object(path) if path.exists() else {}

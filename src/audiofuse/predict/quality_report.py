@@ -67,7 +67,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 def write_report(root: str | Path, out: str | Path, workers: int = 2) -> pd.DataFrame:
     """Write ``quality_gate.csv`` and ``quality_gate.md`` into ``out``."""
-    from audiofuse.reporting import write_text_atomic
+    from audiofuse.files import write_text_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from audiofuse.config import data_dir
 from audiofuse.data.download.archives import (
     drop_junk,
     extract_archive,
@@ -36,6 +35,7 @@ from audiofuse.data.download.verify import (
     read_marker,
     write_marker,
 )
+from audiofuse.paths import data_dir
 
 # --------------------------------------------------------------------------
 # Whole-dataset download

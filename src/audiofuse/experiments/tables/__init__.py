@@ -8,7 +8,7 @@ from .ablations import (
     vit_sweep_table,
 )
 from .classical import run_classical
-from .data import dataset_overview, example_figures
+from .data_overview import dataset_overview, example_figures
 from .loso import loso_classical, loso_neural, loso_table
 from .main import main_table
 from .pascal import cross_dataset

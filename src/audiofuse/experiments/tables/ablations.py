@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import reporting
+from audiofuse.reporting.paper import PAPER_VIT_SWEEP
+
 from ..context import Context
 from .summary import no_runs, publish, summary
 
@@ -25,7 +26,7 @@ def vit_sweep_rows(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in summary(first).itertuples(index=False):
         d, h = (int(v) for v in row.model.split(" x "))
-        paper = reporting.PAPER_VIT_SWEEP.get((d, h), {})
+        paper = PAPER_VIT_SWEEP.get((d, h), {})
         rows.append(
             {
                 "ViT depth x heads": row.model,

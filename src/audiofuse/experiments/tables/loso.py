@@ -20,8 +20,8 @@ from sklearn.metrics import roc_auc_score
 
 from audiofuse.data.protocols import leave_one_subset_out
 from audiofuse.data.splits import balance_strata, record_weights
+from audiofuse.reporting.provenance import git_commit
 
-from ... import reporting
 from ..context import Context, physionet_index
 from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
@@ -135,7 +135,7 @@ def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
         "loso",
         runs,
         title="Leave-one-subset-out on PhysioNet 2016: ROC-AUC on the held-out subset",
-        prov=ctx.prov(commit=reporting.git_commit()),
+        prov=ctx.prov(commit=git_commit()),
         notes=(
             "Each column holds one subset out: the model is trained on every record of the "
             "other five subsets (the official test records included) and scored on every "

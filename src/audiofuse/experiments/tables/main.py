@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ... import evaluation, plots, reporting
+from audiofuse.reporting import plots
+from audiofuse.reporting.paper import PAPER_MAIN
+
+from ... import evaluation
 from ..context import Context
 from .summary import SHOWN, ci_text, no_runs, publish, summary
 
@@ -26,7 +29,7 @@ def main_rows(runs: pd.DataFrame) -> pd.DataFrame:
     table = []
     for row in summary(runs).itertuples(index=False):
         kind = runs.loc[runs["model"] == row.model, "kind"].iloc[0]
-        paper = reporting.PAPER_MAIN.get(kind, {}) if row.evaluation == "first_5s" else {}
+        paper = PAPER_MAIN.get(kind, {}) if row.evaluation == "first_5s" else {}
         entry = {"model": row.model, "evaluation": row.evaluation, "seeds": row.n_seeds}
         for metric in SHOWN:
             entry[evaluation.METRIC_LABELS[metric]] = getattr(row, f"{metric}_fmt")

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ... import evaluation, plots, reporting
+from audiofuse.reporting import plots
+from audiofuse.reporting.paper import PAPER_PASCAL
+
+from ... import evaluation
 from ..context import Context
 from ..runs import pascal_scores
 from ..specs import PAPER_MODELS, ModelSpec
@@ -102,7 +105,7 @@ def pascal_rows(runs: pd.DataFrame) -> pd.DataFrame:
     table = []
     for row in summary.itertuples(index=False):
         kind = runs.loc[runs["model"] == row.model, "kind"].iloc[0]
-        paper = reporting.PAPER_PASCAL.get(kind, {})
+        paper = PAPER_PASCAL.get(kind, {})
         same = (runs["model"] == row.model) & (runs["protocol"] == row.protocol)
         table.append(
             {

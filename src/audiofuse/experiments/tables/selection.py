@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from audiofuse.model.run_dir import DIAGNOSTIC_TEST_AUC
+from audiofuse.reporting import plots
 
-from ... import evaluation, plots
+from ... import evaluation
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
 from .plus import knockout_rows

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ... import evaluation, reporting
+from audiofuse.files import write_text_atomic
+from audiofuse.reporting.provenance import write_table
+
+from ... import evaluation
 
 __all__ = [
     "SHOWN",
@@ -100,7 +103,7 @@ def publish(
     prov : dict, optional
         Provenance; by default the context's plus who trained ``runs``.
     """
-    reporting.write_table(
+    write_table(
         table,
         ctx.results,
         name,
@@ -109,5 +112,5 @@ def publish(
         notes=notes,
         digits=digits,
     )
-    reporting.write_text_atomic(ctx.results / f"{name}_per_seed.csv", runs.to_csv(index=False))
+    write_text_atomic(ctx.results / f"{name}_per_seed.csv", runs.to_csv(index=False))
     return with_figures(table, figures)

@@ -14,7 +14,7 @@ features of the split that 02 caches (run together, both computed them), and
 
 Usage::
 
-    python -m audiofuse.notebooks notebooks/*.ipynb \\
+    python -m audiofuse.reporting.notebooks notebooks/*.ipynb \\
         --out results/synthetic/smoke/notebooks --workers 2 \\
         --parameters '{PROFILE: smoke, DATA_DIR: "", SEEDS: [0], TRAIN: true}'
 """
@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from .workpool import run_when_ready
+from audiofuse.workpool import run_when_ready
 
 __all__ = ["NOTEBOOK_NEEDS", "SLOWEST_FIRST", "notebook_order", "run_notebooks", "main"]
 
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     import yaml
 
     parser = argparse.ArgumentParser(
-        prog="python -m audiofuse.notebooks", description=__doc__.split("\n")[0]
+        prog="python -m audiofuse.reporting.notebooks", description=__doc__.split("\n")[0]
     )
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder of the executed copies")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from .canvas import DPI, save_figure
+from audiofuse.reporting.plots.canvas import DPI, save_figure
 
 __all__ = ["plot_example"]
 

@@ -12,8 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..evaluation import EvaluationError, binary_metrics, check_labels, check_pair
-from .canvas import DPI, finish, new_axes, save_figure
+from audiofuse.evaluation import EvaluationError, binary_metrics, check_labels, check_pair
+from audiofuse.reporting.plots.canvas import DPI, finish, new_axes, save_figure
 
 __all__ = [
     "plot_roc_curves",

@@ -20,9 +20,9 @@ waveform and spectrogram).
 
 from __future__ import annotations
 
-from .canvas import DPI, save_figure
-from .examples import plot_example
-from .results import (
+from audiofuse.reporting.plots.canvas import DPI, save_figure
+from audiofuse.reporting.plots.examples import plot_example
+from audiofuse.reporting.plots.results import (
     plot_confusion_matrix,
     plot_roc_curves,
     plot_selection_curves,

@@ -1,4 +1,4 @@
-"""Results tables with provenance, and the paper's numbers beside ours.
+"""Results tables with provenance: which data, profile, seeds and commit made them.
 
 Every table written here is a CSV plus a Markdown file whose header says which
 data it came from (real or synthetic), which profile, which seeds and which
@@ -14,43 +14,20 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from audiofuse.files import write_text_atomic
+from audiofuse.paths import REPO_ROOT
+
 __all__ = [
-    "PAPER_MAIN",
-    "PAPER_PASCAL",
-    "PAPER_VIT_SWEEP",
     "git_commit",
     "keras_backend",
     "provenance",
-    "write_text_atomic",
     "write_table",
     "format_table",
 ]
-
-# The paper's Table (PhysioNet 2016 test set, 301 records).
-PAPER_MAIN = {
-    "spectrogram": {"roc_auc": 0.8066, "mcc": 0.4444, "f1_abnormal": 0.7383, "accuracy": 0.7193},
-    "waveform": {"roc_auc": 0.8223, "mcc": 0.4884, "f1_abnormal": 0.7057, "accuracy": 0.7376},
-    "fusion": {"roc_auc": 0.8608, "mcc": 0.5508, "f1_abnormal": 0.7664, "accuracy": 0.7741},
-}
-# Zero-shot PASCAL ROC-AUC and its change relative to PhysioNet.
-PAPER_PASCAL = {
-    "spectrogram": {"roc_auc": 0.4873, "change_pct": -39.6},
-    "waveform": {"roc_auc": 0.6782, "change_pct": -17.5},
-    "fusion": {"roc_auc": 0.7181, "change_pct": -16.6},
-}
-# ViT depth x heads sweep of the fusion model.
-PAPER_VIT_SWEEP = {
-    (4, 8): {"params_m": 1.99, "roc_auc": 0.8451, "accuracy": 0.7612, "mcc": 0.5215},
-    (6, 8): {"params_m": 2.56, "roc_auc": 0.8608, "accuracy": 0.7741, "mcc": 0.5508},
-    (8, 8): {"params_m": 3.17, "roc_auc": 0.8592, "accuracy": 0.7713, "mcc": 0.5451},
-    (12, 6): {"params_m": 4.35, "roc_auc": 0.8515, "accuracy": 0.7689, "mcc": 0.5402},
-}
-
 
 def git_commit(repo: str | os.PathLike | None = None) -> str:
     """Current commit (short hash), with ``+dirty`` when ``src/`` has changes.
@@ -60,7 +37,7 @@ def git_commit(repo: str | os.PathLike | None = None) -> str:
     """
     if os.environ.get("AUDIOFUSE_COMMIT"):
         return os.environ["AUDIOFUSE_COMMIT"]
-    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    repo = Path(repo) if repo else REPO_ROOT
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -120,38 +97,6 @@ def provenance(*, data: str, profile: str, seeds, **extra) -> dict:
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         **extra,
     }
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
-
-
-def read_json_object(path: str | os.PathLike) -> dict:
-    """The JSON object in ``path`` (a run's or model's ``config.json``).
-
-    Raises
-    ------
-    ValueError
-        One line naming the file when it is unreadable, not JSON, or not an object.
-    """
-    path = Path(path)
-    try:
-        payload = json.loads(path.read_text())
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from None
-    if not isinstance(payload, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return payload
 
 
 def format_table(table: pd.DataFrame, digits: int = 4) -> str:

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from audiofuse.data.indexes import index_pascal
+from audiofuse.reporting import plots
+from audiofuse.reporting.provenance import write_table
 
-from ... import plots, reporting
 from ..context import Context, physionet_data, physionet_index
 
 __all__ = ["dataset_overview", "example_figures"]
@@ -32,7 +33,7 @@ def dataset_overview(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             .reset_index()
         )
     counts = pd.concat([physionet.assign(dataset="physionet2016")], ignore_index=True)
-    reporting.write_table(
+    write_table(
         counts,
         ctx.results,
         "data_physionet2016",
