@@ -163,7 +163,11 @@ def test_predict_bad_files_among_good_ones(model_dir, split_recordings, tmp_path
     files = [split_recordings[0], missing, split_recordings[1], corrupt]
     code, out, err = run(["predict", *files, "--model", model_dir, "--format", "json"], capsys)
     assert code == 2
-    assert [r["file"] for r in json.loads(out)] == split_recordings
+    rows = json.loads(out)  # one row per input, in order; failed ones with their error
+    assert [r["file"] for r in rows] == [str(f) for f in files]
+    assert [r["label"] for r in rows][1::2] == ["error", "error"]
+    assert rows[1]["error"] == "file not found" and "p_abnormal" not in rows[1]
+    assert rows[3]["error"].startswith("cannot decode audio") and "p_abnormal" not in rows[3]
     lines = [line for line in err.strip().splitlines() if "note:" not in line]
     assert len(lines) == 2 and "Traceback" not in err
     assert lines[0] == f"audiofuse: error: {missing}: file not found"
@@ -171,8 +175,14 @@ def test_predict_bad_files_among_good_ones(model_dir, split_recordings, tmp_path
 
     code, out, err = run(["predict", *files, "--model", model_dir], capsys)  # table format
     assert code == 2
-    assert out.splitlines()[0].split()[:3] == ["file", "p(abnormal)", "label"]
-    assert sum(path in out for path in split_recordings) == 2 and str(missing) not in out
+    header, columns, *table = out.splitlines()
+    assert header.startswith(f"model {model_dir} (waveform, profile smoke); abnormal when")
+    assert "research model, not a medical device" in header
+    assert columns.split() == [
+        "file", "label", "p_abnormal", "windows", "duration_s", "elapsed_s", "reason"
+    ]
+    assert [line.split()[0] for line in table] == [str(f) for f in files]
+    assert table[1].split()[1:3] == ["error", "-"] and table[1].endswith("file not found")
 
 
 def test_model_folder_without_best_keras(tmp_path, split_recordings, capsys):

@@ -69,13 +69,13 @@ def test_streaming_read_matches_a_one_shot_resample(tmp_path):
     signal[1000:1200] = 1.0  # a clipped stretch at full scale
     path = tmp_path / "long.wav"
     sf.write(path, signal, rate, subtype="FLOAT")
-    samples, (frames, native_rate, clipped) = _read_at_rate(path, cfg, True)
+    samples, (frames, native_rate, clipped), nonfinite = _read_at_rate(path, cfg, True)
     expected = soxr.resample(signal, rate, cfg.sample_rate, quality="HQ")
-    assert (frames, native_rate) == (len(signal), rate)
+    assert (frames, native_rate, nonfinite) == (len(signal), rate, 0)
     assert abs(len(samples) - len(expected)) <= 1
     n = min(len(samples), len(expected))
     assert np.max(np.abs(samples[:n] - expected[:n])) < 1e-3
     assert clipped == pytest.approx(clipped_fraction(signal), abs=1e-12)
     assert clipped == pytest.approx(200 / len(signal), abs=1e-12)
-    first, _ = _read_at_rate(path, cfg, False)
+    first, _, _ = _read_at_rate(path, cfg, False)
     assert len(first) <= int((cfg.clip_seconds + 0.05) * cfg.sample_rate) + 1

@@ -97,6 +97,7 @@ def test_plain_install_finds_the_default_model(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("audiofuse/_models/audiofuse-plus/") for n in names)
     assert not [n for n in names if "-paper/" in n]
+    assert "audiofuse/cli/app_page.html" in names  # package data of `audiofuse app`
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -25,6 +25,7 @@ __all__ = [
     "train_runs",
     "evaluate",
     "predict",
+    "app",
     "export",
     "calibrate",
     "quality",
@@ -75,8 +76,13 @@ def data_index(args) -> int:
         table = (index_physionet if args.dataset == "physionet2016" else index_pascal)(args.root)
     group = ["split", "label"] if args.dataset == "physionet2016" else ["set", "original_class"]
     print(table.groupby(group).size().rename("recordings").to_string())
+    abnormal = f"{int(table['label'].sum())} abnormal"
+    if args.dataset == "pascal":
+        # PASCAL's abnormal side mixes murmurs, extra sounds and unusable recordings
+        kinds = table.loc[table["label"] == 1, "original_class"].value_counts()
+        abnormal += " (" + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + ")"
     print(
-        f"total {len(table)} recordings, {int(table['label'].sum())} abnormal"
+        f"total {len(table)} recordings, {abnormal}"
         + (" (SYNTHETIC)" if table.attrs.get("synthetic") else "")
     )
     for path, why in table.attrs.get("skipped", []):
@@ -215,36 +221,61 @@ def evaluate(args) -> int:
 
 
 def predict(args) -> int:
-    from audiofuse.predict.predictor import PredictError, Predictor
+    """Score files and folders; one row per input, exit code 2 when any failed."""
+    from audiofuse.predict.inputs import expand_inputs
+    from audiofuse.predict.predictor import PredictError, Predictor, error_row
+    from audiofuse.predict.report import format_csv, format_json, format_table
 
+    files, notes = expand_inputs(args.inputs)
+    for note in notes:
+        print(f"audiofuse: {note}", file=sys.stderr)
+    if not files:
+        return fail(f"{', '.join(map(str, args.inputs))}: no audio files found")
     try:
         predictor = Predictor.load(args.model)
     except PredictError as err:
         return fail(str(err))
-    results, failures = [], 0
-    for path in args.files:
+    rows, failures, plot_names = [], 0, set()
+    for path in files:
+        plot_name = _unique_name(Path(path).stem, plot_names) if args.plot else None
         try:
-            results.append(
+            rows.append(
                 predictor.predict_file(
-                    path, full_recording=not args.first_only, plot_dir=args.plot
+                    path,
+                    full_recording=not args.first_only,
+                    plot_dir=args.plot,
+                    plot_name=plot_name,
                 )
             )
         except PredictError as err:
             failures += 1
+            rows.append(error_row(path, err, predictor.source))
             print(f"audiofuse: error: {err}", file=sys.stderr)
     if args.format == "json":
-        print(json.dumps(results, indent=2))
+        sys.stdout.write(format_json(rows))
+    elif args.format == "csv":
+        sys.stdout.write(format_csv(rows))
     else:
-        if results:
-            width = max(len(r["file"]) for r in results)
-            print(f"{'file':<{width}}  p(abnormal)  label     windows  seconds")
-            for r in results:
-                note = "" if r["quality"] == "ok" else f"  ({r['quality']})"
-                print(
-                    f"{r['file']:<{width}}  {r['p_abnormal']:11.3f}  {r['label']:<8}  "
-                    f"{r['windows']:7d}  {r['duration_s']:7.1f}{note}"
-                )
+        sys.stdout.write(format_table(rows, predictor.describe()))
     return EXIT_INPUT_ERROR if failures else 0
+
+
+def _unique_name(stem: str, used: set[str]) -> str:
+    """``stem``, or ``stem_2``, ``stem_3``... when a walked folder repeats a name."""
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}_{n}"
+    used.add(name)
+    return name
+
+
+def app(args) -> int:
+    from audiofuse.cli.app import serve
+
+    return serve(
+        args.host, args.port, max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds
+    )
 
 
 def export(args) -> int:

@@ -1,7 +1,8 @@
 """The ``audiofuse`` command line.
 
-Subcommands: ``data`` (download, synthetic, index), ``features``, ``train``,
-``evaluate``, ``predict`` and ``bench``. Every one has ``--help``.
+Subcommands: ``data`` (download, synthetic, index, pack), ``features``,
+``train``, ``train-runs``, ``evaluate``, ``predict``, ``export``,
+``calibrate``, ``app`` (a local web page), ``quality`` and ``bench``. Every one has ``--help``.
 
 Errors in input (a missing file, a corrupt recording, an empty dataset, a
 model that does not fit) print one line naming the file and exit non-zero,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from audiofuse.config import PROFILES, TRAIN_RUNS_TABLES, TRAIN_RUNS_WORKERS
 from audiofuse.model.tensorflow_env import prepare_tensorflow
@@ -22,6 +24,15 @@ from . import commands
 __all__ = ["main", "build_parser"]
 
 DEFAULT_MODEL = default_model()
+
+PREDICT_EXAMPLES = """examples:
+  audiofuse predict recording.wav                  table: label, P(abnormal), reason
+  audiofuse predict recordings/                    every audio file in the folder, recursively
+  audiofuse predict phone.m4a --plot figures/      M4A needs ffmpeg; writes figures/phone.png
+  audiofuse predict recordings/ --format json      one object per input, failed ones included
+  audiofuse predict a.flac --model models/audiofuse-cpu   another committed model
+
+exit code: 0 when every input was scored (unsure included), 2 when any failed."""
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -47,7 +58,7 @@ def _add_run_options(p, seeds: list[int]) -> None:
 
 def _add_data_commands(subparsers) -> None:
     """``data download``, ``data synthetic``, ``data index`` and ``data pack``."""
-    data = subparsers.add_parser("data", help="download, generate or index datasets")
+    data = subparsers.add_parser("data", help="download, synthesize, index or pack datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     dl = data_sub.add_parser(
         "download",
@@ -183,15 +194,43 @@ def _add_evaluate_command(subparsers) -> None:
 
 def _add_predict_commands(subparsers) -> None:
     """``predict``, ``export`` (to ONNX) and ``calibrate``: the commands that use a model."""
-    pr = subparsers.add_parser("predict", help="P(abnormal) for your own recordings")
-    pr.add_argument("files", nargs="+", help="audio files (WAV/FLAC, any length and rate)")
+    from audiofuse.predict.inputs import FORMATS_HELP
+
+    pr = subparsers.add_parser(
+        "predict",
+        help="P(abnormal) for your own recordings (files or folders)",
+        # raw formatting keeps the examples' columns; the description is wrapped here
+        description=textwrap.fill(
+            "Score heart-sound recordings: normal, abnormal, or unsure (the signal-quality "
+            "gate failed; the reason is given), with P(abnormal) averaged over 5 s windows "
+            "covering each recording. Formats: " + FORMATS_HELP + ". Any length and sample "
+            "rate. A research model, not a medical device.",
+            78,
+        ),
+        epilog=PREDICT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pr.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="FILE_OR_FOLDER",
+        help="audio files, or folders (walked recursively for audio files, in sorted order)",
+    )
     pr.add_argument(
         "--model",
         default=str(DEFAULT_MODEL),
-        help="model folder (best.keras + config.json); default: the committed "
-        "AudioFuse+ model in models/audiofuse-plus",
+        help="model folder: config.json with model.onnx (run by onnxruntime) and/or "
+        "best.keras (run by Keras when there is no model.onnx); default: the committed "
+        "AudioFuse+ model, models/audiofuse-plus",
     )
-    pr.add_argument("--format", choices=["table", "json"], default="table")
+    pr.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="table: for reading, with the model and threshold in its first line; json: "
+        "one object per input with the window scores; csv: one line per input. Failed "
+        "inputs keep their row, with 'error' and no score (default: table)",
+    )
     pr.add_argument(
         "--first-only", action="store_true", help="score only the first 5 s, as the paper does"
     )
@@ -199,8 +238,8 @@ def _add_predict_commands(subparsers) -> None:
         "--plot",
         metavar="DIR",
         default=None,
-        help="also write DIR/<name>.png per recording: waveform, log-Mel spectrogram, "
-        "P(abnormal) per window with the threshold",
+        help="also write DIR/<name>.png per recording: waveform, spectrogram, and "
+        "P(abnormal) per window against the threshold, with the verdict",
     )
     pr.set_defaults(func=commands.predict)
 
@@ -215,6 +254,50 @@ def _add_predict_commands(subparsers) -> None:
     cal.add_argument("model", help="model folder (best.keras + config.json with val_records)")
     cal.add_argument("physionet", help="PhysioNet 2016 folder (real data)")
     cal.set_defaults(func=commands.calibrate)
+
+
+def _add_app_command(subparsers) -> None:
+    """``app``: the local web page."""
+    from audiofuse.cli.app import (
+        DEFAULT_HOST,
+        DEFAULT_MAX_SECONDS,
+        DEFAULT_MAX_UPLOAD_MB,
+        DEFAULT_PORT,
+    )
+
+    app = subparsers.add_parser(
+        "app",
+        help="a local web page: upload or record a heart sound, see the verdict and the plot",
+        description=textwrap.fill(
+            "Serve a web page on this computer that scores a recording (upload or "
+            "microphone) with a committed model and shows the verdict, P(abnormal), the "
+            "unsure reason and the plot. Needs nothing beyond the core install. A research "
+            "model, not a medical device.",
+            78,
+        ),
+        epilog="example:\n  audiofuse app              then open http://127.0.0.1:8765/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    app.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}, this computer only; "
+        "0.0.0.0 lets other machines reach it)",
+    )
+    app.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
+    app.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=DEFAULT_MAX_UPLOAD_MB,
+        help=f"largest upload accepted (default: {DEFAULT_MAX_UPLOAD_MB:g} MB)",
+    )
+    app.add_argument(
+        "--max-seconds",
+        type=float,
+        default=DEFAULT_MAX_SECONDS,
+        help=f"longest recording scored (default: {DEFAULT_MAX_SECONDS:g} s)",
+    )
+    app.set_defaults(func=commands.app)
 
 
 def _add_quality_command(subparsers) -> None:
@@ -261,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(subparsers)
     _add_evaluate_command(subparsers)
     _add_predict_commands(subparsers)
+    _add_app_command(subparsers)
     _add_quality_command(subparsers)
     _add_bench_command(subparsers)
     return parser

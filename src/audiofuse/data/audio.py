@@ -98,11 +98,12 @@ def _check_audio_path(path: str | Path) -> Path:
     return path
 
 
-def iter_audio_blocks(path: str | Path, block_seconds: float = 30.0):
+def iter_audio_blocks(path: str | Path, block_seconds: float = 30.0, *, keep_nonfinite=False):
     """Read a recording in mono float32 blocks, so memory does not grow with its length.
 
     The same checks as :func:`read_audio` (multi-channel audio is averaged to
-    mono without a warning).
+    mono without a warning). With ``keep_nonfinite``, NaN or infinite samples
+    are passed on for the caller to count and replace, instead of refused.
 
     Yields
     ------
@@ -132,7 +133,7 @@ def iter_audio_blocks(path: str | Path, block_seconds: float = 30.0):
             if block.shape[0] == 0:
                 break
             mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
-            if not np.all(np.isfinite(mono)):
+            if not keep_nonfinite and not np.all(np.isfinite(mono)):
                 raise AudioError(path, "audio contains NaN or infinite samples")
             read_any = True
             yield np.ascontiguousarray(mono, dtype=np.float32), rate

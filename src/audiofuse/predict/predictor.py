@@ -4,13 +4,20 @@ A recording of any length and sample rate is resampled to the model's
 profile, cut into 5 s windows that cover all of it, and the model's
 P(abnormal) is averaged over the windows. The label uses the decision
 threshold stored with the model (chosen on its validation carve-out).
+
+Every input gets one result row: a scored one (label ``normal``,
+``abnormal`` or ``unsure`` with its ``reason``) or, from
+:func:`error_row`, a failed one (label ``error`` with its ``error``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,14 +27,41 @@ from audiofuse.config import Profile
 from audiofuse.data.audio import AudioError, iter_audio_blocks
 from audiofuse.files import read_json_object
 
-__all__ = ["PredictError", "Predictor", "WINDOW_BATCH"]
+__all__ = ["PredictError", "Predictor", "WINDOW_BATCH", "MAX_NONFINITE_FRACTION", "error_row"]
 
 WINDOW_BATCH = 32
 """Windows scored per model call, so memory stays flat with recording length."""
 
 
+MAX_NONFINITE_FRACTION = 0.5
+"""Share of NaN or infinite samples above which nothing usable is left: refused.
+
+Fewer are set to zero and the recording is labelled ``unsure``."""
+
+
 class PredictError(ValueError):
-    """A file or model that cannot be used; the message names it."""
+    """A file or model that cannot be used; the message names it.
+
+    Attributes
+    ----------
+    path : str or None
+        The file or folder it is about, when there is one.
+    reason : str
+        The message without the path.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None):
+        self.path = None if path is None else str(path)
+        self.reason = message
+        if self.path is not None:
+            self.reason = message.removeprefix(f"{self.path}: ")
+        super().__init__(message)
+
+
+def error_row(path: str | os.PathLike, err: Exception, model: str = "") -> dict:
+    """The result row of an input that could not be scored: ``error``, no score."""
+    reason = (getattr(err, "reason", None) or str(err)).removeprefix(f"{path}: ")
+    return {"file": str(path), "label": "error", "error": reason, "model": model}
 
 
 class Predictor:
@@ -154,6 +188,18 @@ class Predictor:
             "window_seconds": cfg.clip_seconds,
         }
 
+    @property
+    def name(self) -> str:
+        """The model folder's name (``audiofuse-plus``), for headers and plots."""
+        return Path(self.source).name or self.source
+
+    def describe(self, name: str | None = None) -> str:
+        """One line: the model (``name``, default its folder), kind, profile, decision rule."""
+        return (
+            f"model {name or _relative_to_cwd(self.source)} ({self.kind}, profile "
+            f"{self.profile.name}); abnormal when P(abnormal) >= {round(self.threshold, 4):.3f}"
+        )
+
     def predict_file(
         self,
         path: str | os.PathLike,
@@ -161,42 +207,91 @@ class Predictor:
         full_recording: bool = True,
         calibrated: bool = True,
         plot_dir: str | os.PathLike | None = None,
+        plot_name: str | None = None,
+        display_name: str | None = None,
+        max_seconds: float | None = None,
     ) -> dict:
         """Score one audio file; :class:`PredictError` names the file on failure.
 
-        With ``plot_dir``, also write ``plot_dir/<file stem>.png`` (see
-        :func:`audiofuse.predict.plot.plot_prediction`).
+        A recording that fails the signal-quality gate, or that held NaN or
+        infinite samples (set to zero), is labelled ``unsure`` and its
+        ``reason`` says why; its ``p_abnormal`` is then not a verdict.
+
+        Parameters
+        ----------
+        path : path
+            Anything libsndfile reads, or, with ffmpeg on ``PATH``, decodes.
+        full_recording : bool
+            Score 5 s windows covering all of it (else the first 5 s only).
+        calibrated : bool
+            Apply the stored Platt calibration.
+        plot_dir : path, optional
+            Also write ``plot_dir/<plot_name or file stem>.png`` (see
+            :func:`audiofuse.predict.plot.plot_prediction`).
+        plot_name : str, optional
+        display_name : str, optional
+            The name the row and any error give the file (default: ``path``),
+            e.g. an uploaded file's own name rather than its temporary copy's.
+        max_seconds : float, optional
+            Refuse longer recordings (:class:`PredictError`), before scoring.
         """
         t0 = time.perf_counter()
         cfg = self.profile.features
         from .quality import assess, declared_wav_frames
 
-        try:
-            samples, native = _read_at_rate(path, cfg, full_recording)
-        except AudioError as err:
-            raise PredictError(str(err)) from None
-        declared = declared_wav_frames(path) if full_recording else None
+        shown = str(path) if display_name is None else display_name
+        samples, native, nonfinite, decoder = _read_any(path, cfg, full_recording, shown)
+        if max_seconds is not None and native[0] / native[1] > max_seconds:
+            raise PredictError(
+                f"{shown}: {native[0] / native[1]:.0f} s long, over the limit of {max_seconds:g} s",
+                path=shown,
+            )
+        declared = declared_wav_frames(path) if full_recording and decoder == "libsndfile" else None
         quality = assess(samples, cfg.sample_rate, declared_frames=declared, native=native)
+        reasons = list(quality.reasons)
+        if nonfinite:
+            reasons.insert(
+                0, f"{nonfinite} NaN or infinite samples ({nonfinite / native[0]:.2%}) set to zero"
+            )
         result = self.predict_samples(
             samples, full_recording=full_recording, calibrated=calibrated
         )
-        if not quality.ok:
+        if reasons:
             # the model gives a number for anything; a failed gate means do not trust it
             result["label"] = "unsure"
+        duration = len(samples) / cfg.sample_rate
+        starts = np.asarray(result["window_start_s"], dtype=float)
+        # a window's true centre: the middle of the part of it the recording fills
+        centres = (starts + np.minimum(starts + cfg.clip_seconds, duration)) / 2
         result = {
-            "file": str(path),
-            "duration_s": round(len(samples) / cfg.sample_rate, 2),
+            "file": shown,
+            "label": result.pop("label"),
+            "p_abnormal": result.pop("p_abnormal"),
+            "reason": "; ".join(reasons) or None,
+            "duration_s": round(duration, 2),
             **result,
+            "window_centre_s": [round(float(c), 3) for c in centres],
             "quality": "ok" if quality.ok else quality.reason,
+            "nonfinite_samples": int(nonfinite),
+            "decoder": decoder,
             "model": self.source,
-            "seconds": round(time.perf_counter() - t0, 4),
         }
         if plot_dir is not None:
             from audiofuse.predict.plot import plot_prediction
 
-            png = Path(plot_dir) / f"{Path(path).stem}.png"
-            result["plot"] = str(plot_prediction(samples, cfg.sample_rate, result, png))
+            png = Path(plot_dir) / f"{plot_name or Path(path).stem}.png"
+            result["plot"] = str(
+                plot_prediction(samples, cfg.sample_rate, result, png, model=self.describe_short())
+            )
+        result["elapsed_s"] = round(time.perf_counter() - t0, 4)
         return result
+
+    def describe_short(self) -> str:
+        """``audiofuse-plus (fusion, profile cpu), threshold 0.548``: for plot footers."""
+        return (
+            f"{self.name} ({self.kind}, profile {self.profile.name}), "
+            f"threshold {round(self.threshold, 4):.3f}"
+        )
 
     def __repr__(self) -> str:
         return (
@@ -205,14 +300,56 @@ class Predictor:
         )
 
 
-def _load_keras(folder: Path):
-    from audiofuse.data.splits import TrainingError
-    from audiofuse.model.training import load_trained
-
+def _relative_to_cwd(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it, else as given."""
     try:
-        model, config = load_trained(folder)
-    except TrainingError as err:
-        raise PredictError(str(err)) from None
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
+
+
+@contextlib.contextmanager
+def _native_stderr_quieted():
+    """Keep TensorFlow's native log lines (absl, oneDNN) off the terminal.
+
+    TensorFlow writes them from C++ to file descriptor 2 while it is imported,
+    before ``TF_CPP_MIN_LOG_LEVEL`` applies, so only redirecting the
+    descriptor hides them. They are replayed when something unexpected fails.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (embedded): nothing to quiet
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except PredictError:
+            raise
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            sink.seek(0)
+            os.write(2, sink.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _load_keras(folder: Path):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _native_stderr_quieted():
+        from audiofuse.data.splits import TrainingError
+        from audiofuse.model.training import load_trained
+
+        try:
+            model, config = load_trained(folder)
+        except TrainingError as err:
+            raise PredictError(str(err)) from None
     shapes = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
     return model, config, shapes
 
@@ -232,7 +369,47 @@ def _load_onnx(folder: Path, onnx_path: Path):
     return model, config, model.input_shapes
 
 
-def _read_at_rate(path, cfg, full_recording: bool) -> tuple[np.ndarray, tuple[int, int, float]]:
+def _read_any(path, cfg, full_recording: bool, shown: str):
+    """:func:`_read_at_rate` with libsndfile, else through ffmpeg; errors name ``shown``.
+
+    Returns
+    -------
+    samples, native, nonfinite
+        As :func:`_read_at_rate`.
+    decoder : {"libsndfile", "ffmpeg"}
+    """
+    from audiofuse.predict.inputs import (
+        SNDFILE_SUFFIXES,
+        conversion_hint,
+        ffmpeg_available,
+        ffmpeg_decoded,
+    )
+
+    try:
+        return (*_read_at_rate(path, cfg, full_recording, shown), "libsndfile")
+    except AudioError as err:
+        if not err.reason.startswith("cannot decode audio"):
+            raise PredictError(f"{shown}: {err.reason}", path=shown) from None
+        # libsndfile repeats the path ("Error opening '<path>': ..."): it is named once
+        libsndfile_error = re.sub(r"Error opening '.*?': ", "", err.reason)
+    if not ffmpeg_available():
+        hint = ""
+        if Path(path).suffix.lower() not in SNDFILE_SUFFIXES:
+            hint = f"; install ffmpeg, or convert it: {conversion_hint(shown)}"
+        raise PredictError(f"{shown}: {libsndfile_error}{hint}", path=shown)
+    try:
+        with ffmpeg_decoded(path) as wav:
+            return (*_read_at_rate(wav, cfg, full_recording, shown), "ffmpeg")
+    except ValueError as err:  # AudioError or ffmpeg's own failure
+        reason = getattr(err, "reason", None) or str(err)
+        if reason.startswith("ffmpeg"):
+            reason = f"cannot decode audio (libsndfile and {reason})"
+        raise PredictError(f"{shown}: {reason}", path=shown) from None
+
+
+def _read_at_rate(
+    path, cfg, full_recording: bool, shown: str | None = None
+) -> tuple[np.ndarray, tuple[int, int, float], int]:
     """The recording at the profile's rate, read and resampled in blocks.
 
     Memory holds the resampled signal (58 MB for 2 h at 2 kHz) and one native
@@ -240,37 +417,50 @@ def _read_at_rate(path, cfg, full_recording: bool) -> tuple[np.ndarray, tuple[in
     Two passes: the first finds the native peak, which the clipping measure
     needs before it can count samples near it.
 
+    NaN and infinite samples are set to zero and counted; a recording that is
+    more than :data:`MAX_NONFINITE_FRACTION` of them is refused.
+
     Returns
     -------
     samples : np.ndarray
         All of the recording, or its first clip only (``full_recording`` False).
     native : (frames, rate, clipped fraction)
         For :func:`audiofuse.predict.quality.assess`.
+    nonfinite : int
+        NaN or infinite samples that were set to zero.
     """
     limit = None if full_recording else cfg.clip_seconds + 0.05
 
     def blocks():
         read = 0
-        for block, rate in iter_audio_blocks(path):
+        for block, rate in iter_audio_blocks(path, keep_nonfinite=True):
             if limit is not None:
                 block = block[: max(0, int(np.ceil(limit * rate)) - read)]
             read += len(block)
             if len(block):
-                yield block, rate
+                finite = np.isfinite(block)
+                bad = int(len(block) - np.count_nonzero(finite))
+                yield (np.where(finite, block, np.float32(0)) if bad else block), rate, bad
 
-    peak, frames, rate = 0.0, 0, None
-    for block, block_rate in blocks():
+    peak, frames, rate, nonfinite = 0.0, 0, None, 0
+    for block, block_rate, bad in blocks():
         peak, frames, rate = max(peak, float(np.max(np.abs(block)))), frames + len(block), block_rate
+        nonfinite += bad
+    if nonfinite > MAX_NONFINITE_FRACTION * frames:
+        raise AudioError(
+            shown or path,
+            f"{nonfinite} of {frames} samples are NaN or infinite; nothing usable is left",
+        )
     at_peak = 0
     resampler = _Resampler(rate, cfg)
     pieces = []
-    for block, _ in blocks():
+    for block, _, _ in blocks():
         if peak >= 0.95:  # quality.clipped_fraction's rule, counted block by block
             at_peak += int(np.count_nonzero(np.abs(block) >= 0.999 * peak))
         pieces.append(resampler(block, last=False))
     pieces.append(resampler(np.zeros(0, np.float32), last=True))
     clipped = at_peak / frames if peak >= 0.95 else 0.0
-    return np.concatenate(pieces).astype(np.float32), (frames, rate, clipped)
+    return np.concatenate(pieces).astype(np.float32), (frames, rate, clipped), nonfinite
 
 
 class _Resampler:
