@@ -17,7 +17,14 @@ from ..protocols import Fold, leave_one_subset_out
 from ..run_dir import write_json_atomic
 from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
-from .runs import is_scored, knockout_scores, pascal_scored, pascal_scores, train_and_score
+from .runs import (
+    is_scored,
+    knockout_scores,
+    pascal_scored,
+    pascal_scores,
+    short_clip_scores,
+    train_and_score,
+)
 from .specs import (
     EVALUATIONS,
     LOSO_MODELS,
@@ -54,6 +61,8 @@ def _run_job(
     result = train_and_score(ctx, spec, seed, fold=fold)
     if ctx.diagnostics and fold is None:
         knockout_scores(ctx, spec, seed)  # fusion runs only
+    if fold is None:
+        short_clip_scores(ctx, spec, seed)
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {
@@ -77,6 +86,8 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
     others = [s for s in unique_runs(ctx.profile, specs) if s.run_slug(ctx.profile) not in main_slugs]
     jobs = [(spec, seed, pascal, None) for seed in ctx.seeds for spec in main]
     plus_pascal = {s.run_slug(ctx.profile) for s in PLUS_PASCAL} if "plus" in tables else set()
+    if "robust" in tables:
+        plus_pascal |= {s.run_slug(ctx.profile) for s in TABLE_SPECS["robust"]}
     jobs += [
         (spec, seed, pascal and spec.run_slug(ctx.profile) in plus_pascal, None)
         for seed in ctx.seeds
