@@ -485,7 +485,7 @@ TRAIN_RUNS_WORKERS = 2
 # The tables whose runs `audiofuse train-runs` can train (experiments.scheduler; kept
 # here, beside the workers, so that the command line lists them without importing Keras).
 TRAIN_RUNS_TABLES = (
-    "main", "sweep", "ablation", "balance", "optim", "plus", "loso", "robust"
+    "main", "sweep", "ablation", "balance", "optim", "plus", "loso", "robust", "robust_loso"
 )
 # Its record of every call's wall time, beside the runs and, exported, beside the scores
 # (kept here so that the benchmark reads it without importing Keras).

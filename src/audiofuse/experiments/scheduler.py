@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
 from ..data import index_pascal
-from ..protocols import Fold, leave_one_subset_out
+from ..protocols import Fold, leave_one_subset_out, selection_folds
 from ..run_dir import write_json_atomic
 from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
@@ -29,6 +29,7 @@ from .specs import (
     EVALUATIONS,
     LOSO_MODELS,
     PLUS_PASCAL,
+    ROBUST_FINALISTS,
     TABLE_SPECS,
     ModelSpec,
     branch_specs,
@@ -61,8 +62,7 @@ def _run_job(
     result = train_and_score(ctx, spec, seed, fold=fold)
     if ctx.diagnostics and fold is None:
         knockout_scores(ctx, spec, seed)  # fusion runs only
-    if fold is None:
-        short_clip_scores(ctx, spec, seed)
+    short_clip_scores(ctx, spec, seed, fold)
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {
@@ -96,6 +96,9 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
     if "loso" in tables:
         folds = leave_one_subset_out(physionet_index(ctx))
         jobs += [(spec, ctx.seeds[0], False, fold) for spec in LOSO_MODELS for fold in folds]
+    if "robust_loso" in tables:
+        folds = selection_folds(physionet_index(ctx))
+        jobs += [(spec, ctx.seeds[0], False, fold) for spec in ROBUST_FINALISTS for fold in folds]
 
     def done(spec, seed, with_pascal, fold):
         return is_scored(ctx, spec, ctx.fold_run(spec, seed, fold), EVALUATIONS) and (

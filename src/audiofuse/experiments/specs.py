@@ -22,6 +22,7 @@ __all__ = [
     "PLUS_PASCAL",
     "LOSO_MODELS",
     "ROBUST_CANDIDATES",
+    "ROBUST_FINALISTS",
     "SHORT_CLIP_SECONDS",
     "TABLE_SPECS",
     "EVALUATIONS",
@@ -192,6 +193,9 @@ ROBUST_CANDIDATES = (
     ),
     ModelSpec("Waveform 1D-CNN, AudioFuse+ schedule + short recordings", "waveform", _SCHEDULE + _SHORT),
 )
+# Stage 2 of the protocol: the two candidates the seed-0 screen ranked best
+# (results/real/cpu/robust_default.md), trained at more seeds and on the selection folds.
+ROBUST_FINALISTS: tuple[ModelSpec, ...] = ()
 # the short-recording protocol: each test (and carve-out) record cut to its first seconds
 SHORT_CLIP_SECONDS = 3.0
 TABLE_SPECS = {

@@ -21,7 +21,8 @@ from sklearn.metrics import roc_auc_score
 
 from ... import evaluation
 from ...data import index_pascal
-from ..context import Context
+from ...protocols import selection_folds
+from ..context import Context, physionet_index
 from ..runs import SHORT_CLIP
 from ..specs import ROBUST_CANDIDATES, ModelSpec
 from .summary import publish
@@ -32,6 +33,7 @@ __all__ = [
     "pascal_measures",
     "robust_run_row",
     "robust_rows",
+    "selection_loso",
     "screen_scores",
     "robust_default",
 ]
@@ -41,7 +43,9 @@ __all__ = [
 LENGTH_RHO_GATE = 0.15
 
 _NOTES = (
-    "Selection measures (docs/selection-protocol.md): **C** carve-out ROC-AUC, mean of first 5 s "
+    "Selection measures (docs/selection-protocol.md): **O**, **M** mean ROC-AUC and MAcc over "
+    "the held-out subsets, the test list left out of every fold (seed 0; — until every fold "
+    "is trained); **C** carve-out ROC-AUC, mean of first 5 s "
     "and first 3 s; **P** PASCAL zero-shot ROC-AUC, mean of set A and set B, `artifact` left out; "
     "**L** Spearman rho of P(abnormal) with length among set B's normals (gate |rho| <= 0.15). "
     "Reported only, never used to choose: the PhysioNet test list (first 5 s, first 3 s, full "
@@ -86,20 +90,29 @@ def pascal_measures(zero_shot: pd.DataFrame, index: pd.DataFrame, threshold: flo
     out["pascal_auc"] = float(np.nanmean([out["pascal_a_auc"], out["pascal_b_auc"]]))
     out["pascal_with_artifact_auc"] = _auc(scored)
     normals_b = scored[(scored["set"] == "B") & (scored["label"] == 0)]
-    rho = spearmanr(normals_b["duration"], normals_b["score"]).statistic if len(normals_b) > 2 else np.nan
+    rho = (
+        spearmanr(normals_b["duration"], normals_b["score"]).statistic
+        if len(normals_b) > 2
+        else np.nan
+    )
     out["pascal_b_length_rho"] = float(rho)
     decided = evaluation.binary_metrics(clean["label"], clean["score"], threshold)
     out |= {f"pascal_{k}": decided[k] for k in ("sensitivity", "specificity", "macc")}
     return out
 
 
-def robust_run_row(ctx: Context, spec: ModelSpec, seed: int, pascal_index: pd.DataFrame) -> dict | None:
+def robust_run_row(
+    ctx: Context, spec: ModelSpec, seed: int, pascal_index: pd.DataFrame
+) -> dict | None:
     """Every measure of one run, from its saved scores; None when some are missing."""
     run = ctx.run(spec, seed)
     needed = ("first_5s", SHORT_CLIP, "full_recording")
     missing = [name for name in needed if not run.scores_path(name).exists()]
     if missing or not run.scores_path("pascal").exists():
-        print(f"{run.path}: scores missing ({', '.join(missing) or 'pascal'}); skipped", file=sys.stderr)
+        print(
+            f"{run.path}: scores missing ({', '.join(missing) or 'pascal'}); skipped",
+            file=sys.stderr,
+        )
         return None
     (val_5s, test_5s), (val_short, test_short) = run.scores("first_5s"), run.scores(SHORT_CLIP)
     _, test_full = run.scores("full_recording")
@@ -126,15 +139,33 @@ def robust_run_row(ctx: Context, spec: ModelSpec, seed: int, pascal_index: pd.Da
     return row
 
 
+def selection_loso(ctx: Context, spec: ModelSpec, seed: int) -> dict:
+    """Measures O and M of the protocol: mean ROC-AUC and MAcc (first 5 s) over the
+    held-out subsets of :func:`audiofuse.protocols.selection_folds`, each fold at its
+    own run's threshold; empty until every fold's run is scored."""
+    aucs, maccs = [], []
+    for fold in selection_folds(physionet_index(ctx)):
+        run = ctx.fold_run(spec, seed, fold)
+        if not (run.scores_path("first_5s").exists() and run.scores_path(SHORT_CLIP).exists()):
+            return {}
+        (val_5s, held_out), (val_short, _) = run.scores("first_5s"), run.scores(SHORT_CLIP)
+        threshold = travelling_threshold(val_5s, val_short)
+        aucs.append(_auc(held_out))
+        maccs.append(
+            evaluation.binary_metrics(held_out["label"], held_out["score"], threshold)["macc"]
+        )
+    return {"loso_auc": float(np.mean(aucs)), "loso_macc": float(np.mean(maccs))}
+
+
 def robust_rows(ctx: Context, specs=ROBUST_CANDIDATES) -> pd.DataFrame:
     """One row per (candidate, seed) with saved scores."""
     pascal_index = index_pascal(ctx.pascal_root)
-    rows = [
-        row
-        for spec in specs
-        for seed in ctx.seeds
-        if (row := robust_run_row(ctx, spec, seed, pascal_index)) is not None
-    ]
+    rows = []
+    for spec in specs:
+        for seed in ctx.seeds:
+            row = robust_run_row(ctx, spec, seed, pascal_index)
+            if row is not None:
+                rows.append(row | selection_loso(ctx, spec, seed))
     return pd.DataFrame(rows)
 
 
@@ -150,6 +181,8 @@ def screen_scores(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 _COLUMNS = {
+    "loso_auc": "O: selection-LOSO ROC-AUC",
+    "loso_macc": "M: selection-LOSO MAcc",
     "carve_out_auc": "C: carve-out ROC-AUC (5 s, 3 s)",
     "pascal_auc": "P: PASCAL A/B ROC-AUC",
     "pascal_a_auc": "PASCAL A",
@@ -166,20 +199,27 @@ _COLUMNS = {
 }
 
 
-def robust_default(ctx: Context, specs=ROBUST_CANDIDATES, name: str = "robust_default") -> pd.DataFrame:
+def robust_default(
+    ctx: Context, specs=ROBUST_CANDIDATES, name: str = "robust_default"
+) -> pd.DataFrame:
     """Write the candidates' table (mean ± sd over seeds) and return it; empty when
     no candidate has saved scores."""
     runs = robust_rows(ctx, specs)
     if runs.empty:
         print(f"{name}: no candidate has saved scores for this profile; no table", file=sys.stderr)
         return pd.DataFrame()
-    summary = evaluation.summarize_seeds(runs, group_cols=("model",), metrics=tuple(_COLUMNS))
+    columns = {k: v for k, v in _COLUMNS.items() if k in runs}
+    summary = evaluation.summarize_seeds(runs, group_cols=("model",), metrics=tuple(columns))
     table = pd.DataFrame({"model": summary["model"], "seeds": summary["n_seeds"]})
-    for column, label in _COLUMNS.items():
-        table[label] = summary[f"{column}_fmt"]
+    for column, label in columns.items():
+        table[label] = summary[f"{column}_fmt"].replace("nan", "—")
     screen = screen_scores(runs).set_index("model")
-    table["screen (C+P)/2"] = [round(float(screen.loc[m, "screen_score"]), 4) for m in table["model"]]
-    table["gate L"] = ["pass" if screen.loc[m, "passes_length_gate"] else "fail" for m in table["model"]]
+    table["screen (C+P)/2"] = [
+        round(float(screen.loc[m, "screen_score"]), 4) for m in table["model"]
+    ]
+    table["gate L"] = [
+        "pass" if screen.loc[m, "passes_length_gate"] else "fail" for m in table["model"]
+    ]
     return publish(
         ctx,
         table,
