@@ -41,8 +41,8 @@ help:
 	@echo "                (TRAIN=False: tables from runs trained elsewhere, e.g. on a GPU)"
 	@echo "make tables     every table/figure/README block from the committed per-run scores"
 	@echo "                (results/<data>/<profile>/scores/): PROFILE=... DATA_DIR=..., no training"
-	@echo "make bench      speed/cost benchmark -> results/benchmark.md"
-	@echo "make lint       ruff"
+	@echo "make bench      speed, memory and demo time against their goals -> results/benchmark.md"
+	@echo "make lint       ruff, then lint-imports (the layers of docs/architecture.md)"
 	@echo "make clean      remove generated files (never committed results)"
 
 setup: $(VENV)/.installed
@@ -69,7 +69,9 @@ data: setup
 	$(BIN)/audiofuse data download physionet2016
 	$(BIN)/audiofuse data download pascal
 
-# The demo records its wall time (the venv's build included, on a fresh clone) in
+# The demo writes everything under results/synthetic/, which git ignores (synthetic
+# results are never committed: their last bits depend on the CPU), so a checkout stays
+# clean. It records its wall time (the venv's build included, on a fresh clone) in
 # results/synthetic/smoke/demo_runs.json, which `make bench` reports: DEMO_CLOCK holds
 # its start and whether the venv was still to build, written before setup runs.
 DEMO_CLOCK := .demo_clock
@@ -91,7 +93,7 @@ demo-clock:
 # them trained and scored.
 WORKERS ?= 2
 # The notebooks then run two at a time where they allow it (each is mostly single-threaded
-# table and figure work; audiofuse.notebooks holds which waits for which).
+# table and figure work; audiofuse.reporting.notebooks holds which waits for which).
 NOTEBOOK_WORKERS ?= 2
 # The notebooks' parameters, one YAML mapping (one line: the shell keeps a backslash-newline
 # inside quotes)
@@ -104,17 +106,23 @@ reproduce: setup
 	  --seeds $(call seeds_args,$(SEEDS)) $(if $(filter null,$(EPOCHS)),,--epochs $(EPOCHS)) \
 	  --tables main sweep ablation balance plus loso --pascal --diagnostics --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
 	@echo "== notebooks ($(DATA_KIND) data, $(PROFILE) profile), $(NOTEBOOK_WORKERS) at a time"
-	$(BIN)/python -m audiofuse.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
+	$(BIN)/python -m audiofuse.reporting.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
 	  --workers $(NOTEBOOK_WORKERS) --parameters '$(NOTEBOOK_PARAMETERS)'
 	$(BIN)/python -m audiofuse.experiments.scores export runs/$(DATA_KIND)/$(PROFILE) \
 	  results/$(DATA_KIND)/$(PROFILE)/scores
-	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; index: results/README.md"
+	@echo "tables and figures: results/$(DATA_KIND)/$(PROFILE)/ ; executed notebooks: $(EXECUTED)/ ;" \
+	  "index: results/$(if $(filter synthetic,$(DATA_KIND)),synthetic/,)README.md"
 
 # Every table, figure and README block from the committed per-run scores
-# (results/<data>/<profile>/scores/): no training, no model weights.
+# (results/<data>/<profile>/scores/): no training, no model weights. Synthetic scores
+# are never committed: without them (a fresh clone), the tables come from the runs a
+# `make demo` left in runs/, or say that they have none.
+SCORES := results/$(DATA_KIND)/$(PROFILE)/scores
 tables: setup
-	$(BIN)/python -m audiofuse.experiments.scores restore \
-	  results/$(DATA_KIND)/$(PROFILE)/scores runs/$(DATA_KIND)/$(PROFILE)
+	@if [ -d "$(SCORES)" ]; then \
+	  echo "$(BIN)/python -m audiofuse.experiments.scores restore $(SCORES) runs/$(DATA_KIND)/$(PROFILE)"; \
+	  $(BIN)/python -m audiofuse.experiments.scores restore "$(SCORES)" "runs/$(DATA_KIND)/$(PROFILE)"; \
+	else echo "$(SCORES): no scores here; the tables come from runs/$(DATA_KIND)/$(PROFILE) as it is"; fi
 	$(MAKE) reproduce TRAIN=False PROFILE="$(PROFILE)" DATA_DIR="$(DATA_DIR)" SEEDS="$(SEEDS)"
 
 # Three pytest workers (pytest-xdist, one test file each at a time): the two notebook
@@ -132,6 +140,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check src tests scripts
+	$(BIN)/lint-imports --no-cache
 
 bench: setup
 	$(BIN)/audiofuse bench $(if $(BENCH_DATA_DIR),--data-dir $(BENCH_DATA_DIR),)
@@ -139,9 +148,9 @@ bench: setup
 notebooks: setup
 	$(BIN)/python scripts/build_notebooks.py
 
-# Generated files only: committed results (tracked by git) always stay. Untracked
-# files under results/synthetic/ (a fresh `make demo`) go; tracked ones are kept.
+# Generated files only: committed results (tracked by git) always stay. The synthetic
+# results of `make demo` and the executed notebooks (both ignored by git) go.
 clean:
 	rm -rf runs data/synthetic build .pytest_cache .ruff_cache src/*.egg-info $(DEMO_CLOCK)
-	-git clean -fdq -- results/synthetic
+	rm -rf results/synthetic results/*/*/notebooks
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

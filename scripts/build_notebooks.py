@@ -77,6 +77,9 @@ SETUP = """\
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
+from audiofuse.model.tensorflow_env import prepare_tensorflow
+
+prepare_tensorflow()  # before TensorFlow is imported (audiofuse.experiments imports it)
 from audiofuse import experiments as ex
 
 ctx = ex.setup(profile=PROFILE, data_dir=DATA_DIR, seeds=SEEDS, epochs=EPOCHS,
@@ -110,7 +113,8 @@ NOTEBOOKS = {
             "classical = ex.run_classical(ctx)\n"
             "table = ex.main_table(ctx, runs, name='baselines', extra_rows=classical)\n"
             "display(table)",
-            "display(Image(str(ctx.results / 'figures' / 'roc_baselines_first_5s.png')))",
+            "for path in ex.figures(ctx, 'roc_baselines_first_5s.png'):\n"
+            "    display(Image(str(path)))",
         ],
     ),
     "03_fusion": (
@@ -126,9 +130,10 @@ NOTEBOOKS = {
             "classical = ex.run_classical(ctx)\n"
             "table = ex.main_table(ctx, runs, extra_rows=classical)\n"
             "display(table)",
-            "for name in ('roc_main_comparison_first_5s.png', 'roc_main_comparison_full_recording.png',\n"
-            "             'confusion_fusion_first_5s.png'):\n"
-            "    display(Image(str(ctx.results / 'figures' / name)))",
+            "for path in ex.figures(ctx, 'roc_main_comparison_first_5s.png',\n"
+            "                       'roc_main_comparison_full_recording.png',\n"
+            "                       'confusion_fusion_first_5s.png'):\n"
+            "    display(Image(str(path)))",
             "selection = ex.test_selection_table(ctx)  # diagnostic: chooses nothing\n"
             "display(selection)\n"
             "for path in selection.attrs['figures']:\n"
@@ -165,7 +170,8 @@ NOTEBOOKS = {
         [
             "ex.run_models(ctx, ex.PAPER_MODELS)  # reuses finished runs\n"
             "display(ex.cross_dataset(ctx, ex.PAPER_MODELS))",
-            "display(Image(str(ctx.results / 'figures' / 'roc_pascal_zero_shot.png')))",
+            "for path in ex.figures(ctx, 'roc_pascal_zero_shot.png'):\n"
+            "    display(Image(str(path)))",
         ],
     ),
     "07_balance_ablation": (
@@ -212,7 +218,8 @@ NOTEBOOKS = {
     ),
     "09_results": (
         "Results: every table and figure",
-        "Gathers the tables written by notebooks 01-08 into `results/README.md`.",
+        "Gathers the tables written by notebooks 01-08 into `results/README.md` (real data) "
+        "or `results/synthetic/README.md` (synthetic data, never committed).",
         [
             "readme = ex.write_results_index(ctx)\ndisplay(Markdown(readme.read_text()))",
         ],

@@ -54,7 +54,7 @@ tar -czf "$out/${profile}_runs.tar.gz" --exclude='*.keras' -C runs "$runs" logs/
 for kind in fusion spectrogram waveform; do
   run=runs/$runs/$kind/seed0
   if [ -f "$run/best.keras" ]; then
-    python3 -c 'import sys; from audiofuse.training import load_trained
+    python3 -c 'import sys; from audiofuse.model.training import load_trained
 load_trained(sys.argv[1])[0].save_weights(sys.argv[2])' "$run" "$out/${kind}_seed0.weights.h5"
   fi
 done

@@ -18,7 +18,7 @@ import sys
 import pandas as pd
 
 from audiofuse.evaluation import within_seed_spread
-from audiofuse.reporting import write_table
+from audiofuse.reporting.provenance import write_table
 
 NEURAL = ("fusion", "spectrogram", "waveform")
 

@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from audiofuse import experiments as ex
 from audiofuse.experiments.runs import record_scores
-from audiofuse.training import load_trained
+from audiofuse.model.training import load_trained
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"fusion": "audiofuse", "spectrogram": "audiofuse-vit", "waveform": "audiofuse-cnn"}

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# before any test module imports TensorFlow: the package turns its oneDNN kernels on
-import audiofuse  # noqa: E402, F401
+from audiofuse.model.tensorflow_env import prepare_tensorflow
+
+prepare_tensorflow(quiet=True)  # before any test module imports TensorFlow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +56,7 @@ def find_real_data_dir() -> Path | None:
 @pytest.fixture(scope="session")
 def synthetic_roots(tmp_path_factory) -> dict[str, Path]:
     """``{"physionet2016": path, "pascal": path}`` of the smoke-size synthetic datasets."""
-    from audiofuse.synthetic import make_synthetic_datasets
+    from audiofuse.data.synthetic import make_synthetic_datasets
 
     return make_synthetic_datasets(tmp_path_factory.mktemp("synthetic_data"), size="smoke", seed=0)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiofuse.augment import (
+from audiofuse.config import get_profile
+from audiofuse.features.augment import (
     AugmentConfig,
     add_noise_at_snr,
     augment_clips,
@@ -16,8 +17,7 @@ from audiofuse.augment import (
     spec_augment,
     time_shift,
 )
-from audiofuse.config import get_profile
-from audiofuse.features import clip_features
+from audiofuse.features.extract import clip_features
 
 SR = 2000
 

@@ -1,14 +1,12 @@
-"""Tests of :mod:`audiofuse.benchmark`: the FLOP counter by hand, and the quick run.
-
-The quick run goes through the command line in a subprocess: the benchmark
-forks its measurements, which must happen before TensorFlow runs any op in
-the forking process, and the FLOP tests below build Keras models in this one.
-"""
+"""Tests of :mod:`audiofuse.benchmark`: the FLOP counter by hand, goals, the demo's
+record, and the quick run end to end (through the command line, in a subprocess)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +17,9 @@ from audiofuse import benchmark
 
 @pytest.fixture(scope="module")
 def keras():
-    return benchmark.import_tensorflow()
+    import keras
+
+    return keras
 
 
 def test_flops_of_dense_and_conv1d_by_hand(keras):
@@ -55,7 +55,7 @@ def test_flops_of_dense_on_tokens_conv2d_and_attention_by_hand(keras):
 
 def test_flops_of_project_model_are_plausible(keras):
     from audiofuse.config import get_profile
-    from audiofuse.models import build_model
+    from audiofuse.model.architecture import build_model
 
     profile = get_profile("smoke")
     flops = {
@@ -67,49 +67,47 @@ def test_flops_of_project_model_are_plausible(keras):
     assert flops["fusion"] < flops["spectrogram"] + flops["waveform"] + 100_000
 
 
-def test_goal_line_says_pass_or_fail():
-    assert "PASS" in benchmark.goal_line("x", 12.0, 10.0, "x")
-    assert "FAIL" in benchmark.goal_line("x", 8.0, 10.0, "x")
-    assert "PASS" in benchmark.goal_line("ms", 20.0, 50.0, "ms", below=True)
-    assert "not measured" in benchmark.goal_line("ms", None, 50.0, "ms")
+def test_verdict_reads_the_goal_of_a_row():
+    assert benchmark.verdict(12.0, ">= 10") == "PASS"
+    assert benchmark.verdict(8.0, ">= 10") == "FAIL"
+    assert benchmark.verdict(20.0, "< 50") == "PASS"
+    assert benchmark.verdict(50.0, "< 50") == "FAIL"
+    assert benchmark.verdict(None, "< 50") == benchmark.verdict(3.0, "") == ""
 
 
-def test_comparison_rows_give_old_new_and_a_ratio_that_favours_the_winner():
-    faster = benchmark.comparison_rows("s", "train", "cpu", 10.0, 25.0, "samples/s", "d")
-    assert [r["name"] for r in faster] == ["train: old path", "train: new path", "train: new vs old"]
-    assert faster[2]["value"] == 2.5 and faster[2]["unit"] == "x"
-    smaller = benchmark.comparison_rows(
-        "s", "peak", "cpu", 900.0, 300.0, "MiB", "d", higher_is_better=False
-    )
-    assert smaller[2]["value"] == 3.0
-    assert len(benchmark.comparison_rows("s", "x", "", None, 1.0, "s", "d")) == 1
+def test_a_failing_child_process_is_named_with_its_error():
+    from audiofuse.benchmark.harness import run_python
+
+    with pytest.raises(RuntimeError, match="no such model"):
+        run_python(["-c", "raise SystemExit('no such model')"], one_core=True)
 
 
-def _in_process(func, *args):
-    return dict(func(*args))
+def test_demo_record_is_written_by_make_demo_and_read_by_the_bench(tmp_path):
+    from audiofuse.benchmark.record_demo import demo_row, main
 
-
-def test_bench_comparisons_measure_both_paths_into_the_comparison_section():
-    comparison = benchmark.Comparison(
-        "cold start", "s", old=lambda inputs: 4.0, new=lambda inputs: 1.0, higher_is_better=False
-    )
-    inputs = benchmark.BenchInputs(benchmark.settings_for(True), pd.DataFrame(), "SYNTHETIC")
-    rows = benchmark.bench_comparisons([comparison], inputs, runner=_in_process)
-    assert {r["section"] for r in rows} == {benchmark.COMPARISON_SECTION}
-    assert [r["value"] for r in rows] == [4.0, 1.0, 4.0]
-    assert {r["data"] for r in rows} == {"SYNTHETIC"}
-    frame = pd.DataFrame(rows).assign(machine="m", cores=1, commit="c")
-    run = {"data": "SYNTHETIC", "records": 0, "quick": True, "seconds": 1.0}
-    run |= {"load_before": (0, 0, 0), "load_after": (0, 0, 0), "machine": "m", "cores": 1}
-    markdown = benchmark.render_markdown(frame[benchmark.CSV_COLUMNS], {**run, "commit": "c"})
-    assert "## Comparisons" in markdown and "cold start: new vs old" in markdown
+    record, clock = tmp_path / "demo" / "demo_runs.json", tmp_path / ".demo_clock"
+    assert demo_row(record)["data"] == "not recorded"
+    clock.write_text(f"{time.time() - 420:.0f} 1\n")
+    assert main([str(record), "--clock", str(clock), "--seeds", "0", "--head-splits", "3",
+                 "--epochs", "8"]) == 0  # fmt: skip
+    clock.write_text(f"{time.time() - 60:.0f} 0\n")  # an existing venv: not a fresh clone
+    assert main([str(record), "--clock", str(clock), "--seeds", "0", "--head-splits", "3",
+                 "--epochs", "null"]) == 0  # fmt: skip
+    assert [r["epochs"] for r in json.loads(record.read_text())] == [8, None]
+    row = demo_row(record)
+    assert 6.9 < row["value"] < 7.2 and row["unit"] == "min"
+    assert benchmark.verdict(row["value"], row["goal"]) == "PASS"
+    clock.write_text("yesterday")
+    with pytest.raises(SystemExit) as stop:
+        main([str(record), "--clock", str(clock), "--seeds", "0", "--head-splits", "3"])
+    assert stop.value.code == 1
 
 
 def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_folder(
     tmp_path, monkeypatch
 ):
     from audiofuse.benchmark.harness import load_sample
-    from audiofuse.synthetic import datasets
+    from audiofuse.data.synthetic import generate as datasets
 
     tiny = {"physionet": {"n_records": 12, "min_seconds": 5.0, "max_seconds": 5.0}}
     monkeypatch.setitem(datasets._SIZES, "smoke", {**tiny, "pascal": {"n_records": 8}})
@@ -121,8 +119,8 @@ def test_synthetic_sample_is_written_under_the_synthetic_folder_not_the_data_fol
     assert not (root / "synthetic").exists()
 
 
-@pytest.mark.slow  # an end-to-end run of every section (~35 s on 2 cores, + ~30 s comparisons)
-def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
+@pytest.mark.slow  # the whole quick run: about 40 s on 2 cores (three TensorFlow-free children)
+def test_quick_benchmark_writes_every_row_with_its_goal(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "audiofuse.cli", "bench", "--quick", "--out", str(tmp_path)],
         capture_output=True,
@@ -135,30 +133,18 @@ def test_quick_benchmark_writes_csv_and_markdown(tmp_path):
         tmp_path / "benchmark.csv", keep_default_na=False, dtype={"commit": str, "machine": str}
     )
     assert list(frame.columns) == benchmark.CSV_COLUMNS
-    assert set(benchmark.SECTIONS) <= set(frame["section"])
-    assert (pd.to_numeric(frame["value"]) > 0).all(), frame[frame["value"] <= 0]
-    assert (frame["cores"] >= 1).all()
+    assert set(frame["section"]) == set(benchmark.SECTIONS)
+    measured = frame[frame["section"] != "demo"]
+    assert (pd.to_numeric(measured["value"]) > 0).all(), measured
+    assert "SYNTHETIC" in set(frame["data"]) and (frame["cores"] >= 1).all()
     assert frame["machine"].str.len().min() > 0 and frame["commit"].str.len().min() > 0
-    assert "SYNTHETIC" in set(frame["data"])
-    for name in ("original mel+CWT", "ours n_jobs=1", "ours n_jobs=2"):
-        assert name in set(frame["name"])
-    assert frame["name"].str.contains("1 core").any()
-    assert frame["name"].str.contains("train_on_batch").any()
+    names = " | ".join(frame["name"])
+    for part in ("original recipe", "extractor vs original recipe", "share of matmul peak",
+                 "cold", "warm", "1 core", "peak RSS", "make demo"):  # fmt: skip
+        assert part in names, part
+    assert (frame[frame["unit"] == "%"]["goal"] != "").all()
+    assert (frame[frame["section"] == "memory"]["goal"] != "").all()
 
     markdown = (tmp_path / "benchmark.md").read_text()
-    assert "SYNTHETIC" in markdown and "make bench" in markdown
-    for section in benchmark.SECTIONS:
-        assert f"## {section.capitalize()}" in markdown
+    assert "SYNTHETIC" in markdown and "make bench" in markdown and "docs/performance.md" in markdown
     assert "PASS" in markdown or "FAIL" in markdown
-
-    # Every comparison of a quick run: old path, new path, and a ratio by which
-    # the new path wins (by 3x or more on a 2-core machine); the sweep is skipped.
-    from audiofuse.benchmark import paths, sweep
-
-    compared = frame[frame["section"] == benchmark.COMPARISON_SECTION]
-    ratios = dict(zip(compared["name"], pd.to_numeric(compared["value"]), strict=True))
-    for name in (paths.PREDICT_COLD_START, paths.INDEX_COLD_START, paths.PREDICT_PEAK_QUICK):
-        assert {f"{name}: old path", f"{name}: new path"} <= set(ratios)
-        assert ratios[f"{name}: new vs old"] > 1.0, compared
-    assert not compared["name"].str.startswith(sweep.SWEEP_TRAINING).any()
-    assert "## Comparisons" in markdown and f"{paths.PREDICT_COLD_START}: new vs old" in markdown

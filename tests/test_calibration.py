@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiofuse.calibration import (
+from audiofuse.evaluation.calibration import (
     apply_platt,
     balanced_threshold,
     brier_score,

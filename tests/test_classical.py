@@ -21,7 +21,7 @@ from audiofuse.classical import (
     fit_classical,
 )
 from audiofuse.config import FeatureConfig
-from audiofuse.features import window_starts
+from audiofuse.features.extract import window_starts
 
 SR = 2000
 FAST = {"max_iter": 40, "learning_rate": 0.1, "min_samples_leaf": 5}
@@ -71,7 +71,7 @@ def toy_features():
 
 def _reference_clips() -> list[tuple[np.ndarray, int]]:
     """Every synthetic kind, a PASCAL-like rate, and degenerate clips."""
-    from audiofuse.synthetic import KINDS, PASCAL_B_CONDITIONS, synthesize_pcg
+    from audiofuse.data.synthetic import KINDS, PASCAL_B_CONDITIONS, synthesize_pcg
 
     rng = np.random.default_rng(0)
     clips = [
@@ -307,7 +307,7 @@ def test_real_physionet_recordings_featurize():
     root = _physionet_root()
     if root is None:
         pytest.skip("PhysioNet 2016 not found (set AUDIOFUSE_DATA_DIR)")
-    from audiofuse.data import index_physionet, physionet_split
+    from audiofuse.data.indexes import index_physionet, physionet_split
 
     train, _ = physionet_split(index_physionet(root, probe=False))
     sample = train.groupby("subset", sort=True).head(4).head(20)

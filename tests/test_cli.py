@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import cli
+from audiofuse.cli import main as cli
 from audiofuse.config import Profile
-from audiofuse.data import index_pascal, index_physionet, physionet_split
-from audiofuse.features import extract_features, window_starts
-from audiofuse.predict import PredictError, Predictor
+from audiofuse.data.indexes import index_pascal, index_physionet, physionet_split
+from audiofuse.features.extract import extract_features, window_starts
+from audiofuse.predict.predictor import PredictError, Predictor
 
 SUBCOMMANDS = [
     [],
@@ -42,7 +42,7 @@ def run(argv, capsys) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def model_dir(synthetic_roots, smoke_profile, tmp_path_factory):
     """A smoke waveform model trained for 2 epochs on a few synthetic records."""
-    from audiofuse.training import train_model
+    from audiofuse.model.training import train_model
 
     train, _ = physionet_split(index_physionet(synthetic_roots["physionet2016"]))
     sample = train.groupby("label").head(16).reset_index(drop=True)
@@ -53,7 +53,7 @@ def model_dir(synthetic_roots, smoke_profile, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_files(synthetic_roots):
+def split_recordings(synthetic_roots):
     """Two test-split recordings of the synthetic PhysioNet set."""
     _, test = physionet_split(index_physionet(synthetic_roots["physionet2016"]))
     return test["path"].head(2).tolist()
@@ -130,17 +130,17 @@ def test_experiment_commands_honour_audiofuse_data_dir(
 # --- predict ---------------------------------------------------------------------------------
 
 
-def test_predict_one_good_file_json(model_dir, test_files, capsys):
+def test_predict_one_good_file_json(model_dir, split_recordings, capsys):
     code, out, err = run(
-        ["predict", test_files[0], "--model", model_dir, "--format", "json"], capsys
+        ["predict", split_recordings[0], "--model", model_dir, "--format", "json"], capsys
     )
     assert code == 0, err
     (result,) = json.loads(out)
-    assert result["file"] == test_files[0]
+    assert result["file"] == split_recordings[0]
     assert 0.0 <= result["p_abnormal"] <= 1.0
     assert result["label"] in ("normal", "abnormal")
     assert (result["label"] == "abnormal") == (result["p_abnormal"] >= result["threshold"])
-    n = sf.info(test_files[0]).frames // 2  # smoke profile: 2000 Hz -> 1000 Hz
+    n = sf.info(split_recordings[0]).frames // 2  # smoke profile: 2000 Hz -> 1000 Hz
     assert result["windows"] == len(
         window_starts(n, Profile.from_dict(_config(model_dir)["profile"]).features)
     )
@@ -148,22 +148,22 @@ def test_predict_one_good_file_json(model_dir, test_files, capsys):
     assert result["model"] == str(model_dir)
 
 
-def test_predict_first_only_scores_one_window(model_dir, test_files, capsys):
+def test_predict_first_only_scores_one_window(model_dir, split_recordings, capsys):
     code, out, _ = run(
-        ["predict", test_files[0], "--model", model_dir, "--format", "json", "--first-only"],
+        ["predict", split_recordings[0], "--model", model_dir, "--format", "json", "--first-only"],
         capsys,
     )
     assert code == 0 and json.loads(out)[0]["windows"] == 1
 
 
-def test_predict_bad_files_among_good_ones(model_dir, test_files, tmp_path, capsys):
+def test_predict_bad_files_among_good_ones(model_dir, split_recordings, tmp_path, capsys):
     missing = tmp_path / "missing.wav"
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
-    files = [test_files[0], missing, test_files[1], corrupt]
+    files = [split_recordings[0], missing, split_recordings[1], corrupt]
     code, out, err = run(["predict", *files, "--model", model_dir, "--format", "json"], capsys)
     assert code == 2
-    assert [r["file"] for r in json.loads(out)] == test_files
+    assert [r["file"] for r in json.loads(out)] == split_recordings
     lines = [line for line in err.strip().splitlines() if "note:" not in line]
     assert len(lines) == 2 and "Traceback" not in err
     assert lines[0] == f"audiofuse: error: {missing}: file not found"
@@ -172,15 +172,15 @@ def test_predict_bad_files_among_good_ones(model_dir, test_files, tmp_path, caps
     code, out, err = run(["predict", *files, "--model", model_dir], capsys)  # table format
     assert code == 2
     assert out.splitlines()[0].split()[:3] == ["file", "p(abnormal)", "label"]
-    assert sum(path in out for path in test_files) == 2 and str(missing) not in out
+    assert sum(path in out for path in split_recordings) == 2 and str(missing) not in out
 
 
-def test_model_folder_without_best_keras(tmp_path, test_files, capsys):
+def test_model_folder_without_best_keras(tmp_path, split_recordings, capsys):
     (tmp_path / "config.json").write_text("{}")
-    code, out, err = run(["predict", test_files[0], "--model", tmp_path], capsys)
+    code, out, err = run(["predict", split_recordings[0], "--model", tmp_path], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "best.keras" in err and "Traceback" not in err
-    code, _, err = run(["predict", test_files[0], "--model", tmp_path / "nowhere"], capsys)
+    code, _, err = run(["predict", split_recordings[0], "--model", tmp_path / "nowhere"], capsys)
     assert code == 2 and "model folder not found" in err and err.count("\n") == 1
 
 
@@ -191,13 +191,15 @@ def _config(folder):
 @pytest.mark.parametrize(
     "field, value", [("clip_seconds", 3.0), ("sample_rate", 2000)], ids=["clip", "rate"]
 )
-def test_model_that_does_not_fit_its_config(model_dir, test_files, tmp_path, capsys, field, value):
+def test_model_that_does_not_fit_its_config(
+    model_dir, split_recordings, tmp_path, capsys, field, value
+):
     folder = tmp_path / "edited"
     shutil.copytree(model_dir, folder)
     config = _config(folder)
     config["profile"]["features"][field] = value
     (folder / "config.json").write_text(json.dumps(config))
-    code, out, err = run(["predict", test_files[0], "--model", folder], capsys)
+    code, out, err = run(["predict", split_recordings[0], "--model", folder], capsys)
     assert code == 2 and out == ""
     assert "does not fit its configuration" in err and "'waveform'" in err
     assert err.count("\n") == 1
@@ -245,7 +247,7 @@ def test_predict_a_real_physionet_flac(model_dir, real_data_dir, capsys):
 @pytest.fixture(scope="module")
 def fusion_dir(smoke_profile, tmp_path_factory):
     """An (untrained) smoke fusion model saved as an exported model folder."""
-    from audiofuse.models import build_model
+    from audiofuse.model.architecture import build_model
 
     folder = tmp_path_factory.mktemp("fusion")
     build_model("fusion", smoke_profile.features, smoke_profile.model).save(folder / "best.keras")
@@ -254,10 +256,10 @@ def fusion_dir(smoke_profile, tmp_path_factory):
     return folder
 
 
-def test_fusion_model_predicts_with_both_inputs(fusion_dir, test_files, tmp_path):
+def test_fusion_model_predicts_with_both_inputs(fusion_dir, split_recordings, tmp_path):
     predictor = Predictor.load(fusion_dir)
     assert (predictor.kind, predictor.threshold) == ("fusion", 0.3)
-    result = predictor.predict_file(test_files[0])
+    result = predictor.predict_file(split_recordings[0])
     assert 0.0 <= result["p_abnormal"] <= 1.0 and result["threshold"] == 0.3
     assert (result["label"] == "abnormal") == (result["p_abnormal"] >= 0.3)
 
@@ -270,11 +272,11 @@ def test_fusion_model_predicts_with_both_inputs(fusion_dir, test_files, tmp_path
         Predictor.load(folder)
 
 
-def test_committed_default_model_scores_a_recording(test_files, capsys):
+def test_committed_default_model_scores_a_recording(split_recordings, capsys):
     """A fresh clone predicts without training: the committed model loads and scores."""
     if not (cli.DEFAULT_MODEL / "best.keras").exists():
         pytest.skip("no committed model in this checkout")
-    code, out, err = run(["predict", test_files[0], "--format", "json"], capsys)
+    code, out, err = run(["predict", split_recordings[0], "--format", "json"], capsys)
     assert code == 0, err
     (result,) = json.loads(out)
     assert 0.0 <= result["p_abnormal"] <= 1.0

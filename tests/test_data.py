@@ -1,4 +1,4 @@
-"""Tests of the dataset indexes and audio reading (audiofuse.data)."""
+"""Tests of the dataset indexes and audio reading (audiofuse.data.indexes)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from audiofuse.data import (
-    AudioError,
+from audiofuse.data.audio import AudioError, load_audio, read_audio
+from audiofuse.data.indexes import (
     DatasetError,
     assert_disjoint,
     index_pascal,
     index_physionet,
-    load_audio,
     physionet_split,
-    read_audio,
 )
 
 SR = 2000
@@ -391,7 +389,7 @@ def test_index_without_validation_folder_says_so(tmp_path):
 
 
 def test_cli_empty_reference_is_one_line_and_nonzero(tmp_path, capsys):
-    from audiofuse.cli import main
+    from audiofuse.cli.main import main
 
     root = _write_physionet(tmp_path / "p", {"a0001": 1, "a0002": -1}, test=("a0002",))
     (root / "validation" / "REFERENCE.csv").write_text("")
@@ -408,7 +406,7 @@ def test_cli_empty_reference_is_one_line_and_nonzero(tmp_path, capsys):
 def test_resample_is_librosas_without_importing_it(orig_sr, target_sr, res_type):
     import librosa
 
-    from audiofuse.data import resample
+    from audiofuse.data.audio import resample
 
     for n in (1, 999, 12_345):
         samples = np.random.default_rng(n).standard_normal(n).astype(np.float32)
@@ -426,7 +424,7 @@ def test_reading_and_resampling_a_recording_does_not_import_librosa(tmp_path):
     path = tmp_path / "rec.wav"
     sf.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, 8000).astype(np.float32), 4000)
     code = (
-        "import sys; from audiofuse.data import load_audio; "
+        "import sys; from audiofuse.data.audio import load_audio; "
         f"x = load_audio({str(path)!r}, 2000); "
         "assert len(x) == 4000, len(x); assert 'librosa' not in sys.modules, 'librosa imported'"
     )

@@ -1,4 +1,4 @@
-"""Tests of audiofuse.download against a local HTTP server (no internet needed)."""
+"""Tests of audiofuse.data.download against a local HTTP server (no internet needed)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import download as dl
-from audiofuse.data import index_pascal, index_physionet
+from audiofuse.data import download as dl
+from audiofuse.data.indexes import index_pascal, index_physionet
 
 PHYSIONET_ZIP = dl.SOURCES["physionet2016"].archives[0].filename
 PHYSIONET_TOP = PHYSIONET_ZIP.removesuffix(".zip")
@@ -270,7 +270,9 @@ def test_unreachable_host_gives_one_line_error(tmp_path):
     assert "\n" not in message
     assert message.startswith(f"cannot reach {base}/{PHYSIONET_ZIP} (")
     assert f"unpack it into {tmp_path / 'physionet2016'}" in message
-    assert 'README, "Data"' in message
+    assert 'docs/reproducing.md, "Real data"' in message  # the section that says how
+    reproducing = Path(__file__).resolve().parents[1] / "docs" / "reproducing.md"
+    assert "\n## Real data\n" in reproducing.read_text()
     assert not any(tmp_path.iterdir())  # no target, no empty .downloads
 
 
@@ -433,7 +435,7 @@ def test_download_of_an_oversized_archive_is_refused(server, physionet, tmp_path
 
 
 def test_download_help_says_exactly_what_is_verified(capsys):
-    from audiofuse.cli import main
+    from audiofuse.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["data", "download", "--help"])

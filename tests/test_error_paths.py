@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse.cli import main
-from audiofuse.resources import default_model
-from audiofuse.training import TrainingError, load_trained
+from audiofuse.cli.main import main
+from audiofuse.data.splits import TrainingError
+from audiofuse.model.training import load_trained
+from audiofuse.predict.resources import default_model
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def _sklearn_metrics(y, s, threshold):
 
 
 @pytest.fixture(scope="module")
-def test_like():
+def tied_scores():
     """301 records like the PhysioNet test split, with tied (rounded) scores."""
     rng = np.random.default_rng(42)
     y = (rng.random(301) < 0.5).astype(int)
@@ -104,8 +104,8 @@ def test_prediction_is_score_at_or_above_threshold():
 
 
 @pytest.mark.parametrize("threshold", [0.2, 0.37, 0.5, 0.71, 0.95])
-def test_binary_metrics_match_sklearn(test_like, threshold):
-    y, s = test_like
+def test_binary_metrics_match_sklearn(tied_scores, threshold):
+    y, s = tied_scores
     ours = binary_metrics(y, s, threshold)
     ref = _sklearn_metrics(y, s, threshold)
     for name in METRIC_NAMES:
@@ -130,8 +130,8 @@ def test_accepts_keras_column_and_bool_labels():
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, s[:, 0]))
 
 
-def test_bootstrap_kernel_matches_sklearn_on_resamples(test_like):
-    y, s = test_like
+def test_bootstrap_kernel_matches_sklearn_on_resamples(tied_scores):
+    y, s = tied_scores
     rng = np.random.default_rng(3)
     draws = rng.integers(0, y.size, size=(5, y.size))
     weights = np.stack([np.bincount(d, minlength=y.size) for d in draws])
@@ -165,8 +165,8 @@ def test_youden_equally_close_ties_and_separable_case():
     assert choose_threshold([0, 0, 1, 1], [0.1, 0.2, 0.65, 0.9]) == pytest.approx(0.65)
 
 
-def test_youden_is_the_brute_force_optimum(test_like):
-    y, s = test_like
+def test_youden_is_the_brute_force_optimum(tied_scores):
+    y, s = tied_scores
     t = choose_threshold(y, s)
     j = {c: binary_metrics(y, s, c) for c in np.unique(s)}
     j = {c: m["sensitivity"] + m["specificity"] - 1 for c, m in j.items()}
@@ -234,8 +234,8 @@ def test_bad_threshold_and_options():
 
 
 @pytest.mark.parametrize("stratified", [True, False])
-def test_bootstrap_contains_estimate_and_is_deterministic(test_like, stratified):
-    y, s = test_like
+def test_bootstrap_contains_estimate_and_is_deterministic(tied_scores, stratified):
+    y, s = tied_scores
     point = binary_metrics(y, s, 0.5)
     start = time.perf_counter()
     ci = bootstrap_ci(y, s, 0.5, n_boot=1000, seed=7, stratified=stratified)
@@ -248,8 +248,8 @@ def test_bootstrap_contains_estimate_and_is_deterministic(test_like, stratified)
     assert ci != bootstrap_ci(y, s, 0.5, n_boot=1000, seed=8, stratified=stratified)
 
 
-def test_bootstrap_alpha_and_subset(test_like):
-    y, s = test_like
+def test_bootstrap_alpha_and_subset(tied_scores):
+    y, s = tied_scores
     ci95 = bootstrap_ci(y, s, 0.5, n_boot=500, metrics=["roc_auc"])
     ci80 = bootstrap_ci(y, s, 0.5, n_boot=500, metrics=["roc_auc"], alpha=0.2)
     assert list(ci95) == ["roc_auc"]
@@ -264,8 +264,8 @@ def test_stratified_bootstrap_keeps_class_counts():
         bootstrap_ci([0, 1], [0.3, 0.7], 0.5, n_boot=50, stratified=False)
 
 
-def test_evaluate_row(test_like):
-    y, s = test_like
+def test_evaluate_row(tied_scores):
+    y, s = tied_scores
     row = evaluate(y, s, 0.42, n_boot=200, seed=1)
     point = binary_metrics(y, s, 0.42)
     for key, value in point.items():

@@ -1,4 +1,4 @@
-"""Tests of the model inputs (audiofuse.features): the paper's recipe, windows, the cache."""
+"""Tests of the model inputs (audiofuse.features.extract): the paper's recipe, windows, the cache."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from audiofuse import features as feat
 from audiofuse.config import PROFILES, get_profile
-from audiofuse.data import index_physionet
-from audiofuse.features import (
-    cache_key,
+from audiofuse.data.indexes import index_physionet
+from audiofuse.features import cache as feature_cache
+from audiofuse.features import extract as feat
+from audiofuse.features.cache import cache_key, load_or_extract
+from audiofuse.features.extract import (
     extract_features,
     fix_length,
-    load_or_extract,
     log_mel_image,
     recording_features,
     window_starts,
@@ -271,14 +271,14 @@ def test_interrupted_build_resumes_with_only_the_missing_parts(small_table, tmp_
             raise KeyboardInterrupt
         return real(table, *args, **kwargs)
 
-    monkeypatch.setattr(feat, "extract_features", interrupted_after_first_part)
+    monkeypatch.setattr(feature_cache, "extract_features", interrupted_after_first_part)
     with pytest.raises(KeyboardInterrupt):
         load_or_extract(small_table, SMOKE, cache, n_jobs=1, progress=False, chunk_recordings=2)
     assert calls == [small_table["record"].tolist()[:2], small_table["record"].tolist()[2:4]]
 
     calls.clear()
     monkeypatch.setattr(
-        feat, "extract_features", lambda t, *a, **k: calls.append(1) or real(t, *a, **k)
+        feature_cache, "extract_features", lambda t, *a, **k: calls.append(1) or real(t, *a, **k)
     )
     resumed = load_or_extract(
         small_table, SMOKE, cache, n_jobs=1, progress=True, chunk_recordings=2

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiofuse import training
 from audiofuse.config import get_profile
 from audiofuse.experiments.head import train_head
+from audiofuse.model import training
 
 
 def test_head_training_takes_the_same_steps_several_per_call(monkeypatch):

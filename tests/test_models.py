@@ -1,4 +1,4 @@
-"""Tests of the Keras models (audiofuse.models)."""
+"""Tests of the Keras models (audiofuse.model.architecture)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import keras
 import numpy as np
 import pytest
 
-from audiofuse import models
-from audiofuse.config import get_profile
-from audiofuse.models import FUSION_STRATEGIES, MODEL_KINDS, build_model, count_params
+from audiofuse.config import MODEL_INPUTS, MODEL_KINDS, get_profile
+from audiofuse.model import architecture as models
+from audiofuse.model.architecture import FUSION_STRATEGIES, build_model, count_params
 
 SMOKE = get_profile("smoke")
 PAPER = get_profile("paper")
@@ -139,12 +139,12 @@ def test_backbone_ends_where_the_head_begins(kind):
 def test_feature_inputs_follow_the_model_input_names(kind):
     import pandas as pd
 
-    from audiofuse.features import FeatureSet
+    from audiofuse.features.feature_set import FeatureSet
 
     profile = get_profile("smoke")
     model = build_model(kind, profile.features, profile.model)
     names = [i.name for i in model.inputs]
-    assert sorted(names) == sorted(models.MODEL_INPUTS[kind])
+    assert sorted(names) == sorted(MODEL_INPUTS[kind])
     fs = FeatureSet(
         np.ones((2, *profile.features.spectrogram_shape), np.float16),
         np.ones((2, *profile.features.waveform_shape), np.float16),

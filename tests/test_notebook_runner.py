@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from audiofuse.notebooks import main, notebook_order, run_notebooks
+from audiofuse.reporting.notebooks import main, notebook_order, run_notebooks
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("papermill")
@@ -79,7 +79,7 @@ def test_make_reproduce_passes_every_notebook_parameter_as_yaml(tmp_path):
          f"DATA_DIR={tmp_path}", f"VENV={venv}", "NOTEBOOK_WORKERS=2"],
         capture_output=True, text=True, check=True,
     )
-    (args,) = [a for a in map(json.loads, calls.read_text().splitlines()) if "audiofuse.notebooks" in a]
+    (args,) = [a for a in map(json.loads, calls.read_text().splitlines()) if "audiofuse.reporting.notebooks" in a]
     assert args[args.index("--workers") + 1] == "2"
     assert [a for a in args if a.endswith(".ipynb")] == [f"notebooks/{nb.name}" for nb in NOTEBOOKS]
     parameters = yaml.safe_load(args[args.index("--parameters") + 1])
@@ -90,7 +90,7 @@ def test_make_reproduce_passes_every_notebook_parameter_as_yaml(tmp_path):
 
 
 def test_the_slowest_notebook_starts_first_and_each_waits_for_what_it_needs(tmp_path, monkeypatch):
-    from audiofuse import notebooks
+    from audiofuse.reporting import notebooks
 
     started = []
     monkeypatch.setattr(
@@ -106,5 +106,33 @@ def test_parameters_that_are_not_a_yaml_mapping_get_a_one_line_error(text, tmp_p
     with pytest.raises(SystemExit) as exit_info:
         main([str(book), "--out", str(tmp_path / "out"), "--parameters", text])
     err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and err[-1].startswith("python -m audiofuse.notebooks: error:")
+    assert exit_info.value.code == 2 and err[-1].startswith("python -m audiofuse.reporting.notebooks: error:")
     assert "--parameters" in err[-1]
+
+
+def test_a_notebook_without_its_runs_says_so_and_the_run_goes_on(tmp_path, monkeypatch):
+    """`make tables` for a profile that never trained the ViT sweep (cpu): notebook 04
+    finds no runs, says so in one line, writes no table, and does not fail."""
+    import json
+
+    monkeypatch.setenv("AUDIOFUSE_SYNTHETIC_DIR", str(tmp_path / "data"))
+    sweep = next(nb for nb in NOTEBOOKS if nb.name.startswith("04"))
+    parameters = {
+        "PROFILE": "smoke",
+        "DATA_DIR": None,
+        "TRAIN": False,
+        "SEEDS": [0],
+        "RESULTS_DIR": str(tmp_path / "results"),
+        "RUNS_DIR": str(tmp_path / "runs"),
+    }
+    run_notebooks([sweep], tmp_path / "executed", parameters, workers=1)
+    results = tmp_path / "results" / "synthetic" / "smoke"
+    assert not list(results.glob("vit_sweep*"))
+    executed = json.loads((tmp_path / "executed" / sweep.name).read_text())
+    stdout = [
+        "".join(out["text"])
+        for cell in executed["cells"]
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stdout"
+    ]
+    assert stdout[-1].startswith("vit_sweep: no runs trained and scored for this table")

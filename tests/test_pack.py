@@ -1,4 +1,4 @@
-"""Compact profile-exact copies of the datasets (audiofuse.pack, `audiofuse data pack`)."""
+"""Compact profile-exact copies of the datasets (audiofuse.data.pack, `audiofuse data pack`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from audiofuse.cli import main
-from audiofuse.data import index_pascal, index_physionet, read_audio
-from audiofuse.features import load_recording, recording_features
-from audiofuse.pack import MANIFEST, kept_samples, pack_datasets
+from audiofuse.cli.main import main
+from audiofuse.data.audio import read_audio
+from audiofuse.data.indexes import index_pascal, index_physionet
+from audiofuse.data.pack import MANIFEST, kept_samples, pack_datasets
+from audiofuse.features.extract import load_recording, recording_features
 
 
 @pytest.fixture(scope="module")

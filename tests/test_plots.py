@@ -1,4 +1,4 @@
-"""Tests of audiofuse.plots: every figure is a real, non-trivial PNG."""
+"""Tests of audiofuse.reporting.plots: every figure is a real, non-trivial PNG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from audiofuse.evaluation import EvaluationError
-from audiofuse.plots import (
+from audiofuse.reporting.plots import (
     plot_confusion_matrix,
     plot_example,
     plot_roc_curves,

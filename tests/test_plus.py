@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiofuse.checkpoint import WeightAverage
 from audiofuse.config import AUGMENT_PRESETS, get_profile
-from audiofuse.data import index_physionet, physionet_split
+from audiofuse.data.indexes import index_physionet, physionet_split
+from audiofuse.data.protocols import Fold
+from audiofuse.data.splits import TrainingError
 from audiofuse.experiments.specs import (
     PLUS_BRANCHES,
     PLUS_LABEL_BALANCE,
@@ -18,10 +19,11 @@ from audiofuse.experiments.specs import (
     branch_specs,
 )
 from audiofuse.experiments.tables.plus import ladder_rows
-from audiofuse.features import extract_features
-from audiofuse.models import build_model, copy_branch_weights, deployable
-from audiofuse.protocols import Fold
-from audiofuse.training import FeatureBatches, TrainingError, learning_rate, train_model
+from audiofuse.features.batches import FeatureBatches
+from audiofuse.features.extract import extract_features
+from audiofuse.model.architecture import build_model, copy_branch_weights, deployable
+from audiofuse.model.checkpoint import WeightAverage
+from audiofuse.model.training import learning_rate, train_model
 
 
 @pytest.fixture(scope="module")

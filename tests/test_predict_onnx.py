@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import cli
-from audiofuse.synthetic import synthesize_pcg
+from audiofuse.cli import main as cli
+from audiofuse.data.synthetic import synthesize_pcg
 
 MODEL = cli.DEFAULT_MODEL
 
@@ -23,7 +23,7 @@ def _need_export():
 @pytest.fixture(scope="module")
 def predictors():
     _need_export()
-    from audiofuse.predict import Predictor
+    from audiofuse.predict.predictor import Predictor
 
     return Predictor.load(MODEL, runtime="onnx"), Predictor.load(MODEL, runtime="keras")
 
@@ -55,7 +55,7 @@ def test_predict_imports_neither_tensorflow_nor_keras(tmp_path):
     path = tmp_path / "pcg.wav"
     sf.write(path, synthesize_pcg(12.0, 2000, rng=np.random.default_rng(0)), 2000)
     code = (
-        "import sys; from audiofuse.cli import main; "
+        "import sys; from audiofuse.cli.main import main; "
         f"rc = main(['predict', {str(path)!r}, '--format', 'json']); "
         "print('TF', 'tensorflow' in sys.modules, 'keras' in sys.modules, rc)"
     )

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse import cli
+from audiofuse.cli import main as cli
 
 
 def test_import_cli_pulls_in_no_tensorflow():
-    code = "import sys, audiofuse.cli; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, audiofuse.cli.main; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -22,7 +22,7 @@ def test_import_cli_pulls_in_no_tensorflow():
 def test_silence_and_noise_are_unsure(tmp_path):
     if not (cli.DEFAULT_MODEL / "best.keras").exists():
         pytest.skip("no committed default model")
-    from audiofuse.predict import Predictor
+    from audiofuse.predict.predictor import Predictor
 
     predictor = Predictor.load(cli.DEFAULT_MODEL)
     silence, noise = tmp_path / "silence.wav", tmp_path / "noise.wav"
@@ -35,8 +35,8 @@ def test_silence_and_noise_are_unsure(tmp_path):
 
 
 def test_plot_prediction_writes_a_png(tmp_path):
-    from audiofuse.predict_plots import plot_prediction
-    from audiofuse.synthetic import synthesize_pcg
+    from audiofuse.data.synthetic import synthesize_pcg
+    from audiofuse.predict.plot import plot_prediction
 
     samples = synthesize_pcg(12.0, 2000, rng=np.random.default_rng(0)).astype(np.float32)
     result = {
@@ -59,8 +59,8 @@ def test_streaming_read_matches_a_one_shot_resample(tmp_path):
     import soxr
 
     from audiofuse.config import get_profile
-    from audiofuse.predict import _read_at_rate
-    from audiofuse.quality import clipped_fraction
+    from audiofuse.predict.predictor import _read_at_rate
+    from audiofuse.predict.quality import clipped_fraction
 
     cfg = get_profile("cpu").features
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiofuse.protocols import leave_one_subset_out, repeated_stratified_splits
+from audiofuse.data.protocols import leave_one_subset_out, repeated_stratified_splits
 
 
 def _table() -> pd.DataFrame:
@@ -33,7 +33,7 @@ def test_leave_one_subset_out_holds_out_each_subset_once():
 
 
 def test_leave_one_subset_out_on_real_physionet(real_data_dir):
-    from audiofuse.data import index_physionet
+    from audiofuse.data.indexes import index_physionet
 
     table = index_physionet(real_data_dir / "physionet2016", probe=False)
     folds = leave_one_subset_out(table)

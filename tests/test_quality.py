@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse.data import read_audio
-from audiofuse.quality import assess, declared_wav_frames
-from audiofuse.synthetic import synthesize_pcg
+from audiofuse.data.audio import read_audio
+from audiofuse.data.synthetic import synthesize_pcg
+from audiofuse.predict.quality import assess, declared_wav_frames
 
 RATE = 2000
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from audiofuse import resources
-from audiofuse.cli import main
+from audiofuse.cli.main import main
+from audiofuse.predict import resources
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_plain_install_finds_the_default_model(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = (
-        "from audiofuse.resources import default_model, package_version; "
+        "from audiofuse.predict.resources import default_model, package_version; "
         "m = default_model(); print(m); print((m / 'best.keras').stat().st_size); "
         "print(package_version())"
     )

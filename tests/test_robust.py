@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audiofuse.augment import augment_clips, random_truncation
 from audiofuse.config import AugmentConfig, augment_preset, get_profile
-from audiofuse.features import clip_features, fix_length
-from audiofuse.protocols import selection_folds
+from audiofuse.data.protocols import selection_folds
+from audiofuse.features.augment import augment_clips, random_truncation
+from audiofuse.features.extract import clip_features, fix_length
 
 
 def test_random_truncation_keeps_a_segment_at_the_start_and_zeros_the_rest():
@@ -64,7 +64,7 @@ def test_presets_without_truncation_draw_as_before():
 
 def test_modality_dropout_drops_one_branch_per_example_only_while_training():
     keras = pytest.importorskip("keras")
-    from audiofuse.models import ModalityDropout
+    from audiofuse.model.architecture import ModalityDropout
 
     layer = ModalityDropout(1.0, seed=0)
     first, second = np.ones((64, 3), "float32"), np.ones((64, 3), "float32")

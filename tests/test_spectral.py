@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from audiofuse.config import get_profile
-from audiofuse.spectral import mel_filterbank, power_to_db, stft_power
+from audiofuse.features.spectral import mel_filterbank, power_to_db, stft_power
 
 
 def _clip(n: int, seed: int = 0) -> np.ndarray:

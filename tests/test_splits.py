@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from audiofuse.splits import carve_records
+from audiofuse.data.splits import carve_records
 
 IDS = np.array([f"r{i:02d}" for i in range(40)])
 LABELS = np.tile([0, 0, 0, 1], 10)
@@ -32,7 +32,7 @@ def test_carve_records_is_stratified_disjoint_and_seeded():
 
 def test_training_classical_and_head_carve_outs_use_it(monkeypatch):
     from audiofuse.classical import model as classical_model
-    from audiofuse.training import balance_strata
+    from audiofuse.data.splits import balance_strata
 
     groups = np.repeat(IDS, 2)  # two windows per record
     y = np.repeat(LABELS, 2)

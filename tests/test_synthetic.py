@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 from scipy import signal as sps
 
-from audiofuse.data import index_pascal, index_physionet, is_synthetic, physionet_split
-from audiofuse.synthetic import (
+from audiofuse.data.indexes import index_pascal, index_physionet, is_synthetic, physionet_split
+from audiofuse.data.synthetic import (
     ABNORMAL_KINDS,
     KINDS,
     NORMAL_KIND,

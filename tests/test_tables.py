@@ -8,10 +8,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from audiofuse import experiments as ex
-from audiofuse import reporting
 from audiofuse.config import get_profile
 from audiofuse.experiments.runs import evaluate_split
 from audiofuse.experiments.tables.pascal import pascal_figure, pascal_rows, pascal_run_rows
+from audiofuse.reporting.paper import PAPER_MAIN, PAPER_PASCAL, PAPER_VIT_SWEEP
+from audiofuse.reporting.provenance import write_table
 
 N_BOOT = 20
 SEEDS = (0, 1)
@@ -86,7 +87,7 @@ def test_main_table_summarises_seeds_beside_the_paper(ctx):
     fusion = table[(table["model"] == ex.PAPER_MODELS[2].name) & (table["evaluation"] == "first_5s")]
     aucs = [roc_auc_score(t["label"], t["score"]) for t in (_scores(s, 0.4)[1] for s in SEEDS)]
     assert fusion["ROC-AUC"].item() == _fmt(aucs)
-    assert fusion["paper ROC-AUC"].item() == reporting.PAPER_MAIN["fusion"]["roc_auc"]
+    assert fusion["paper ROC-AUC"].item() == PAPER_MAIN["fusion"]["roc_auc"]
     full = table[table["evaluation"] == "full_recording"]
     assert full["paper ROC-AUC"].isna().all()  # the paper reports the first 5 s only
     threshold = runs[(runs["kind"] == "fusion") & (runs["evaluation"] == "first_5s")]["threshold"]
@@ -106,7 +107,7 @@ def test_vit_sweep_lists_params_and_the_paper_per_depth_and_heads(ctx):
     assert table["ViT depth x heads"].tolist() == list(params)
     assert table["total params (M)"].tolist() == [1.99, 2.56, 3.17, 4.35]
     assert table["paper ROC-AUC"].tolist() == [
-        reporting.PAPER_VIT_SWEEP[k]["roc_auc"] for k in ((4, 8), (6, 8), (8, 8), (12, 6))
+        PAPER_VIT_SWEEP[k]["roc_auc"] for k in ((4, 8), (6, 8), (8, 8), (12, 6))
     ]
     aucs = [roc_auc_score(t["label"], t["score"]) for t in (_scores(s, 0.1)[1] for s in SEEDS)]
     assert table["ROC-AUC"].iloc[0] == _fmt(aucs)
@@ -200,7 +201,7 @@ def test_cross_dataset_table_and_figure(ctx):
     table = pascal_rows(runs)
     assert len(table) == 6 and (table["seeds"] == 2).all()
     assert set(table["protocol"]) == {"zero_shot", "head_trained"}
-    assert table["paper ROC-AUC"].iloc[0] == reporting.PAPER_PASCAL["spectrogram"]["roc_auc"]
+    assert table["paper ROC-AUC"].iloc[0] == PAPER_PASCAL["spectrogram"]["roc_auc"]
     assert table[table["protocol"] == "head_trained"]["n test"].eq(20).all()
     zero_fusion = runs[(runs["kind"] == "fusion") & (runs["protocol"] == "zero_shot")]
     fusion = table[(table["model"] == ex.PAPER_MODELS[2].name) & (table["protocol"] == "zero_shot")]
@@ -215,7 +216,7 @@ def test_committed_scores_restore_runs_that_rebuild_the_same_table(ctx, tmp_path
     """Scores (+ config, history, state; no weights) exported beside the results give back
     runs that the tables read as finished and scored: the same table, without any model."""
     from audiofuse.experiments.scores import export_scores, restore_runs
-    from audiofuse.training import finished_state
+    from audiofuse.model.run_dir import finished_state
 
     runs = _runs(ctx, ex.PAPER_MODELS, (0.2, 0.3, 0.4))
     last = ctx.profile.train.epochs - 1
@@ -286,10 +287,52 @@ def test_loso_table_holds_out_each_subset(tmp_path):
     assert set(runs["evaluation"]) == {"first_5s"} and runs["held_out"].is_unique
     assert runs["n"].sum() <= len(index)  # a subset with one class only gives no fold
     assert runs["roc_auc"].between(0, 1).all()
-    table = ex.loso_table(ctx, runs)
-    assert len(table) == 1
+    assert ex.loso_table(ctx, runs).empty  # the classical rows alone make no table
+    assert not (ctx.results / "loso.md").exists()
+    neural = runs.assign(model="AudioFuse (fusion)")  # stands in for loso_neural's rows
+    table = ex.loso_table(ctx, pd.concat([runs, neural], ignore_index=True))
+    assert len(table) == 2
     assert table["mean over subsets"].iloc[0] == pytest.approx(runs["roc_auc"].mean())
     assert (ctx.results / "loso.md").exists() and (ctx.results / "loso_per_seed.csv").exists()
+
+
+def test_a_table_without_runs_says_so_in_one_line_and_writes_nothing(ctx, capsys):
+    """A profile that never trained a table's runs (e.g. cpu: no ViT sweep): no crash,
+    one line, no file, so its notebook goes on and `make tables` adds nothing."""
+    from audiofuse.experiments.tables.classical import MODEL_NAME
+
+    nothing = pd.DataFrame()  # what run_models gives when no run is trained and scored
+    classical = pd.DataFrame(
+        {"model": [MODEL_NAME], "kind": ["classical"], "evaluation": ["first_5s"], "seed": [0]}
+    )
+    loso_classical = classical.assign(held_out="training-a", roc_auc=0.7)
+    builders = {
+        "main_comparison": lambda: ex.main_table(ctx, nothing, extra_rows=classical),
+        "vit_sweep": lambda: ex.vit_sweep_table(ctx, nothing),
+        "fusion_ablation": lambda: ex.fusion_ablation_table(ctx, nothing),
+        "balance_ablation": lambda: ex.balance_ablation_table(ctx, nothing, classical),
+        "branch_knockouts": lambda: ex.branch_knockout_table(ctx, nothing),
+        "test_selection": lambda: ex.test_selection_table(ctx),
+        "pascal_robustness": lambda: ex.cross_dataset(ctx, ex.PAPER_MODELS),
+        "plus_ladder": lambda: ex.plus_ladder_table(
+            ctx, nothing, ex.knockout_rows(ctx), ex.ensemble_rows(ctx, nothing)
+        ),
+        "loso": lambda: ex.loso_table(ctx, loso_classical),
+    }
+    for name, build in builders.items():
+        table = build()
+        assert table.empty and table.attrs["figures"] == [], name
+        assert capsys.readouterr().out.splitlines() == [
+            f"{name}: no runs trained and scored for this table (synthetic data, smoke "
+            "profile); no table written"
+        ]
+    assert not ctx.results.exists() or not any(ctx.results.rglob("*"))
+    assert ex.figures(ctx, "roc_main_comparison_first_5s.png") == []  # the notebook shows none
+    # the main table's fusion is also the fusion ablation's concatenation: alone, no table
+    concat_only = _runs(ctx, ex.FUSION_ABLATION[:1], [0.3])
+    assert ex.fusion_ablation_table(ctx, concat_only).empty
+    assert "compares nothing" in capsys.readouterr().out
+    assert not (ctx.results / "fusion_ablation.md").exists()
 
 
 def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):
@@ -316,7 +359,7 @@ def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):
 
 def test_loso_neural_reads_one_run_per_fold_and_skips_untrained_folds(ctx, capsys):
     """Each fold's run has its own folder; its test scores are the held-out subset's."""
-    from audiofuse.protocols import leave_one_subset_out
+    from audiofuse.data.protocols import leave_one_subset_out
 
     index = pd.DataFrame(
         {
@@ -376,7 +419,7 @@ def test_train_runs_timing_is_appended_per_call_and_exported_with_the_scores(ctx
 
 def _diagnosed_run(ctx, spec, seed, val_curve, test_curve):
     """A finished run folder whose history holds the per-epoch test diagnostic."""
-    from audiofuse.training import DIAGNOSTIC_TEST_AUC
+    from audiofuse.model.run_dir import DIAGNOSTIC_TEST_AUC
 
     run = ctx.run(spec, seed)
     best = int(np.argmax(val_curve))
@@ -404,6 +447,7 @@ def test_test_selection_reports_the_epoch_and_seed_gains_beside_the_honest_numbe
 
 
 def test_test_selection_without_the_diagnostic_says_how_to_record_it(ctx):
+    ctx.run(ex.PAPER_MODELS[2], 0).write_json("state", {"best_epoch": 0, "best_val_auc": 0.9})
     table = ex.test_selection_table(ctx)
     assert table.empty and table.attrs["figures"] == []
     assert "--diagnostics" in (ctx.results / "test_selection.md").read_text()
@@ -452,3 +496,50 @@ def test_authors_optimisation_runs_apart_and_sits_beside_ours(ctx, capsys):
         s.name for s in ex.PAPER_MODELS + ex.AUTHORS_OPTIMISATION
     ]
     assert "ReduceLROnPlateau" in (ctx.results / "optimisation_ablation.md").read_text()
+
+
+def test_a_table_rebuilt_with_the_same_numbers_keeps_its_files_and_provenance(tmp_path):
+    """`make tables` at a new commit: unchanged tables stay byte for byte (a clean checkout);
+    a changed row or note rewrites both files with the new provenance."""
+    table = pd.DataFrame({"model": ["AudioFuse"], "ROC-AUC": [0.81]})
+    first = {"data": "real", "profile": "cpu", "commit": "aaaaaaa", "date": "2026-01-01"}
+    later = first | {"commit": "bbbbbbb", "date": "2026-02-02"}
+    csv, md = write_table(table, tmp_path, "t", title="T", prov=first, notes="n")
+    written = csv.read_text(), md.read_text()
+    write_table(table, tmp_path, "t", title="T", prov=later, notes="n")
+    assert (csv.read_text(), md.read_text()) == written
+    write_table(table, tmp_path, "t", title="T", prov=later, notes="other")
+    assert "bbbbbbb" in csv.read_text() and "bbbbbbb" in md.read_text()
+    changed = table.assign(**{"ROC-AUC": [0.82]})
+    write_table(changed, tmp_path, "t", title="T", prov=first, notes="other")
+    assert "aaaaaaa" in md.read_text() and "0.8200" in md.read_text()
+    assert "aaaaaaa" in csv.read_text() and "0.82" in csv.read_text()
+
+
+def test_synthetic_results_get_their_own_index_outside_the_committed_one(tmp_path):
+    """`make demo` (synthetic, never committed) must not change results/README.md."""
+    table = pd.DataFrame({"model": ["AudioFuse (fusion)"], "ROC-AUC": ["0.807"]})
+    real, synthetic = tmp_path / "real" / "cpu", tmp_path / "synthetic" / "smoke"
+    write_table(table, real, "main_comparison", title="Real", prov={"data": "real"})
+    write_table(
+        table.assign(**{"ROC-AUC": ["0.786"]}),
+        synthetic,
+        "main_comparison",
+        title="Synthetic",
+        prov={"data": "synthetic"},
+    )
+    (synthetic / "figures").mkdir()
+    (synthetic / "figures" / "roc_main_comparison_first_5s.png").write_bytes(b"png")
+    index = ex.write_results_index(results_root=tmp_path)
+    assert index == tmp_path / "README.md"
+    committed = index.read_text()
+    assert "### Real" in committed and "Synthetic\n" not in committed and "0.786" not in committed
+    ctx = ex.Context(
+        get_profile("smoke"), "synthetic", tmp_path, tmp_path, (0,), tmp_path / "runs", synthetic
+    )
+    demo = ex.write_results_index(ctx, results_root=tmp_path)
+    assert demo == tmp_path / "synthetic" / "README.md"
+    text = demo.read_text()
+    assert "### Synthetic" in text and "### Real" not in text
+    assert "](smoke/figures/roc_main_comparison_first_5s.png)" in text
+    assert index.read_text() == committed

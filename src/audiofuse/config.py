@@ -25,18 +25,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-# the folders live in .paths; re-exported here, where callers have always found them
-from .paths import (
-    REPO_ROOT,
-    Paths,
-    data_dir,
-    experiment_data_dir,
-    output_root,
-    runs_dir,
-    synthetic_dir,
-)
-
 __all__ = [
+    "MODEL_INPUTS",
+    "MODEL_KINDS",
     "FeatureConfig",
     "ModelConfig",
     "TrainConfig",
@@ -47,14 +38,16 @@ __all__ = [
     "PROFILES",
     "get_profile",
     "config_hash",
-    "REPO_ROOT",
-    "data_dir",
-    "synthetic_dir",
-    "runs_dir",
-    "output_root",
-    "experiment_data_dir",
-    "Paths",
 ]
+
+
+# The inputs of each model kind, by input name (the names of the Keras inputs).
+MODEL_INPUTS = {
+    "fusion": ("spectrogram", "waveform"),
+    "spectrogram": ("spectrogram",),
+    "waveform": ("waveform",),
+}
+MODEL_KINDS = tuple(MODEL_INPUTS)
 
 
 @dataclass(frozen=True)
@@ -197,9 +190,9 @@ class TrainConfig:
     # TensorFlow's graph optimizer (grappler) on the compiled training and
     # prediction steps. It rewrites each step once per model, at its first call,
     # which costs seconds (more for deeper models), and makes every later step a
-    # little faster (the cpu fusion's ~6 %): worth it in runs of minutes, not in
-    # the smoke runs of seconds, whose first epoch it made ~30 % longer (2-core
-    # probes). Its rewrites change the floats' last bits, not the recipe, so it
+    # little faster: worth it in runs of minutes, not in the smoke runs of
+    # seconds, whose first epoch it makes longer. Its rewrites change the
+    # floats' last bits, not the recipe, so it
     # is not part of a run's identity (run_dir.resumable).
     graph_optimizer: bool = True
 
@@ -210,7 +203,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Which training-time augmentations run, and how strongly (see :mod:`audiofuse.augment`).
+    """Which training-time augmentations run, and how strongly (see :mod:`audiofuse.features.augment`).
 
     Attributes
     ----------
@@ -381,8 +374,8 @@ PAPER = Profile(
 
 # PCG-native: 2 kHz keeps every band PhysioNet recorded (it is sampled at 2 kHz)
 # and makes the waveform 11x shorter. A 64x128 log-Mel up to 1 kHz with 16x8
-# patches gives 64 tokens (vs 196 in the paper): measured on 2 cores, the ViT
-# trains at ~160 samples/s with 64 tokens and ~50 samples/s with 128 (8x8).
+# patches gives 64 tokens (vs 196 in the paper): on a 2-core CPU the ViT trains
+# several times faster than with 128 tokens (8x8 patches).
 CPU = Profile(
     name="cpu",
     features=FeatureConfig(
@@ -444,8 +437,7 @@ SMOKE = Profile(
         head_dropout=0.1,
     ),
     # batch 16 and 25 epochs: with ~270 training records the tiny ViT needs the
-    # extra steps (measured on the smoke synthetic set: fusion test AUC 0.83 vs
-    # 0.70 with batch 32 and 12 epochs).
+    # extra steps (batch 32 and 12 epochs left the smoke fusion well behind).
     # The graph optimizer off: tracing and rewriting the steps, not computing them,
     # is most of a smoke run (see TrainConfig.graph_optimizer).
     train=TrainConfig(
@@ -491,11 +483,11 @@ TRAIN_RUNS_TABLES = (
 # (kept here so that the benchmark reads it without importing Keras).
 TRAIN_RUNS_TIMING_FILE = "train_runs.json"
 # Batches per call of the trainer's compiled training step (training.steps_per_execution;
-# kept here so that the benchmark's candidates name it without importing Keras).
+# kept here so that code that does not train can name it without importing Keras).
 STEPS_PER_EXECUTION = 16
 # Least seconds between two writes of a training run's folder (checkpoints, history,
-# state). Writing both checkpoints costs ~0.15-0.3 s on 2 cores, up to a third of a
-# smoke epoch; a cut-off run redoes at most this much training, identically.
+# state). Writing both checkpoints can cost a third of a smoke epoch; a cut-off
+# run redoes at most this much training, identically.
 CHECKPOINT_EVERY_S = 20.0
 
 

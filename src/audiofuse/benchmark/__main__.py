@@ -1,4 +1,7 @@
-"""``python -m audiofuse.benchmark single-core ...``: the pinned one-core latency child."""
+"""``python -m audiofuse.benchmark train|warm-predict ...``: the benchmark's child processes.
+
+Each prints its result as JSON on its last line of output.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,34 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .. import config as _config
-from .harness import MODEL_KINDS, import_tensorflow
-from .single_core import single_core_latency
-
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``single-core --profile P --kind K --repeats N`` and print the result as JSON."""
+    """Parse a child's command line, run it, print its result."""
     parser = argparse.ArgumentParser(prog="python -m audiofuse.benchmark")
     sub = parser.add_subparsers(dest="command", required=True)
-    single = sub.add_parser("single-core", help="latency of one 5 s recording (run it pinned)")
-    single.add_argument("--profile", default="cpu", choices=list(_config.PROFILES))
-    single.add_argument("--kind", default="fusion", choices=list(MODEL_KINDS))
-    single.add_argument("--repeats", type=int, default=20)
+    train = sub.add_parser("train", help="train a fusion on random features; its samples/s")
+    train.add_argument("--profile", required=True)
+    train.add_argument("--records", type=int, required=True)
+    train.add_argument("--epochs", type=int, required=True)
+    train.add_argument("--seed", type=int, default=0)
+    warm = sub.add_parser("warm-predict", help="warm latency and throughput of a model")
+    warm.add_argument("--model", required=True)
+    warm.add_argument("--short", required=True, help="the file whose latency is timed")
+    warm.add_argument("--long", required=True, help="the file whose throughput is timed")
+    warm.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
-    import_tensorflow()
-    print(json.dumps(single_core_latency(args.profile, args.kind, args.repeats)))
+    if args.command == "train":
+        from ..model.tensorflow_env import prepare_tensorflow
+
+        prepare_tensorflow(quiet=True)  # as `audiofuse train` does, before TensorFlow loads
+        from .training_speed import train_worker
+
+        result = train_worker(args.profile, args.records, args.epochs, args.seed)
+    else:
+        from .inference_speed import warm_worker
+
+        result = warm_worker(args.model, args.short, args.long, args.repeats)
+    print(json.dumps(result))
     return 0
 
 

@@ -1,40 +1,22 @@
-"""The benchmark's driver: every section in order, then the CSV and the report."""
+"""The benchmark's driver: every row in order, then ``benchmark.csv`` and ``benchmark.md``."""
 
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
-from .candidates import bench_candidates
-from .comparisons import COMPARISONS, BenchInputs, Comparison, bench_comparisons
 from .extraction import bench_features
-from .harness import (
-    import_tensorflow,
-    load_sample,
-    machine_info,
-    result_row,
-    run_forked,
-    settings_for,
-    tensorflow_initialized,
-)
-from .paths import tensorflow_onednn_default
-from .recorded import demo_rows, recorded_rows
+from .harness import load_sample, machine_info, settings_for
+from .inference_speed import bench_inference
+from .record_demo import DEMO_RECORD, demo_row
 from .report import output_dir, to_frame, write_results
-from .sections import bench_models, bench_peak, bench_scaling, matmul_peak
-from .single_core import bench_single_core
+from .training_speed import bench_training
 
-
-def _baseline_row(when: str, data: str) -> dict:
-    """Peak RSS of a forked child that does nothing: the floor of the next measurements."""
-    rss = run_forked(dict)["peak_rss_mb"]
-    state = "TensorFlow imported" if "tensorflow" in sys.modules else "no TensorFlow"
-    return result_row(
-        "memory", f"baseline: idle forked child {when} ({state})", "", rss, "MiB peak RSS", data
-    )
+#: The repository (``make demo`` writes its record there).
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 def run_benchmark(
@@ -43,58 +25,35 @@ def run_benchmark(
     quick: bool = False,
     *,
     synthetic_dir: str | os.PathLike | None = None,
-    comparisons: Sequence[Comparison] = COMPARISONS,
 ) -> pd.DataFrame:
-    """Run every measurement and write ``benchmark.csv`` and ``benchmark.md``.
+    """Measure every row and write ``benchmark.csv`` and ``benchmark.md``.
 
     Parameters
     ----------
     data_dir : str or Path, optional
         Folder holding ``physionet2016/``; without it (or with ``quick``) the
-        synthetic set is used and every data-based row is labelled SYNTHETIC.
+        synthetic set is used and the rows that read recordings say SYNTHETIC.
     out : str or Path, optional
         Output folder (default: the repository's ``results/``).
     quick : bool
-        Smoke profile, synthetic data and tiny sizes (for tests; < 60 s).
+        Synthetic data, the ``smoke`` profile and small sizes (the test suite's variant).
     synthetic_dir : str or Path, optional
         Where the synthetic set is written when it is used (default:
         :func:`audiofuse.config.synthetic_dir`; never the data folder).
-    comparisons : sequence of Comparison
-        "Old path vs new path" measurements (default: :data:`.comparisons.COMPARISONS`).
 
     Returns
     -------
     pandas.DataFrame
-        The long-format results, as written to ``benchmark.csv``.
+        The rows, as written to ``benchmark.csv``.
     """
-    if tensorflow_initialized():
-        raise RuntimeError(
-            "TensorFlow has already run in this process, so the benchmark cannot fork its "
-            "measurements safely; run it in a fresh process (`audiofuse bench`)"
-        )
     settings = settings_for(quick)
     started, load_before = time.perf_counter(), os.getloadavg()
-    sample, data = load_sample(
-        data_dir, settings.n_sample, quick=quick, synthetic_dir=synthetic_dir
-    )
-    rows = [_baseline_row("before features", data)]
-    rows += bench_features(sample, settings, data)
-    import_tensorflow()
-    rows.append(_baseline_row("before models", data))
-    model_rows, models = bench_models(settings)
-    rows += model_rows
-    if settings.single_core_repeats:
-        rows += bench_single_core(
-            settings.scaling_profile, "fusion", settings.single_core_repeats, fresh=not quick
-        )
-    rows += bench_scaling(sample, settings, data)
-    peak_rows = bench_peak(settings, models)
-    rows += peak_rows
-    rows += bench_candidates(settings, models, matmul_peak(peak_rows))
-    rows += bench_comparisons(comparisons, BenchInputs(settings, sample, data, data_dir))
-    if not quick:  # too long to measure here: the committed record of the last training
-        rows += recorded_rows(output_dir(None) / "real" / "cpu" / "scores")
-        rows += demo_rows(output_dir(None) / "synthetic" / "smoke")
+    n = max(settings.feature_records, settings.original_records)
+    sample, data = load_sample(data_dir, n, quick=quick, synthetic_dir=synthetic_dir)
+    rows = bench_features(sample, settings, data)
+    rows += bench_training(settings)
+    rows += bench_inference(sample, settings, data)
+    rows.append(demo_row(REPOSITORY / DEMO_RECORD))
     run = {
         "data": data,
         "records": len(sample),
@@ -102,7 +61,6 @@ def run_benchmark(
         "seconds": time.perf_counter() - started,
         "load_before": load_before,
         "load_after": os.getloadavg(),
-        "onednn_default": tensorflow_onednn_default(),
         **machine_info(),
     }
     frame = to_frame(rows, run)
@@ -114,7 +72,5 @@ def main(args) -> int:
     """Entry point of ``audiofuse bench`` (``args.quick``, ``args.data_dir``, ``args.out``)."""
     frame = run_benchmark(data_dir=args.data_dir, out=args.out, quick=args.quick)
     out = output_dir(args.out)
-    print(
-        f"{len(frame)} measurements written to {out / 'benchmark.csv'} and {out / 'benchmark.md'}"
-    )
+    print(f"{len(frame)} rows written to {out / 'benchmark.csv'} and {out / 'benchmark.md'}")
     return 0

@@ -1,195 +1,84 @@
-"""Section 1, ``features``: this project's extractor against the authors' recipe.
+"""The ``features`` rows: this project's extractor against the authors' recipe.
 
-Times the original recipe (:mod:`.reference`, with and without its CWT) and
-this project's extractor (one process and the parallel one) on the same
-recordings, reports their ratios, and what BLAS threading costs one clip.
+Both run in this process, one recording after another, on the same sampled
+recordings: the original recipe (:mod:`.reference`: librosa at 22.05 kHz, a
+224-mel log-Mel image and a 224-scale Morlet CWT scalogram per file, saved as
+``.npy``) and :func:`audiofuse.features.extract.extract_features` with ``n_jobs=1``.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+import time
 
-import numpy as np
 import pandas as pd
 
-from .. import config as _config
-from .harness import (
-    BenchSettings,
-    log,
-    median_seconds,
-    result_row,
-    run_forked,
-    synthetic_recording,
-    timed,
-)
+from audiofuse.config import get_profile
+
+from .harness import BenchSettings, log, result_row
 from .reference import original_cwt_image, original_recipe_file
 
+#: The speed-up each profile's extractor should reach against the whole original recipe.
+FEATURE_GOALS = {"cpu": ">= 10", "paper": ">= 2"}
 
-def _time_original(paths: Sequence[str], with_cwt: bool) -> dict:
-    """Seconds for the original recipe over ``paths`` (one process, as the original)."""
+
+def _original_rate(paths: list[str], with_cwt: bool) -> float:
+    """Recordings/s of the original recipe over ``paths``."""
     with tempfile.TemporaryDirectory(prefix="audiofuse-bench-") as out:
-        seconds = timed(lambda: [original_recipe_file(p, out, with_cwt=with_cwt) for p in paths])
-    return {"seconds": seconds, "recordings": len(paths)}
+        t0 = time.perf_counter()
+        for path in paths:
+            original_recipe_file(path, out, with_cwt=with_cwt)
+        return len(paths) / (time.perf_counter() - t0)
 
 
-def _time_ours(table: pd.DataFrame, profile_name: str, n_jobs: int) -> dict:
-    """Seconds for this project's extractor over ``table``."""
-    from ..features import extract_features
+def _extractor_rate(table: pd.DataFrame, profile: str) -> float:
+    """Recordings/s of this project's extractor (one process) over ``table``."""
+    from audiofuse.features.extract import extract_features
 
-    cfg = _config.get_profile(profile_name).features
-    holder = {}
-    seconds = timed(
-        lambda: holder.setdefault("fs", extract_features(table, cfg, n_jobs=n_jobs, progress=False))
-    )
-    return {"seconds": seconds, "recordings": len(table), "skipped": len(holder["fs"].skipped)}
+    cfg = get_profile(profile).features
+    t0 = time.perf_counter()
+    extract_features(table, cfg, n_jobs=1, progress=False)
+    return len(table) / (time.perf_counter() - t0)
 
 
-def _feature_rows(label: str, profile: str, result: dict, data: str) -> list[dict]:
-    """Throughput, time, count and memory rows of one extraction measurement."""
-    rate = result["recordings"] / max(result["seconds"], 1e-9)
-    return [
-        result_row("features", label, profile, rate, "recordings/s", data),
-        result_row("features", label, profile, result["seconds"], "s", data),
-        result_row("features", label, profile, result["recordings"], "recordings", data),
-        result_row(
-            "memory", f"features: {label}", profile, result["peak_rss_mb"], "MiB peak RSS", data
-        ),
-    ]
+def warm_up(path: str, profiles) -> None:
+    """Pay lazy imports and numba compilation once, before anything is timed."""
+    import numpy as np
 
-
-def warm_up_features(path: str, profiles: Sequence[str]) -> None:
-    """Pay lazy imports and JIT compilation once, in the parent, before any fork.
-
-    The first call of librosa's STFT, resampler and filters costs seconds
-    (imports, numba compilation); every forked measurement inherits the warm
-    state, so each one measures steady-state throughput.
-    """
-    from ..features import load_recording, recording_features
+    from audiofuse.features.extract import load_recording, recording_features
 
     with tempfile.TemporaryDirectory(prefix="audiofuse-bench-") as out:
         original_recipe_file(path, out, with_cwt=False)
     original_cwt_image(np.zeros(256, np.float32))
     for profile in profiles:
-        cfg = _config.get_profile(profile).features
+        cfg = get_profile(profile).features
         recording_features(load_recording(path, cfg), cfg)
 
 
 def bench_features(sample: pd.DataFrame, settings: BenchSettings, data: str) -> list[dict]:
-    """Section 1: the original recipe against our profiles, n_jobs 1 and 2."""
-    table = sample.iloc[: settings.n_records].reset_index(drop=True)
+    """Recordings/s of the original recipe and of each profile's extractor, and their ratio."""
+    table = sample.iloc[: settings.feature_records].reset_index(drop=True)
     paths = table["path"].astype(str).tolist()
-    warm_up_features(paths[0], {*settings.feature_profiles, settings.scaling_profile})
-    rows = []
-    log(f"features: original recipe, mel only, {len(paths)} recordings")
-    rows += _feature_rows(
-        "original mel only", "original", run_forked(_time_original, paths, False), data
-    )
-    cwt_paths = paths[: settings.cwt_records]
-    log(f"features: original recipe, mel + CWT, {len(cwt_paths)} recordings")
-    rows += _feature_rows(
-        "original mel+CWT", "original", run_forked(_time_original, cwt_paths, True), data
-    )
+    warm_up(paths[0], settings.feature_profiles)
+    whole_paths = paths[: settings.original_records]
+    log(f"features: original recipe with its CWT, {len(whole_paths)} recordings")
+    whole = _original_rate(whole_paths, with_cwt=True)
+    log(f"features: original recipe without its CWT, {len(paths)} recordings")
+    mel_only = _original_rate(paths, with_cwt=False)
+    rows = [
+        result_row("features", "original recipe (log-Mel + CWT)", "original", whole,
+                   "recordings/s", data),
+        result_row("features", "original recipe without its CWT", "original", mel_only,
+                   "recordings/s", data),
+    ]  # fmt: skip
     for profile in settings.feature_profiles:
-        for n_jobs in (1, 2):
-            log(f"features: {profile} profile, n_jobs={n_jobs}, {len(table)} recordings")
-            rows += _feature_rows(
-                f"ours n_jobs={n_jobs}",
-                profile,
-                run_forked(_time_ours, table, profile, n_jobs),
-                data,
-            )
-    rows += _ratio_rows(rows, settings.feature_profiles, data)
-    return rows + bench_blas_threads(settings.feature_profiles, max(3, settings.repeats))
-
-
-def blas_threads_worker(profiles: Sequence[str], repeats: int) -> dict:
-    """Child body: ms per log-Mel image of one clip, default BLAS threads and one thread."""
-    from threadpoolctl import threadpool_limits
-
-    from ..features import log_mel_image
-
-    out = {}
-    for name in profiles:
-        cfg = _config.get_profile(name).features
-        clip = synthetic_recording(cfg.clip_seconds, cfg.sample_rate)
-        log_mel_image(clip, cfg)
-
-        def one_image(c=cfg, x=clip):
-            return log_mel_image(x, c)
-
-        out[f"{name} default"] = 1e3 * median_seconds(one_image, repeats)
-        with threadpool_limits(1):
-            out[f"{name} one"] = 1e3 * median_seconds(one_image, repeats)
-    return out
-
-
-def bench_blas_threads(profiles: Sequence[str], repeats: int) -> list[dict]:
-    """How much BLAS threading costs the small mel-filterbank product of one clip.
-
-    On a busy machine a multi-threaded BLAS can spend far longer waking its
-    threads than the ~1 MFLOP product takes; these rows show it.
-    """
-    try:
-        import threadpoolctl  # noqa: F401
-    except ImportError:
-        return []
-    log(f"features: log-Mel of one clip, default BLAS threads and one thread ({profiles})")
-    result = run_forked(blas_threads_worker, profiles, repeats)
-    syn = "synthesized signal"
-    rows = []
-    for name in profiles:
+        log(f"features: {profile} extractor, {len(table)} recordings")
+        ours = _extractor_rate(table, profile)
         rows += [
-            result_row(
-                "features",
-                "log-Mel of one clip, default BLAS threads",
-                name,
-                result[f"{name} default"],
-                "ms",
-                syn,
-            ),
-            result_row(
-                "features",
-                "log-Mel of one clip, BLAS limited to 1 thread",
-                name,
-                result[f"{name} one"],
-                "ms",
-                syn,
-            ),
-        ]
+            result_row("features", "extractor", profile, ours, "recordings/s", data),
+            result_row("features", "extractor vs original recipe", profile, ours / whole, "x",
+                       data, FEATURE_GOALS.get(profile, "")),
+            result_row("features", "extractor vs original recipe without its CWT", profile,
+                       ours / mel_only, "x", data),
+        ]  # fmt: skip
     return rows
-
-
-def _value(rows: list[dict], section: str, name: str, profile: str, unit: str) -> float | None:
-    """The value of the first row matching all keys, or None."""
-    for row in rows:
-        if (row["section"], row["name"], row["profile"], row["unit"]) == (
-            section,
-            name,
-            profile,
-            unit,
-        ):
-            return row["value"]
-    return None
-
-
-def _ratio_rows(rows: list[dict], profiles: Sequence[str], data: str) -> list[dict]:
-    """Throughput of ours over the original's (with and without its CWT)."""
-    out = []
-    for reference in ("original mel+CWT", "original mel only"):
-        base = _value(rows, "features", reference, "original", "recordings/s")
-        for profile in profiles:
-            for n_jobs in (1, 2):
-                ours = _value(rows, "features", f"ours n_jobs={n_jobs}", profile, "recordings/s")
-                if base and ours:
-                    out.append(
-                        result_row(
-                            "features",
-                            f"speed-up n_jobs={n_jobs} vs {reference}",
-                            profile,
-                            ours / base,
-                            "x",
-                            data,
-                        )
-                    )
-    return out

@@ -150,7 +150,7 @@ def _carve(
 ) -> np.ndarray:
     """Boolean mask of validation rows: a split of the groups stratified by
     ``strata`` (default: the label)."""
-    from ..splits import carve_records
+    from audiofuse.data.splits import carve_records
 
     per_group = pd.DataFrame({"g": groups, "y": y}).groupby("g", sort=True)["y"].max()
     if per_group.nunique() < 2:
@@ -206,10 +206,10 @@ def fit_classical(
         Cap on the OpenMP threads of the trees (via :mod:`threadpoolctl`);
         ``None`` leaves scikit-learn's choice (all cores). The default, 1, is
         deliberate: on a 2-core machine shared with other jobs, OpenMP threads
-        spin-wait for each other, and one PhysioNet fit measured 4-15 s with 1
-        thread against 60-110 s with 2. The result does not depend on it.
+        spin-wait for each other, and a fit with 2 threads is several times
+        slower than with 1. The result does not depend on it.
     sample_weight : array-like, shape (n,), optional
-        Loss weight of each row, e.g. :func:`audiofuse.training.record_weights`
+        Loss weight of each row, e.g. :func:`audiofuse.data.splits.record_weights`
         with ``balance="subset"``. The weights must balance the classes
         themselves: ``class_weight`` is then switched off.
     strata : array-like, shape (n,), optional

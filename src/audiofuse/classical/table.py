@@ -9,9 +9,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from audiofuse.data.audio import AudioError, load_audio
+from audiofuse.features.extract import fix_length, map_recordings, window_starts
+
 from ..config import FeatureConfig
-from ..data import AudioError, load_audio
-from ..features import fix_length, map_recordings, window_starts
 from .clip_features import ANALYSIS_RATE, FEATURE_VERSION, clip_feature_vector
 
 __all__ = ["featurize_table"]
@@ -50,15 +51,15 @@ def featurize_table(
     Parameters
     ----------
     table : pandas.DataFrame
-        An index from :mod:`audiofuse.data` (needs ``record, label, path``).
+        An index from :mod:`audiofuse.data.indexes` (needs ``record, label, path``).
     seconds : float
         Clip length in seconds (the first ``seconds`` unless ``windows``).
     sample_rate : int
         Analysis rate; recordings are resampled to it with
-        :func:`audiofuse.data.load_audio`.
+        :func:`audiofuse.data.audio.load_audio`.
     windows : bool
         False: one row per recording, its first ``seconds`` (zero-padded).
-        True: one row per window of :func:`audiofuse.features.window_starts`
+        True: one row per window of :func:`audiofuse.features.extract.window_starts`
         (``seconds`` long, ``hop_seconds`` apart, the last one aligned to the
         end), covering the whole recording.
     hop_seconds : float

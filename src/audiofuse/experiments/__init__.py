@@ -24,7 +24,7 @@ folder), :mod:`.head` (cross-dataset head training), :mod:`.scheduler`
 from .context import Context, physionet_data, setup
 from .export import export_model
 from .head import train_head
-from .index import update_readme_tables, write_results_index
+from .index import update_readme_headline, write_results_index
 from .runs import load_scores, pascal_scores, record_scores, run_models, train_and_score
 from .scheduler import train_runs
 from .specs import (
@@ -51,6 +51,7 @@ from .tables import (
     dataset_overview,
     ensemble_rows,
     example_figures,
+    figures,
     fusion_ablation_table,
     knockout_rows,
     loso_classical,
@@ -102,12 +103,13 @@ __all__ = [
     "loso_table",
     "dataset_overview",
     "example_figures",
+    "figures",
     "knockout_rows",
     "ensemble_rows",
     "plus_ladder_table",
     "test_selection_table",
     "branch_knockout_table",
     "write_results_index",
-    "update_readme_tables",
+    "update_readme_headline",
     "export_model",
 ]

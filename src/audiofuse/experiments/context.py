@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import reporting
-from ..config import Paths, Profile, get_profile
-from ..data import DatasetError, index_physionet, is_synthetic, physionet_split
-from ..features import FeatureSet, load_or_extract
-from ..protocols import Fold
-from ..run_dir import RunDir
+from audiofuse.data.indexes import DatasetError, index_physionet, is_synthetic, physionet_split
+from audiofuse.data.protocols import Fold
+from audiofuse.features.cache import load_or_extract
+from audiofuse.features.feature_set import FeatureSet
+from audiofuse.model.run_dir import RunDir
+from audiofuse.paths import Paths
+from audiofuse.reporting.provenance import provenance
+
+from ..config import Profile, get_profile
 from .specs import ModelSpec
 
 __all__ = ["Context", "run_name", "setup", "features", "physionet_index", "physionet_data"]
@@ -56,11 +59,11 @@ class Context:
             )
 
     def prov(self, **extra) -> dict:
-        """What produced this context's results (:func:`audiofuse.reporting.provenance`),
+        """What produced this context's results (:func:`audiofuse.reporting.provenance.provenance`),
         with the epoch cap when ``setup(epochs=...)`` changed the profile's epochs."""
         epochs, profile_epochs = self.profile.train.epochs, get_profile(self.profile.name).train.epochs
         capped = {} if epochs == profile_epochs else {"epochs": f"{epochs} (profile: {profile_epochs})"}
-        return reporting.provenance(
+        return provenance(
             data=self.data, profile=self.profile.name, seeds=self.seeds, **capped, **extra
         )
 
@@ -121,7 +124,7 @@ def setup(
     synthetic = data_dir in (None, "", "synthetic")
     paths = Paths.resolve(data=None if synthetic else data_dir, runs=runs_dir, results=results_dir)
     if synthetic:
-        from ..synthetic import make_synthetic_datasets
+        from audiofuse.data.synthetic import make_synthetic_datasets
 
         size = "smoke" if chosen.name == "smoke" else "demo"
         roots = make_synthetic_datasets(paths.synthetic, size=size)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .. import config as _config
+from audiofuse.data.splits import TrainingError
+from audiofuse.model.run_dir import RunDir
+from audiofuse.paths import REPO_ROOT
+
 from .. import evaluation
 from ..config import Profile
-from ..run_dir import RunDir
-from ..splits import TrainingError
 from .context import Context
 from .specs import ModelSpec
 
@@ -19,8 +20,8 @@ __all__ = ["export_model", "best_model"]
 def best_model(run: RunDir, kind: str, weights: str | Path | None = None):
     """The run's best model, uncompiled (no optimizer state): its ``best.keras``, or
     the model its ``config.json`` describes holding ``weights`` (a ``.weights.h5``)."""
-    from ..models import build_model
-    from ..training import load_trained
+    from audiofuse.model.architecture import build_model
+    from audiofuse.model.training import load_trained
 
     if weights is None:
         return load_trained(run.path)[0]
@@ -44,8 +45,8 @@ def export_model(
     ``config.json`` and given those weights (a ``.weights.h5`` of its best
     epoch, e.g. all that came back from a GPU machine with a narrow pipe).
     """
-    from ..checkpoint import save_model_atomic
-    from ..predict import write_model_card
+    from audiofuse.model.checkpoint import save_model_atomic
+    from audiofuse.predict.predictor import write_model_card
 
     run = ctx.run(spec, seed)
     run_dir = run.path
@@ -54,7 +55,7 @@ def export_model(
     save_model_atomic(best_model(run, spec.kind, weights), dest / "best.keras")
     shutil.copyfile(run.config_path, dest / run.config_path.name)
     try:
-        source = str(run_dir.resolve().relative_to(_config.REPO_ROOT))
+        source = str(run_dir.resolve().relative_to(REPO_ROOT))
     except ValueError:
         source = str(run_dir)
     card = {"exported_from": source, "data": ctx.data}

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from audiofuse.data.splits import carve_records
+from audiofuse.features.feature_set import FeatureSet
+
 from ..config import Profile
-from ..features import FeatureSet
-from ..splits import carve_records
 
 if TYPE_CHECKING:
     import keras
@@ -22,7 +23,7 @@ __all__ = ["embed", "train_head"]
 
 def embed(model, features: FeatureSet, kind: str, batch_size: int = 64) -> np.ndarray:
     """Embeddings of every example of ``features``: the input of ``model``'s head."""
-    from ..models import backbone
+    from audiofuse.model.architecture import backbone
 
     features_of = backbone(model)
     out = []
@@ -46,7 +47,7 @@ def train_head(
 
     Equivalent to freezing the backbone and training the head, and far
     cheaper: the backbone runs once. Early stopping (the training loop's
-    :class:`~audiofuse.training.ValidationCheckpoint`, best weights kept in
+    :class:`~audiofuse.model.checkpoint.ValidationCheckpoint`, best weights kept in
     memory) uses a stratified inner validation split of the given rows.
 
     Returns
@@ -58,8 +59,9 @@ def train_head(
     """
     import keras
 
-    from .. import training
-    from ..models import classification_head
+    from audiofuse.model import training
+    from audiofuse.model.architecture import classification_head
+    from audiofuse.model.checkpoint import ValidationCheckpoint
 
     training.set_seed(seed)
     training.use_graph_optimizer(profile.train.graph_optimizer)
@@ -75,7 +77,7 @@ def train_head(
     training.build_training_state(head)
     n_pos = labels[fit_idx].sum()
     weights = {0: len(fit_idx) / (2 * (len(fit_idx) - n_pos)), 1: len(fit_idx) / (2 * n_pos)}
-    checkpoint = training.ValidationCheckpoint(
+    checkpoint = ValidationCheckpoint(
         lambda m: np.asarray(m.predict_on_batch(embeddings[val_idx])).ravel(),
         labels[val_idx],
         patience=patience,

@@ -1,12 +1,13 @@
 """Everything that touches a run folder: training, per-record scores, PASCAL scores.
 
 A run lives in ``runs/<data>/<profile>/<model>/seed<k>/`` (a
-:class:`~audiofuse.run_dir.RunDir`); tables are built from its saved
+:class:`~audiofuse.model.run_dir.RunDir`); tables are built from its saved
 scores alone, so they can be rebuilt from runs trained on another machine.
 
-Keras (through ``..training``, ``..models`` and ``.head``) is imported inside
+Keras (through :mod:`audiofuse.model.training`, :mod:`audiofuse.model.architecture`
+and :mod:`.head`) is imported inside
 the functions that train or predict: building a table from saved scores never
-loads it (a notebook then starts about 4 s sooner).
+loads it (a notebook then starts sooner).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .. import evaluation, plots, reporting
-from ..data import index_pascal
-from ..features import FeatureSet
-from ..protocols import Fold
-from ..run_dir import RunDir, finished_state
-from ..splits import TrainingError
+from audiofuse.data.indexes import index_pascal
+from audiofuse.data.protocols import Fold
+from audiofuse.data.splits import TrainingError
+from audiofuse.features.feature_set import FeatureSet
+from audiofuse.model.run_dir import RunDir, finished_state
+from audiofuse.reporting import plots
+from audiofuse.reporting.provenance import git_commit
+
+from .. import evaluation
 from .context import Context, features, physionet_data, physionet_index
 from .specs import EVALUATIONS, PAPER_MODELS, SHORT_CLIP_SECONDS, ModelSpec, branch_specs
 
@@ -54,7 +58,7 @@ KNOCKOUTS = ("knockout_spectrogram", "knockout_waveform")
 
 def record_scores(model, features: FeatureSet, kind: str) -> pd.DataFrame:
     """Mean window probability per record (first clip only when not windowed)."""
-    from ..training import predict_proba
+    from audiofuse.model.training import predict_proba
 
     scores = predict_proba(model, features, kind)
     ids, mean = evaluation.aggregate_windows(scores, features.records)
@@ -99,10 +103,15 @@ def run_models(
             if run is None:
                 continue
             rows += score_rows(ctx, spec, seed, names)
+            # Several tables share a run under different names (the main table's fusion is
+            # also the balance ablation's paper row): the figure is titled with the name
+            # the run was trained under, so it comes out the same whichever notebook plots
+            # it, in whatever order notebooks run.
+            name = run.config.get("model_name") or spec.name
             plots.plot_training_curves(
                 run.history,
                 ctx.results / "figures" / f"training_{spec.run_slug(ctx.profile)}_seed{seed}.png",
-                title=f"{spec.name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
+                title=f"{name}, seed {seed} ({ctx.data}, {ctx.profile.name})",
             )
     return pd.DataFrame(rows)
 
@@ -148,11 +157,11 @@ def train_and_score(
 
     Writes ``scores_first_5s.csv`` (and ``scores_full_recording.csv``) beside
     the model: validation-carve-out and test scores, one row per record. With
-    ``fold`` (see :mod:`audiofuse.protocols`), the model trains on the fold's
+    ``fold`` (see :mod:`audiofuse.data.protocols`), the model trains on the fold's
     training records and its test scores are the fold's test records, in
     :meth:`Context.fold_run`'s folder; otherwise on the paper's split.
     """
-    from ..training import train_model
+    from audiofuse.model.training import train_model
 
     profile = spec.profile(ctx.profile)
     train_first, test_first = physionet_data(ctx, fold=fold)
@@ -163,7 +172,7 @@ def train_and_score(
     init_from = None
     if profile.train.staged and finished_state(run.path, profile) is None:
         init_from = _trained_branches(ctx, spec, seed, fold, full_recording)
-    extra = {"data": ctx.data, "model_name": spec.name, "commit": reporting.git_commit()}
+    extra = {"data": ctx.data, "model_name": spec.name, "commit": git_commit()}
     if fold is not None:
         extra["fold"] = fold.name
     result = train_model(
@@ -207,7 +216,7 @@ def score_rows(ctx: Context, spec: ModelSpec, seed: int, names) -> list[dict]:
     state, config = run.state, run.config
     params = config.get("params")
     if params is None:  # runs stored before params were recorded
-        from ..models import build_model, count_params
+        from audiofuse.model.architecture import build_model, count_params
 
         params = count_params(
             build_model(spec.kind, ctx.profile.features, spec.profile(ctx.profile).model)
@@ -269,7 +278,8 @@ def pascal_scores(
                 file=sys.stderr,
             )
             return saved
-    from ..training import load_trained, predict_proba
+    from audiofuse.model.training import load_trained, predict_proba
+
     from .head import embed, train_head
 
     pascal_features = features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
@@ -342,7 +352,7 @@ def knockout_scores(ctx: Context, spec: ModelSpec, seed: int) -> bool:
         return True
     if not run.checkpoint("best").exists():
         return False
-    from ..training import load_trained
+    from audiofuse.model.training import load_trained
 
     train_first, test_first = physionet_data(ctx)
     model, config = load_trained(run.path)
@@ -369,7 +379,7 @@ def short_clip_features(ctx: Context, records, seconds: float = SHORT_CLIP_SECON
     standardised), so the inputs are exactly those ``predict`` makes of a recording
     of that length.
     """
-    from ..features import load_recording, recording_features
+    from audiofuse.features.extract import load_recording, recording_features
 
     cfg = ctx.profile.features
     table = physionet_index(ctx).set_index("record").loc[list(records)].reset_index()
@@ -397,7 +407,7 @@ def short_clip_scores(ctx: Context, spec: ModelSpec, seed: int, fold: Fold | Non
         return True
     if not run.checkpoint("best").exists():
         return False
-    from ..training import load_trained
+    from audiofuse.model.training import load_trained
 
     model, config = load_trained(run.path)
     _, test_first = physionet_data(ctx, fold=fold)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from audiofuse.data.indexes import index_pascal
+from audiofuse.data.protocols import Fold, leave_one_subset_out, selection_folds
+from audiofuse.model.run_dir import write_json_atomic
+
 from ..config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
-from ..data import index_pascal
-from ..protocols import Fold, leave_one_subset_out, selection_folds
-from ..run_dir import write_json_atomic
 from ..workpool import run_when_ready
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
 from .runs import (
@@ -47,9 +48,9 @@ TABLES = TRAIN_RUNS_TABLES
 #: ``scores export`` commits it with the scores.
 TIMING_FILE = TRAIN_RUNS_TIMING_FILE
 
-#: Model kinds from the slowest to train to the fastest (cpu main table: fusion
-#: 634-1053 s a run, spectrogram 530-859 s, waveform 174-325 s). Within a seed the
-#: slowest start first, so that the last run to start is a short one (a shorter tail).
+#: Model kinds from the slowest to train to the fastest (the ``cpu`` main table's runs).
+#: Within a seed the slowest start first, so that the last run to start is a short one
+#: (a shorter tail).
 KINDS_SLOWEST_FIRST = ("fusion", "spectrogram", "waveform")
 
 
@@ -180,7 +181,7 @@ def add_timing_records(path: Path, records: list[dict]) -> None:
 
 def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: float) -> None:
     """Add this call's record to :data:`TIMING_FILE` beside the runs."""
-    from ..reporting import git_commit
+    from audiofuse.reporting.provenance import git_commit
 
     record = {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -201,10 +202,9 @@ def worker_threads(workers: int, cores: int | None = None) -> dict[str, str]:
     """Thread settings that split the CPU cores evenly between ``workers`` processes.
 
     On the CPU, several runs at once each with fewer threads beat one run with
-    all of them: small models leave cores idle between ops. Measured on 2
-    cores (cpu fusion, a scratch probe of 2026-11-27, not yet a ``make bench``
-    row): two single-threaded runs trained 326 samples/s in all, one
-    two-threaded run 245. Settings already in the environment win.
+    all of them: small models leave cores idle between ops (on 2 cores, two
+    single-threaded ``cpu`` fusion runs train more samples per second in all
+    than one two-threaded run). Settings already in the environment win.
     """
     per_worker = str(max(1, (cores or os.cpu_count() or 1) // max(1, workers)))
     names = ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")
@@ -216,6 +216,8 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
     """Run ``jobs`` (popped as they start) in a spawn pool; one row per finished job."""
     import concurrent.futures as cf
     import multiprocessing as mp
+
+    from audiofuse.model.tensorflow_env import prepare_tensorflow
 
     rows, durations = [], []
 
@@ -236,7 +238,9 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
         rows.append(row)
         print(f"done {row}", file=sys.stderr, flush=True)
 
-    # spawned workers inherit the environment: set the split before the pool starts
+    # spawned workers inherit the environment: set it before the pool starts (they
+    # import TensorFlow as they unpickle their job)
+    prepare_tensorflow()
     os.environ.update(worker_threads(workers) if workers > 1 else {})
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         run_when_ready(

@@ -17,7 +17,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..run_dir import RunDir
+from audiofuse.model.run_dir import RunDir
+
 from .scheduler import TIMING_FILE, add_timing_records
 
 __all__ = ["SCORES_FOLDER", "export_scores", "restore_runs"]

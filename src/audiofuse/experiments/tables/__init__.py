@@ -8,12 +8,13 @@ from .ablations import (
     vit_sweep_table,
 )
 from .classical import run_classical
-from .data import dataset_overview, example_figures
+from .data_overview import dataset_overview, example_figures
 from .loso import loso_classical, loso_neural, loso_table
 from .main import main_table
 from .pascal import cross_dataset
 from .plus import ensemble_rows, knockout_rows, plus_ladder_table
 from .selection import branch_knockout_table, test_selection_table
+from .summary import figures
 
 __all__ = [
     "main_table",
@@ -33,4 +34,5 @@ __all__ = [
     "plus_ladder_table",
     "test_selection_table",
     "branch_knockout_table",
+    "figures",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import reporting
+from audiofuse.reporting.paper import PAPER_VIT_SWEEP
+
 from ..context import Context
-from .summary import publish, summary
+from .summary import no_runs, publish, summary
 
 __all__ = [
     "vit_sweep_rows",
@@ -25,7 +26,7 @@ def vit_sweep_rows(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in summary(first).itertuples(index=False):
         d, h = (int(v) for v in row.model.split(" x "))
-        paper = reporting.PAPER_VIT_SWEEP.get((d, h), {})
+        paper = PAPER_VIT_SWEEP.get((d, h), {})
         rows.append(
             {
                 "ViT depth x heads": row.model,
@@ -46,7 +47,10 @@ def vit_sweep_rows(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def vit_sweep_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
-    """The ViT depth x heads sweep with total parameter counts."""
+    """The ViT depth x heads sweep with total parameter counts (none with fewer than two
+    of its variants: see :func:`_compares_nothing`)."""
+    if _compares_nothing(runs):
+        return no_runs(ctx, "vit_sweep", _compares_nothing(runs))
     table = vit_sweep_rows(runs)
     return publish(
         ctx,
@@ -87,9 +91,23 @@ def ablation_rows(runs: pd.DataFrame, first_column: str) -> pd.DataFrame:
 def _ablation_table(
     ctx: Context, runs: pd.DataFrame, name: str, first_column: str, title: str, notes: str
 ) -> pd.DataFrame:
-    """:func:`ablation_rows` written as ``name``.md/.csv, with the per-seed rows."""
+    """:func:`ablation_rows` written as ``name``.md/.csv, with the per-seed rows
+    (none with fewer than two variants: see :func:`_compares_nothing`)."""
+    if _compares_nothing(runs):
+        return no_runs(ctx, name, _compares_nothing(runs))
     table = ablation_rows(runs, first_column)
     return publish(ctx, table, name, runs, title=title, notes=notes)
+
+
+def _compares_nothing(runs: pd.DataFrame) -> str:
+    """Why an ablation's rows make no table (empty: they do). One variant alone compares
+    nothing: the cpu profile's fusion ablation holds only the main table's fusion, which
+    is also its concatenation row."""
+    if runs.empty:
+        return "no runs trained and scored for this table"
+    if runs["model"].nunique() < 2:
+        return "one of its variants alone is trained and scored here, which compares nothing"
+    return ""
 
 
 def fusion_ablation_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
@@ -110,8 +128,11 @@ def balance_ablation_table(
 ) -> pd.DataFrame:
     """Classes balanced overall (the paper) vs within each recording subset.
 
-    ``extra_rows``: e.g. :func:`run_classical` under both balances.
+    ``extra_rows``: e.g. :func:`run_classical` under both balances; no table
+    without neural runs.
     """
+    if runs.empty:
+        return no_runs(ctx, "balance_ablation")
     if extra_rows is not None:
         runs = pd.concat([runs, extra_rows], ignore_index=True)
     return _ablation_table(

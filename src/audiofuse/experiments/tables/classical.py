@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audiofuse.data.indexes import physionet_split
+from audiofuse.data.splits import balance_strata, record_weights
+from audiofuse.features.extract import shared_workers
+
 from ... import evaluation
-from ...data import physionet_split
-from ...features import shared_workers
-from ...splits import balance_strata, record_weights
 from ..context import Context, physionet_index
 from ..specs import BALANCE_LABELS
 
@@ -136,8 +137,9 @@ def index_classical_features(ctx: Context, table: pd.DataFrame, windows: bool):
 
 def classical_features(table: pd.DataFrame, cache: Path, windows: bool, progress: bool):
     """classical.featurize_table with an atomic on-disk cache."""
+    from audiofuse.features.cache import table_fingerprint
+
     from ... import classical
-    from ...feature_cache import table_fingerprint
 
     key = f"v{classical.FEATURE_VERSION}-{'windows' if windows else 'first'}-{table_fingerprint(table)}"
     path = cache / f"{key}.npz"

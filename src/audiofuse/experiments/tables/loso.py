@@ -18,14 +18,15 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ... import reporting
-from ...protocols import leave_one_subset_out
-from ...splits import balance_strata, record_weights
+from audiofuse.data.protocols import leave_one_subset_out
+from audiofuse.data.splits import balance_strata, record_weights
+from audiofuse.reporting.provenance import git_commit
+
 from ..context import Context, physionet_index
 from ..runs import scored_run
 from ..specs import BALANCE_LABELS, EVALUATIONS, LOSO_MODELS
 from .classical import MODEL_NAME, featurize_split, fit_and_score, index_classical_features
-from .summary import publish
+from .summary import no_runs, publish
 
 __all__ = ["loso_classical", "loso_neural", "loso_table"]
 
@@ -117,8 +118,11 @@ def loso_neural(
 def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     """Held-out ROC-AUC per subset (mean over seeds) and the mean over subsets.
 
-    Writes ``loso.md``/``.csv`` and ``loso_per_seed.csv`` into ``ctx.results``.
+    Writes ``loso.md``/``.csv`` and ``loso_per_seed.csv`` into ``ctx.results``;
+    nothing without neural rows (the classical rows alone make no table).
     """
+    if runs.empty or (runs["model"] == MODEL_NAME).all():
+        return no_runs(ctx, "loso")
     keys = ["model", "balance", "evaluation"]
     per_subset = runs.groupby([*keys, "held_out"], sort=False)["roc_auc"].mean().unstack()
     seeds = runs.groupby(keys, sort=False)["seed"].nunique().rename("seeds")
@@ -131,7 +135,7 @@ def loso_table(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
         "loso",
         runs,
         title="Leave-one-subset-out on PhysioNet 2016: ROC-AUC on the held-out subset",
-        prov=ctx.prov(commit=reporting.git_commit()),
+        prov=ctx.prov(commit=git_commit()),
         notes=(
             "Each column holds one subset out: the model is trained on every record of the "
             "other five subsets (the official test records included) and scored on every "

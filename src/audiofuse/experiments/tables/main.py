@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ... import evaluation, plots, reporting
+from audiofuse.reporting import plots
+from audiofuse.reporting.paper import PAPER_MAIN
+
+from ... import evaluation
 from ..context import Context
-from .summary import SHOWN, ci_text, publish, summary
+from .summary import SHOWN, ci_text, no_runs, publish, summary
 
 __all__ = ["main_table", "main_rows", "main_figures"]
 
@@ -26,7 +29,7 @@ def main_rows(runs: pd.DataFrame) -> pd.DataFrame:
     table = []
     for row in summary(runs).itertuples(index=False):
         kind = runs.loc[runs["model"] == row.model, "kind"].iloc[0]
-        paper = reporting.PAPER_MAIN.get(kind, {}) if row.evaluation == "first_5s" else {}
+        paper = PAPER_MAIN.get(kind, {}) if row.evaluation == "first_5s" else {}
         entry = {"model": row.model, "evaluation": row.evaluation, "seeds": row.n_seeds}
         for metric in SHOWN:
             entry[evaluation.METRIC_LABELS[metric]] = getattr(row, f"{metric}_fmt")
@@ -49,8 +52,11 @@ def main_table(
     """The paper's main comparison, ours (mean ± sd over seeds) beside the paper's.
 
     Also writes ROC curves and confusion matrices of the first seed; their
-    paths are in the returned table's ``attrs["figures"]``.
+    paths are in the returned table's ``attrs["figures"]``. No table without
+    neural runs (``extra_rows`` alone, e.g. the classical baseline, make none).
     """
+    if runs.empty:
+        return no_runs(ctx, name)
     if extra_rows is not None:
         runs = pd.concat([runs, extra_rows], ignore_index=True)
     table = main_rows(runs)

@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ... import evaluation, plots, reporting
+from audiofuse.reporting import plots
+from audiofuse.reporting.paper import PAPER_PASCAL
+
+from ... import evaluation
 from ..context import Context
 from ..runs import pascal_scores
 from ..specs import PAPER_MODELS, ModelSpec
-from .summary import publish, with_figures
+from .summary import no_runs, publish, with_figures
 
 __all__ = ["cross_dataset", "pascal_rows", "pascal_run_rows", "pascal_table", "pascal_figure"]
 
@@ -102,7 +105,7 @@ def pascal_rows(runs: pd.DataFrame) -> pd.DataFrame:
     table = []
     for row in summary.itertuples(index=False):
         kind = runs.loc[runs["model"] == row.model, "kind"].iloc[0]
-        paper = reporting.PAPER_PASCAL.get(kind, {})
+        paper = PAPER_PASCAL.get(kind, {})
         same = (runs["model"] == row.model) & (runs["protocol"] == row.protocol)
         table.append(
             {
@@ -170,6 +173,8 @@ def cross_dataset(
     path is in the returned table's ``attrs["figures"]``.
     """
     runs, curves = _score_runs(ctx, specs, test_fraction)
+    if runs.empty:
+        return no_runs(ctx, name)
     table = pascal_table(ctx, runs, name)
     figure = "pascal" if name == "pascal_robustness" else name
     return with_figures(table, pascal_figure(ctx, curves, figure))

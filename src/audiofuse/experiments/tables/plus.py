@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from ..context import Context
 from ..runs import KNOCKOUTS, knockout_scores, score_rows
 from ..specs import EVALUATIONS, PLUS_BRANCHES, PLUS_LABEL_BALANCE, PLUS_LADDER
-from .summary import publish, summary, trained_by
+from .summary import no_runs, publish, summary, trained_by
 
 __all__ = ["knockout_rows", "ensemble_rows", "ladder_rows", "plus_ladder_table"]
 
@@ -53,6 +53,8 @@ def ensemble_rows(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     no common carve-out to choose an ensemble threshold on.
     """
     rows = []
+    if runs.empty:
+        return pd.DataFrame(rows)
     for (slug, evaluation_name), group in runs.groupby(["slug", "evaluation"], sort=False):
         if group["seed"].nunique() < 2:
             continue
@@ -150,7 +152,10 @@ def _knockout_text(knockouts: pd.DataFrame, model: str, evaluation_name: str, na
 def plus_ladder_table(
     ctx: Context, runs: pd.DataFrame, knockouts: pd.DataFrame, ensembles: pd.DataFrame
 ) -> pd.DataFrame:
-    """:func:`ladder_rows` written as ``plus_ladder.md/.csv``, with the per-seed rows."""
+    """:func:`ladder_rows` written as ``plus_ladder.md/.csv``, with the per-seed rows
+    (none without runs)."""
+    if runs.empty:
+        return no_runs(ctx, "plus_ladder")
     table = ladder_rows(runs, knockouts, ensembles)
     return publish(
         ctx,

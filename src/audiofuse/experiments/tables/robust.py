@@ -19,9 +19,10 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from audiofuse.data.indexes import index_pascal
+from audiofuse.data.protocols import selection_folds
+
 from ... import evaluation
-from ...data import index_pascal
-from ...protocols import selection_folds
 from ..context import Context, physionet_index
 from ..runs import SHORT_CLIP
 from ..specs import ROBUST_CANDIDATES, ModelSpec

@@ -19,12 +19,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ... import evaluation, plots
-from ...run_dir import DIAGNOSTIC_TEST_AUC
+from audiofuse.model.run_dir import DIAGNOSTIC_TEST_AUC
+from audiofuse.reporting import plots
+
+from ... import evaluation
 from ..context import Context
 from ..specs import EVALUATIONS, PAPER_MODELS
 from .plus import knockout_rows
-from .summary import publish, summary
+from .summary import no_runs, publish, summary
 
 __all__ = [
     "selection_rows",
@@ -97,7 +99,10 @@ def selection_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 def test_selection_table(ctx: Context, specs=PAPER_MODELS) -> pd.DataFrame:
     """:func:`selection_summary` written as ``test_selection.md/.csv``, with the
-    validation and test curves of every run in ``figures/test_selection_curves.png``."""
+    validation and test curves of every run in ``figures/test_selection_curves.png``;
+    nothing when none of the runs is here."""
+    if not any(ctx.run(spec, seed).state for spec in specs for seed in ctx.seeds):
+        return no_runs(ctx, "test_selection")
     rows, curves = selection_rows(ctx, specs)
     figures = []
     if curves:
@@ -154,9 +159,14 @@ def knockout_summary(runs: pd.DataFrame, knockouts: pd.DataFrame) -> pd.DataFram
 
 def branch_knockout_table(ctx: Context, runs: pd.DataFrame, specs=PAPER_MODELS) -> pd.DataFrame:
     """:func:`knockout_summary` of the fusion runs among ``specs``, written as
-    ``branch_knockouts.md/.csv`` (knock-outs scored here when only the model is saved)."""
+    ``branch_knockouts.md/.csv`` (knock-outs scored here when only the model is saved);
+    nothing without fusion runs."""
+    if runs.empty:
+        return no_runs(ctx, "branch_knockouts")
     knockouts = knockout_rows(ctx, [s for s in specs if s.kind == "fusion"])
     table = knockout_summary(runs, knockouts)
+    if table.empty:
+        return no_runs(ctx, "branch_knockouts")
     return publish(
         ctx,
         table,

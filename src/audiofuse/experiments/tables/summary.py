@@ -6,9 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from ... import evaluation, reporting
+from audiofuse.files import write_text_atomic
+from audiofuse.reporting.provenance import write_table
 
-__all__ = ["SHOWN", "summary", "ci_text", "trained_by", "with_figures", "publish"]
+from ... import evaluation
+
+__all__ = [
+    "SHOWN",
+    "summary",
+    "ci_text",
+    "trained_by",
+    "with_figures",
+    "no_runs",
+    "figures",
+    "publish",
+]
 
 SHOWN = ("roc_auc", "mcc", "f1_abnormal", "accuracy", "sensitivity", "specificity", "macc")
 
@@ -45,6 +57,27 @@ def with_figures(table: pd.DataFrame, figures: list[Path]) -> pd.DataFrame:
     return table
 
 
+def no_runs(ctx, name: str, why: str = "no runs trained and scored for this table") -> pd.DataFrame:
+    """Say in one line that table ``name`` has no runs here; an empty table, nothing written.
+
+    A profile need not train every table (``cpu`` has no ViT sweep, ``paper``
+    no AudioFuse+ ladder). The notebook of such a table then goes on, and the
+    results folder keeps whatever it holds, so rebuilding the tables from
+    committed scores neither fails nor adds files.
+    """
+    print(f"{name}: {why} ({ctx.data} data, {ctx.profile.name} profile); no table written")
+    return with_figures(pd.DataFrame(), [])
+
+
+def figures(ctx, *names: str) -> list[Path]:
+    """The figures ``names`` in ``ctx.results/figures/`` that exist, for a notebook to show.
+
+    A table without runs (:func:`no_runs`) writes no figure, so its notebook
+    shows nothing instead of failing on a missing file.
+    """
+    return [p for p in (ctx.results / "figures" / name for name in names) if p.exists()]
+
+
 def publish(
     ctx,
     table: pd.DataFrame,
@@ -70,7 +103,7 @@ def publish(
     prov : dict, optional
         Provenance; by default the context's plus who trained ``runs``.
     """
-    reporting.write_table(
+    write_table(
         table,
         ctx.results,
         name,
@@ -79,5 +112,5 @@ def publish(
         notes=notes,
         digits=digits,
     )
-    reporting.write_text_atomic(ctx.results / f"{name}_per_seed.csv", runs.to_csv(index=False))
+    write_text_atomic(ctx.results / f"{name}_per_seed.csv", runs.to_csv(index=False))
     return with_figures(table, figures)
