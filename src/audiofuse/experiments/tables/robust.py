@@ -24,7 +24,7 @@ from audiofuse.data.protocols import selection_folds
 
 from ... import evaluation
 from ..context import Context, physionet_index
-from ..runs import SHORT_CLIP
+from ..runs import SHORT_CLIP, pascal_scores, scored_run, short_clip_scores
 from ..specs import ROBUST_CANDIDATES, ModelSpec
 from .summary import publish
 
@@ -33,6 +33,7 @@ __all__ = [
     "travelling_threshold",
     "pascal_measures",
     "robust_run_row",
+    "robust_runs",
     "robust_rows",
     "selection_loso",
     "screen_scores",
@@ -156,6 +157,22 @@ def selection_loso(ctx: Context, spec: ModelSpec, seed: int) -> dict:
             evaluation.binary_metrics(held_out["label"], held_out["score"], threshold)["macc"]
         )
     return {"loso_auc": float(np.mean(aucs)), "loso_macc": float(np.mean(maccs))}
+
+
+def robust_runs(ctx: Context, specs=ROBUST_CANDIDATES) -> list[str]:
+    """Train (with ``ctx.train``) and score every candidate at every seed: the paper's
+    two evaluations, the first 3 s and PASCAL. Runs already scored are reused; returns
+    the runs that could not be scored here (not trained, and ``ctx.train`` false)."""
+    missing = []
+    for spec in specs:
+        for seed in ctx.seeds:
+            run = scored_run(ctx, spec, seed)
+            if run is None or not short_clip_scores(ctx, spec, seed):
+                missing.append(f"{spec.run_slug(ctx.profile)}/seed{seed}")
+                continue
+            if run.checkpoint("best").exists() or run.scores_path("pascal").exists():
+                pascal_scores(ctx, spec, seed)
+    return missing
 
 
 def robust_rows(ctx: Context, specs=ROBUST_CANDIDATES) -> pd.DataFrame:
