@@ -127,3 +127,14 @@ def test_travelling_threshold_pools_both_lengths():
     short = pd.DataFrame({"label": [0, 0, 1, 1], "score": [0.05, 0.1, 0.3, 0.4]})
     threshold = travelling_threshold(long, short)
     assert 0.2 < threshold <= 0.3  # separates both: every abnormal above, every normal below
+
+
+def test_screened_out_candidates_train_at_the_first_seed_only(monkeypatch):
+    from audiofuse.experiments import specs
+
+    profile = get_profile("cpu")
+    first, second = specs.ROBUST_CANDIDATES[:2]
+    monkeypatch.setattr(specs, "ROBUST_FINALISTS", (second,))
+    assert specs.screen_only(first, profile)
+    assert not specs.screen_only(second, profile)
+    assert not specs.screen_only(specs.PAPER_MODELS[2], profile)

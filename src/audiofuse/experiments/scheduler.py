@@ -34,6 +34,7 @@ from .specs import (
     TABLE_SPECS,
     ModelSpec,
     branch_specs,
+    screen_only,
     unique_runs,
 )
 
@@ -83,7 +84,7 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
     main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
     main = sorted(main, key=lambda spec: KINDS_SLOWEST_FIRST.index(spec.kind))
     main_slugs = {m.run_slug(ctx.profile) for m in main}
-    specs = [s for t in tables if t not in ("main", "loso") for s in TABLE_SPECS[t]]
+    specs = [s for t in tables if t in TABLE_SPECS and t != "main" for s in TABLE_SPECS[t]]
     others = [s for s in unique_runs(ctx.profile, specs) if s.run_slug(ctx.profile) not in main_slugs]
     jobs = [(spec, seed, pascal, None) for seed in ctx.seeds for spec in main]
     plus_pascal = {s.run_slug(ctx.profile) for s in PLUS_PASCAL} if "plus" in tables else set()
@@ -93,6 +94,7 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
         (spec, seed, pascal and spec.run_slug(ctx.profile) in plus_pascal, None)
         for seed in ctx.seeds
         for spec in others
+        if seed == ctx.seeds[0] or not screen_only(spec, ctx.profile)
     ]
     if "loso" in tables:
         folds = leave_one_subset_out(physionet_index(ctx))

@@ -27,6 +27,7 @@ __all__ = [
     "TABLE_SPECS",
     "EVALUATIONS",
     "branch_specs",
+    "screen_only",
     "unique_runs",
 ]
 
@@ -236,3 +237,12 @@ def unique_runs(base: Profile, specs) -> list[ModelSpec]:
             seen.add(spec.run_slug(base))
             unique.append(spec)
     return unique
+
+
+def screen_only(spec: ModelSpec, base: Profile) -> bool:
+    """True for a robust-default candidate the seed-0 screen did not keep: it trains
+    at the first seed only (the selection protocol, stage 1)."""
+    slug = spec.run_slug(base)
+    return slug in {c.run_slug(base) for c in ROBUST_CANDIDATES} and slug not in {
+        f.run_slug(base) for f in ROBUST_FINALISTS
+    }

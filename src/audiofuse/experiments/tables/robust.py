@@ -25,7 +25,7 @@ from audiofuse.data.protocols import selection_folds
 from ... import evaluation
 from ..context import Context, physionet_index
 from ..runs import SHORT_CLIP, pascal_scores, scored_run, short_clip_scores
-from ..specs import ROBUST_CANDIDATES, ModelSpec
+from ..specs import ROBUST_CANDIDATES, ModelSpec, screen_only
 from .summary import publish
 
 __all__ = [
@@ -159,13 +159,19 @@ def selection_loso(ctx: Context, spec: ModelSpec, seed: int) -> dict:
     return {"loso_auc": float(np.mean(aucs)), "loso_macc": float(np.mean(maccs))}
 
 
+def _seeds(ctx: Context, spec: ModelSpec) -> tuple[int, ...]:
+    """The finalists' seeds are the context's; a screened-out candidate has its first."""
+    return ctx.seeds[:1] if screen_only(spec, ctx.profile) else ctx.seeds
+
+
 def robust_runs(ctx: Context, specs=ROBUST_CANDIDATES) -> list[str]:
-    """Train (with ``ctx.train``) and score every candidate at every seed: the paper's
+    """Train (with ``ctx.train``) and score every candidate (the finalists at every seed,
+    the others at the first): the paper's
     two evaluations, the first 3 s and PASCAL. Runs already scored are reused; returns
     the runs that could not be scored here (not trained, and ``ctx.train`` false)."""
     missing = []
     for spec in specs:
-        for seed in ctx.seeds:
+        for seed in _seeds(ctx, spec):
             run = scored_run(ctx, spec, seed)
             if run is None or not short_clip_scores(ctx, spec, seed):
                 missing.append(f"{spec.run_slug(ctx.profile)}/seed{seed}")
@@ -180,7 +186,7 @@ def robust_rows(ctx: Context, specs=ROBUST_CANDIDATES) -> pd.DataFrame:
     pascal_index = index_pascal(ctx.pascal_root)
     rows = []
     for spec in specs:
-        for seed in ctx.seeds:
+        for seed in _seeds(ctx, spec):
             row = robust_run_row(ctx, spec, seed, pascal_index)
             if row is not None:
                 rows.append(row | selection_loso(ctx, spec, seed))
