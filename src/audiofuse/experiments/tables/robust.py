@@ -25,11 +25,12 @@ from audiofuse.data.protocols import selection_folds
 from ... import evaluation
 from ..context import Context, physionet_index
 from ..runs import SHORT_CLIP, pascal_scores, scored_run, short_clip_scores
-from ..specs import ROBUST_CANDIDATES, ModelSpec, screen_only
+from ..specs import PAPER_MODELS, PLUS_RECIPE, ROBUST_CANDIDATES, ModelSpec, screen_only
 from .summary import publish
 
 __all__ = [
     "LENGTH_RHO_GATE",
+    "REFERENCES",
     "travelling_threshold",
     "pascal_measures",
     "robust_run_row",
@@ -39,6 +40,9 @@ __all__ = [
     "screen_scores",
     "robust_default",
 ]
+
+#: The models shipped before the protocol (their seed-0 runs), shown beside the candidates.
+REFERENCES = {PLUS_RECIPE: "audiofuse-plus", PAPER_MODELS[2]: "audiofuse-cpu"}
 
 #: Gate L of the protocol: largest |Spearman rho| of P(abnormal) with length
 #: allowed among PASCAL set B's normal recordings.
@@ -160,11 +164,12 @@ def selection_loso(ctx: Context, spec: ModelSpec, seed: int) -> dict:
 
 
 def _seeds(ctx: Context, spec: ModelSpec) -> tuple[int, ...]:
-    """The finalists' seeds are the context's; a screened-out candidate has its first."""
-    return ctx.seeds[:1] if screen_only(spec, ctx.profile) else ctx.seeds
+    """The finalists' seeds are the context's; a screened-out candidate and a reference
+    have the first."""
+    return ctx.seeds[:1] if spec in REFERENCES or screen_only(spec, ctx.profile) else ctx.seeds
 
 
-def robust_runs(ctx: Context, specs=ROBUST_CANDIDATES) -> list[str]:
+def robust_runs(ctx: Context, specs=tuple(REFERENCES) + ROBUST_CANDIDATES) -> list[str]:
     """Train (with ``ctx.train``) and score every candidate (the finalists at every seed,
     the others at the first): the paper's
     two evaluations, the first 3 s and PASCAL. Runs already scored are reused; returns
@@ -181,7 +186,7 @@ def robust_runs(ctx: Context, specs=ROBUST_CANDIDATES) -> list[str]:
     return missing
 
 
-def robust_rows(ctx: Context, specs=ROBUST_CANDIDATES) -> pd.DataFrame:
+def robust_rows(ctx: Context, specs=tuple(REFERENCES) + ROBUST_CANDIDATES) -> pd.DataFrame:
     """One row per (candidate, seed) with saved scores."""
     pascal_index = index_pascal(ctx.pascal_root)
     rows = []
@@ -189,6 +194,8 @@ def robust_rows(ctx: Context, specs=ROBUST_CANDIDATES) -> pd.DataFrame:
         for seed in _seeds(ctx, spec):
             row = robust_run_row(ctx, spec, seed, pascal_index)
             if row is not None:
+                if spec in REFERENCES:
+                    row["model"] = f"{spec.name} (shipped as {REFERENCES[spec]}; reference)"
                 rows.append(row | selection_loso(ctx, spec, seed))
     return pd.DataFrame(rows)
 
@@ -223,8 +230,18 @@ _COLUMNS = {
 }
 
 
+def _stage(ctx: Context, runs: pd.DataFrame, model: str) -> str:
+    slug = runs.loc[runs["model"] == model, "slug"].iloc[0]
+    spec = next(
+        (s for s in (*REFERENCES, *ROBUST_CANDIDATES) if s.run_slug(ctx.profile) == slug), None
+    )
+    if spec in REFERENCES and "reference" in model:
+        return "reference"
+    return "screened out" if spec is None or screen_only(spec, ctx.profile) else "finalist"
+
+
 def robust_default(
-    ctx: Context, specs=ROBUST_CANDIDATES, name: str = "robust_default"
+    ctx: Context, specs=tuple(REFERENCES) + ROBUST_CANDIDATES, name: str = "robust_default"
 ) -> pd.DataFrame:
     """Write the candidates' table (mean ± sd over seeds) and return it; empty when
     no candidate has saved scores."""
@@ -237,8 +254,9 @@ def robust_default(
     table = pd.DataFrame({"model": summary["model"], "seeds": summary["n_seeds"]})
     for column, label in columns.items():
         table[label] = summary[f"{column}_fmt"].replace("nan", "—")
-    screen = screen_scores(runs).set_index("model")
-    table["screen (C+P)/2"] = [
+    screen = screen_scores(runs[runs["seed"] == ctx.seeds[0]]).set_index("model")
+    table["stage"] = [_stage(ctx, runs, m) for m in table["model"]]
+    table["screen (C+P)/2, seed 0"] = [
         round(float(screen.loc[m, "screen_score"]), 4) for m in table["model"]
     ]
     table["gate L"] = [
