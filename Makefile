@@ -104,7 +104,7 @@ reproduce: setup
 	$(if $(filter True,$(TRAIN)),$(BIN)/audiofuse train-runs --profile "$(PROFILE)" \
 	  $(if $(strip $(DATA_DIR)),--data-dir "$(abspath $(DATA_DIR))",) \
 	  --seeds $(call seeds_args,$(SEEDS)) $(if $(filter null,$(EPOCHS)),,--epochs $(EPOCHS)) \
-	  --tables main sweep ablation balance plus loso --pascal --diagnostics --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
+	  --tables main sweep ablation balance plus loso robust --pascal --diagnostics --head-splits $(HEAD_SPLITS) --workers $(WORKERS),)
 	@echo "== notebooks ($(DATA_KIND) data, $(PROFILE) profile), $(NOTEBOOK_WORKERS) at a time"
 	$(BIN)/python -m audiofuse.reporting.notebooks $(NOTEBOOKS) --out "$(EXECUTED)" \
 	  --workers $(NOTEBOOK_WORKERS) --parameters '$(NOTEBOOK_PARAMETERS)'

@@ -98,6 +98,7 @@ NOTEBOOK_TABLES = {
     "07_balance_ablation": ["balance_ablation"],
     "08_plus": ["plus_ladder", "plus_pascal", "loso"],
     "09_results": [],
+    "10_robust_default": ["robust_default"],
 }
 
 

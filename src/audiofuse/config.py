@@ -126,6 +126,11 @@ class ModelConfig:
     head_units: tuple[int, ...] = (512, 256)
     head_dropout: float = 0.3
     fusion: str = "concat"
+    # Modality dropout (beyond the paper; fusion only): while training, each
+    # example loses one branch's pooled embedding (zeroed, the branch chosen at
+    # random) with this probability, so that each branch must classify alone and
+    # the head cannot lean on the branch that fails on other recording chains.
+    modality_dropout: float = 0.0
 
     def replace(self, **changes) -> ModelConfig:
         """Return a copy with some fields changed."""
@@ -227,6 +232,15 @@ class AugmentConfig:
         Largest mask width as a fraction of the image's columns / rows.
     mixup_alpha : float
         Beta(alpha, alpha) mixup of whole examples and their labels (0: off).
+    truncate_probability : float
+        Chance, independent of ``probability``, that an example is cut short:
+        a random segment of ``truncate_min_seconds`` to the whole clip is moved
+        to the start and the rest zeroed, exactly as :func:`audiofuse.features.fix_length`
+        pads a short recording at inference. Every PhysioNet record is longer
+        than one clip, so without it the model never sees the zero-padded input
+        that ``predict`` gives a short recording (0: off).
+    truncate_min_seconds : float
+        Shortest segment kept by the truncation.
     """
 
     probability: float = 0.0
@@ -240,19 +254,30 @@ class AugmentConfig:
     time_mask_frac: float = 0.1
     freq_mask_frac: float = 0.1
     mixup_alpha: float = 0.0
+    truncate_probability: float = 0.0
+    truncate_min_seconds: float = 1.5
 
     @property
     def waveform_domain(self) -> bool:
         """True when some augmentation changes the audio (so the image is recomputed)."""
         return bool(
-            self.gain_db or self.snr_db or self.max_shift_seconds or self.eq_db or self.clip_fraction
+            self.gain_db
+            or self.snr_db
+            or self.max_shift_seconds
+            or self.eq_db
+            or self.clip_fraction
+            or self.truncate_probability
         )
 
     @property
     def enabled(self) -> bool:
         """True when anything at all is switched on."""
         per_example = self.waveform_domain or self.time_masks or self.freq_masks
-        return bool(self.probability > 0 and per_example) or self.mixup_alpha > 0
+        return (
+            bool(self.probability > 0 and per_example)
+            or self.mixup_alpha > 0
+            or self.truncate_probability > 0
+        )
 
 
 # Named augmentation recipes, referred to by ``TrainConfig.augment``. "plus":
@@ -271,6 +296,22 @@ AUGMENT_PRESETS: dict[str, AugmentConfig] = {
         time_masks=2,
         freq_masks=2,
         mixup_alpha=0.2,
+    ),
+    # Short recordings in distribution: half the examples cut to 1.5-5 s and
+    # zero-padded as at inference; nothing else.
+    "short": AugmentConfig(truncate_probability=0.5, truncate_min_seconds=1.5),
+    # "short" plus the recording chain's cues taken away for half the examples:
+    # random hard clipping (training-e's abnormal recordings are clipped, its
+    # normal ones not) and a random stethoscope-like equaliser. No gain: the
+    # waveform is standardised and the image referenced to its maximum, so a
+    # gain changes neither input. No DC removal: standardising removes each
+    # clip's mean, and the mel bands start at 20 Hz.
+    "robust": AugmentConfig(
+        probability=0.5,
+        eq_db=6.0,
+        clip_fraction=0.5,
+        truncate_probability=0.5,
+        truncate_min_seconds=1.5,
     ),
 }
 
@@ -435,7 +476,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, CPU, PAPER, PLUS)}
 TRAIN_RUNS_WORKERS = 2
 # The tables whose runs `audiofuse train-runs` can train (experiments.scheduler; kept
 # here, beside the workers, so that the command line lists them without importing Keras).
-TRAIN_RUNS_TABLES = ("main", "sweep", "ablation", "balance", "optim", "plus", "loso")
+TRAIN_RUNS_TABLES = (
+    "main", "sweep", "ablation", "balance", "optim", "plus", "loso", "robust", "robust_loso"
+)
 # Its record of every call's wall time, beside the runs and, exported, beside the scores
 # (kept here so that the benchmark reads it without importing Keras).
 TRAIN_RUNS_TIMING_FILE = "train_runs.json"

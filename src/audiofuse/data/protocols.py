@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedShuffleSplit
 
-__all__ = ["Fold", "leave_one_subset_out", "repeated_stratified_splits"]
+__all__ = ["Fold", "leave_one_subset_out", "selection_folds", "repeated_stratified_splits"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,28 @@ def leave_one_subset_out(table: pd.DataFrame, *, min_per_class: int = 1) -> list
             )
         )
     return folds
+
+
+def selection_folds(table: pd.DataFrame, *, min_per_class: int = 1) -> list[Fold]:
+    """:func:`leave_one_subset_out` without the official test records, for choosing models.
+
+    The test list must never choose a model, so the folds that rank candidates
+    neither train on it nor test on it. Named ``"sel_a"`` ... ``"sel_f"``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A PhysioNet index with ``record``, ``subset``, ``label`` and ``split``
+        (``"test"`` marks the official test records).
+    min_per_class : int
+        As in :func:`leave_one_subset_out`.
+    """
+    test_records = set(table.loc[table["split"] == "test", "record"])
+    kept = table[~table["record"].isin(test_records)]
+    return [
+        Fold(f"sel_{fold.name}", fold.train, fold.test)
+        for fold in leave_one_subset_out(kept, min_per_class=min_per_class)
+    ]
 
 
 def repeated_stratified_splits(

@@ -28,8 +28,8 @@ from audiofuse.model.run_dir import RunDir, finished_state
 from audiofuse.reporting import plots
 from audiofuse.reporting.provenance import git_commit
 
-from .context import Context, features, physionet_data
-from .specs import EVALUATIONS, PAPER_MODELS, ModelSpec, branch_specs
+from .context import Context, features, physionet_data, physionet_index
+from .specs import EVALUATIONS, PAPER_MODELS, SHORT_CLIP_SECONDS, ModelSpec, branch_specs
 
 __all__ = [
     "record_scores",
@@ -45,6 +45,9 @@ __all__ = [
     "head_split_count",
     "KNOCKOUTS",
     "knockout_scores",
+    "SHORT_CLIP",
+    "short_clip_features",
+    "short_clip_scores",
 ]
 
 # Branch knock-out (AudioFuse+): a fusion model's first-5 s scores with one
@@ -361,4 +364,54 @@ def knockout_scores(ctx: Context, spec: ModelSpec, seed: int) -> bool:
         val = record_scores(model, _without(val_set, branch, mean), "fusion")
         test = record_scores(model, _without(test_first, branch, mean), "fusion")
         run.write_scores(name, val, test)
+    return True
+
+
+#: The short-recording evaluation: every record cut to its first
+#: :data:`~.specs.SHORT_CLIP_SECONDS` and zero-padded, as ``predict`` pads a short one.
+SHORT_CLIP = "first_3s"
+
+
+def short_clip_features(ctx: Context, records, seconds: float = SHORT_CLIP_SECONDS) -> FeatureSet:
+    """First-clip features of PhysioNet ``records``, each cut to its first ``seconds``.
+
+    Read from the audio (not cut from the cached clips, whose waveforms are already
+    standardised), so the inputs are exactly those ``predict`` makes of a recording
+    of that length.
+    """
+    from audiofuse.features.extract import load_recording, recording_features
+
+    cfg = ctx.profile.features
+    table = physionet_index(ctx).set_index("record").loc[list(records)].reset_index()
+    keep = int(round(seconds * cfg.sample_rate))
+    specs, waves = [], []
+    for path in table["path"]:
+        spec, wave = recording_features(load_recording(path, cfg)[:keep], cfg)
+        specs.append(spec[0])
+        waves.append(wave[0])
+    return FeatureSet(
+        np.stack(specs)[..., None].astype(np.float16),
+        np.stack(waves)[..., None].astype(np.float16),
+        table[["record", "label"]].copy(),
+    )
+
+
+def short_clip_scores(ctx: Context, spec: ModelSpec, seed: int, fold: Fold | None = None) -> bool:
+    """Save a run's :data:`SHORT_CLIP` scores (validation carve-out and test).
+
+    Needs the trained model, unless the scores are saved and newer than its
+    training. Returns True when the scores exist.
+    """
+    run = ctx.fold_run(spec, seed, fold)
+    if run.is_scored([SHORT_CLIP]):
+        return True
+    if not run.checkpoint("best").exists():
+        return False
+    from audiofuse.model.training import load_trained
+
+    model, config = load_trained(run.path)
+    _, test_first = physionet_data(ctx, fold=fold)
+    val = record_scores(model, short_clip_features(ctx, config.get("val_records", [])), spec.kind)
+    test = record_scores(model, short_clip_features(ctx, test_first.records), spec.kind)
+    run.write_scores(SHORT_CLIP, val, test)
     return True

@@ -13,19 +13,28 @@ import pandas as pd
 
 from audiofuse.config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
 from audiofuse.data.indexes import index_pascal
-from audiofuse.data.protocols import Fold, leave_one_subset_out
+from audiofuse.data.protocols import Fold, leave_one_subset_out, selection_folds
 from audiofuse.files import write_json_atomic
 from audiofuse.workpool import run_when_ready
 
 from .context import Context, features, physionet_data, physionet_index, run_name, setup
-from .runs import is_scored, knockout_scores, pascal_scored, pascal_scores, train_and_score
+from .runs import (
+    is_scored,
+    knockout_scores,
+    pascal_scored,
+    pascal_scores,
+    short_clip_scores,
+    train_and_score,
+)
 from .specs import (
     EVALUATIONS,
     LOSO_MODELS,
     PLUS_PASCAL,
+    ROBUST_FINALISTS,
     TABLE_SPECS,
     ModelSpec,
     branch_specs,
+    screen_only,
     unique_runs,
 )
 
@@ -55,6 +64,7 @@ def _run_job(
     result = train_and_score(ctx, spec, seed, fold=fold)
     if ctx.diagnostics and fold is None:
         knockout_scores(ctx, spec, seed)  # fusion runs only
+    short_clip_scores(ctx, spec, seed, fold)
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {
@@ -74,18 +84,24 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
     main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
     main = sorted(main, key=lambda spec: KINDS_SLOWEST_FIRST.index(spec.kind))
     main_slugs = {m.run_slug(ctx.profile) for m in main}
-    specs = [s for t in tables if t not in ("main", "loso") for s in TABLE_SPECS[t]]
+    specs = [s for t in tables if t in TABLE_SPECS and t != "main" for s in TABLE_SPECS[t]]
     others = [s for s in unique_runs(ctx.profile, specs) if s.run_slug(ctx.profile) not in main_slugs]
     jobs = [(spec, seed, pascal, None) for seed in ctx.seeds for spec in main]
     plus_pascal = {s.run_slug(ctx.profile) for s in PLUS_PASCAL} if "plus" in tables else set()
+    if "robust" in tables:
+        plus_pascal |= {s.run_slug(ctx.profile) for s in TABLE_SPECS["robust"]}
     jobs += [
         (spec, seed, pascal and spec.run_slug(ctx.profile) in plus_pascal, None)
         for seed in ctx.seeds
         for spec in others
+        if seed == ctx.seeds[0] or not screen_only(spec, ctx.profile)
     ]
     if "loso" in tables:
         folds = leave_one_subset_out(physionet_index(ctx))
         jobs += [(spec, ctx.seeds[0], False, fold) for spec in LOSO_MODELS for fold in folds]
+    if "robust_loso" in tables:
+        folds = selection_folds(physionet_index(ctx))
+        jobs += [(spec, ctx.seeds[0], False, fold) for spec in ROBUST_FINALISTS for fold in folds]
 
     def done(spec, seed, with_pascal, fold):
         return is_scored(ctx, spec, ctx.fold_run(spec, seed, fold), EVALUATIONS) and (

@@ -35,6 +35,7 @@ __all__ = [
     "random_clipping",
     "spec_augment",
     "mixup",
+    "random_truncation",
     "augment_clips",
 ]
 
@@ -107,6 +108,18 @@ def random_clipping(clip: np.ndarray, rng: np.random.Generator, min_fraction: fl
     peak = float(np.max(np.abs(clip)))
     level = rng.uniform(min_fraction, 1.0) * peak
     return np.clip(clip, -level, level).astype(np.float32)
+
+
+def random_truncation(clip: np.ndarray, rng: np.random.Generator, min_samples: int) -> np.ndarray:
+    """A random segment of ``clip``, at least ``min_samples`` long, moved to the start
+    and followed by zeros: what :func:`audiofuse.features.fix_length` makes of a
+    recording shorter than one clip."""
+    n = len(clip)
+    length = int(rng.integers(min(max(1, min_samples), n), n + 1))
+    start = int(rng.integers(0, n - length + 1))
+    out = np.zeros_like(clip, dtype=np.float32)
+    out[:length] = clip[start : start + length]
+    return out
 
 
 def spec_augment(
@@ -188,7 +201,9 @@ def augment_clips(
     cfg: AugmentConfig,
     features: FeatureConfig,
 ) -> dict[str, np.ndarray]:
-    """Augment each example of a batch with probability ``cfg.probability``.
+    """Augment each example of a batch with probability ``cfg.probability``, and cut
+    it short with probability ``cfg.truncate_probability`` (after the other
+    waveform augmentations, so that the zeros stay zeros).
 
     Parameters
     ----------
@@ -208,15 +223,28 @@ def augment_clips(
     """
     out = {k: np.array(v, dtype=np.float32, copy=True) for k, v in inputs.items()}
     n = len(next(iter(out.values())))
-    chosen = np.flatnonzero(rng.random(n) < cfg.probability)
+    draws = rng.random(n)
+    # drawn apart, and only when on, so that recipes without truncation draw as before
+    truncated = (
+        rng.random(n) < cfg.truncate_probability
+        if cfg.truncate_probability > 0
+        else np.zeros(n, dtype=bool)
+    )
+    chosen = np.flatnonzero((draws < cfg.probability) | truncated)
     has_wave, has_spec = "waveform" in out, "spectrogram" in out
+    min_samples = int(round(cfg.truncate_min_seconds * features.sample_rate))
     for i in chosen:
+        other = draws[i] < cfg.probability
         if cfg.waveform_domain and has_wave:
-            clip = _augment_waveform(out["waveform"][i, :, 0], rng, cfg, features)
+            clip = out["waveform"][i, :, 0]
+            if other:
+                clip = _augment_waveform(clip, rng, cfg, features)
+            if truncated[i]:
+                clip = random_truncation(clip, rng, min_samples)
             if has_spec:
                 out["spectrogram"][i, :, :, 0] = log_mel_image(clip, features)
             out["waveform"][i, :, 0] = normalize_waveform(clip, features.waveform_norm)
-        if has_spec and (cfg.time_masks or cfg.freq_masks):
+        if other and has_spec and (cfg.time_masks or cfg.freq_masks):
             out["spectrogram"][i] = spec_augment(
                 out["spectrogram"][i],
                 rng,

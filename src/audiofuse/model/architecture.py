@@ -25,6 +25,7 @@ __all__ = [
     "backbone",
     "FUSION_STRATEGIES",
     "PositionEmbedding",
+    "ModalityDropout",
     "spectrogram_branch",
     "waveform_branch",
     "fuse",
@@ -52,6 +53,39 @@ class PositionEmbedding(layers.Layer):
 
     def call(self, tokens):
         return tokens + ops.cast(self.embedding, tokens.dtype)
+
+
+@keras.saving.register_keras_serializable(package="audiofuse")
+class ModalityDropout(layers.Layer):
+    """While training, zero one of two feature vectors for a share of the examples.
+
+    Each example loses, with probability ``rate``, either its first or its second
+    input (each half the time); the other passes unchanged, unscaled, so that the
+    head learns to classify from each branch alone as well as from both. At
+    inference both pass unchanged.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        first, second = inputs
+        if not training or self.rate <= 0:
+            return first, second
+        batch = ops.shape(first)[0]
+        draw = keras.random.uniform((batch, 2), seed=self.seed_generator)
+        dropped = ops.cast(draw[:, :1] < self.rate, first.dtype)
+        which_first = ops.cast(draw[:, 1:] < 0.5, first.dtype)
+        return first * (1 - dropped * which_first), second * (1 - dropped * (1 - which_first))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 def patch_embedding(spectrogram, cfg: ModelConfig):
@@ -174,6 +208,19 @@ def fuse(spec, wave, cfg: ModelConfig):
     raise ValueError(f"unknown fusion {cfg.fusion!r}; choose one of {FUSION_STRATEGIES}")
 
 
+def _modality_dropout(spec, wave, cfg: ModelConfig):
+    """The branches' (sequence, pooled) pairs, their pooled vectors through
+    :class:`ModalityDropout` when ``cfg.modality_dropout`` is on."""
+    if not cfg.modality_dropout:
+        return spec, wave
+    if cfg.fusion == "cross_attention":
+        raise ValueError("modality dropout acts on the pooled vectors; cross-attention has none")
+    spec_vec, wave_vec = ModalityDropout(cfg.modality_dropout, name="modality_dropout")(
+        [spec[1], wave[1]]
+    )
+    return (spec[0], spec_vec), (wave[0], wave_vec)
+
+
 def classification_head(features, cfg: ModelConfig):
     """MLP head ending in one sigmoid unit: P(abnormal)."""
     x = features
@@ -225,7 +272,7 @@ def build_model(
     if kind == "fusion":
         spec = spectrogram_branch(inputs["spectrogram"], cfg)
         wave = waveform_branch(inputs["waveform"], cfg)
-        joined = fuse(spec, wave, cfg)
+        joined = fuse(*_modality_dropout(spec, wave, cfg), cfg)
         name = "audiofuse" if cfg.fusion == "concat" else f"audiofuse_{cfg.fusion}"
         if aux_heads:
             outputs = [

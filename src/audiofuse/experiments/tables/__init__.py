@@ -13,6 +13,7 @@ from .loso import loso_classical, loso_neural, loso_table
 from .main import main_table
 from .pascal import cross_dataset
 from .plus import ensemble_rows, knockout_rows, plus_ladder_table
+from .robust import robust_default, robust_runs, screen_scores
 from .selection import branch_knockout_table, test_selection_table
 from .summary import figures
 
@@ -35,4 +36,7 @@ __all__ = [
     "test_selection_table",
     "branch_knockout_table",
     "figures",
+    "robust_runs",
+    "robust_default",
+    "screen_scores",
 ]

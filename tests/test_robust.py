@@ -1,0 +1,140 @@
+"""The robust-default ingredients and the selection protocol's measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiofuse.config import AugmentConfig, augment_preset, get_profile
+from audiofuse.data.protocols import selection_folds
+from audiofuse.features.augment import augment_clips, random_truncation
+from audiofuse.features.extract import clip_features, fix_length
+
+
+def test_random_truncation_keeps_a_segment_at_the_start_and_zeros_the_rest():
+    clip = np.arange(1, 1001, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        out = random_truncation(clip, rng, min_samples=300)
+        kept = np.flatnonzero(out)
+        assert kept[0] == 0 and len(kept) >= 300
+        assert np.all(out[len(kept) :] == 0)
+        # a contiguous piece of the clip
+        assert np.all(np.diff(out[: len(kept)]) == 1)
+
+
+def test_truncated_examples_are_what_inference_makes_of_a_short_recording():
+    features = get_profile("smoke").features
+    rng = np.random.default_rng(1)
+    # a standardised clip: the cached waveform then equals the raw audio
+    raw = rng.standard_normal(features.clip_samples)
+    raw = ((raw - raw.mean()) / raw.std()).astype(np.float32)
+    spec, wave = clip_features(raw, features)
+    inputs = {"spectrogram": spec[None, :, :, None], "waveform": wave[None, :, None]}
+    cfg = AugmentConfig(truncate_probability=1.0, truncate_min_seconds=1.0)
+    out = augment_clips(inputs, np.random.default_rng(2), cfg, features)
+    # the same draws: the per-example coin flips, then the segment
+    replay = np.random.default_rng(2)
+    replay.random(1), replay.random(1)
+    segment = random_truncation(wave, replay, int(features.sample_rate))
+    n_kept = int(np.flatnonzero(segment)[-1]) + 1
+    assert n_kept < features.clip_samples  # this draw does cut the clip
+    # inference pads a recording holding just that segment with zeros
+    expected_spec, expected_wave = clip_features(
+        fix_length(segment[:n_kept], features.clip_samples), features
+    )
+    assert np.allclose(out["waveform"][0, :, 0], expected_wave, atol=1e-5)
+    assert np.allclose(out["spectrogram"][0, :, :, 0], expected_spec, atol=1e-5)
+
+
+def test_presets_without_truncation_draw_as_before():
+    features = get_profile("smoke").features
+    rng = np.random.default_rng(3)
+    batch = {
+        "spectrogram": rng.random((6, *features.image_size, 1)).astype(np.float32),
+        "waveform": rng.standard_normal((6, features.clip_samples, 1)).astype(np.float32),
+    }
+    plus = augment_preset("plus")
+    assert plus.truncate_probability == 0
+    first = augment_clips(batch, np.random.default_rng(4), plus, features)
+    again = augment_clips(batch, np.random.default_rng(4), plus, features)
+    assert all(np.array_equal(first[k], again[k]) for k in batch)
+
+
+def test_modality_dropout_drops_one_branch_per_example_only_while_training():
+    keras = pytest.importorskip("keras")
+    from audiofuse.model.architecture import ModalityDropout
+
+    layer = ModalityDropout(1.0, seed=0)
+    first, second = np.ones((64, 3), "float32"), np.ones((64, 3), "float32")
+    kept_first, kept_second = (
+        keras.ops.convert_to_numpy(t) for t in layer([first, second], training=True)
+    )
+    dropped_first = kept_first.sum(axis=1) == 0
+    dropped_second = kept_second.sum(axis=1) == 0
+    assert np.all(dropped_first ^ dropped_second)  # exactly one of the two, every example
+    assert 0 < dropped_first.sum() < 64
+    at_inference = layer([first, second], training=False)
+    assert all(np.array_equal(keras.ops.convert_to_numpy(t), first) for t in at_inference)
+
+
+def test_selection_folds_never_hold_a_test_record():
+    table = pd.DataFrame(
+        {
+            "record": [f"r{i}" for i in range(12)],
+            "subset": list("aaaabbbbcccc"),
+            "label": [0, 1] * 6,
+            "split": ["train", "train", "train", "test"] * 3,
+        }
+    )
+    folds = selection_folds(table)
+    assert [f.name for f in folds] == ["sel_a", "sel_b", "sel_c"]
+    test_records = set(table.loc[table["split"] == "test", "record"])
+    for fold in folds:
+        assert not test_records & (set(fold.train) | set(fold.test))
+
+
+def test_pascal_measures_leave_artifact_out_and_measure_length_dependence():
+    from audiofuse.experiments.tables.robust import pascal_measures
+
+    rng = np.random.default_rng(5)
+    index = pd.DataFrame(
+        {
+            "record": [f"p{i}" for i in range(40)],
+            "set": ["A"] * 20 + ["B"] * 20,
+            "original_class": (["normal", "murmur", "artifact", "murmur"] * 10),
+            "duration": rng.uniform(2, 10, 40),
+        }
+    )
+    index["label"] = (index["original_class"] != "normal").astype(int)
+    # P(abnormal) grows with length among set B's normals: rho near 1
+    score = np.where(index["label"] == 1, 0.8, 0.0) + index["duration"] / 100
+    zero_shot = pd.DataFrame({"record": index["record"], "label": index["label"], "score": score})
+    out = pascal_measures(zero_shot, index, threshold=0.5)
+    assert out["pascal_a_auc"] == 1.0 and out["pascal_b_auc"] == 1.0
+    assert out["pascal_b_length_rho"] > 0.9
+    # artifacts scored as normal hurt only the with-artifact ROC-AUC
+    zero_shot.loc[index["original_class"] == "artifact", "score"] = 0.0
+    out = pascal_measures(zero_shot, index, threshold=0.5)
+    assert out["pascal_auc"] == 1.0 and out["pascal_with_artifact_auc"] < 1.0
+
+
+def test_travelling_threshold_pools_both_lengths():
+    from audiofuse.experiments.tables.robust import travelling_threshold
+
+    long = pd.DataFrame({"label": [0, 0, 1, 1], "score": [0.1, 0.2, 0.8, 0.9]})
+    short = pd.DataFrame({"label": [0, 0, 1, 1], "score": [0.05, 0.1, 0.3, 0.4]})
+    threshold = travelling_threshold(long, short)
+    assert 0.2 < threshold <= 0.3  # separates both: every abnormal above, every normal below
+
+
+def test_screened_out_candidates_train_at_the_first_seed_only(monkeypatch):
+    from audiofuse.experiments import specs
+
+    profile = get_profile("cpu")
+    first, second = specs.ROBUST_CANDIDATES[:2]
+    monkeypatch.setattr(specs, "ROBUST_FINALISTS", (second,))
+    assert specs.screen_only(first, profile)
+    assert not specs.screen_only(second, profile)
+    assert not specs.screen_only(specs.PAPER_MODELS[2], profile)
