@@ -47,6 +47,7 @@ TABLE_ORDER = (
     "plus_ladder",
     "plus_pascal",
     "loso",
+    "robust_default",
     "optimisation_ablation",
     "data_physionet2016",
 )
