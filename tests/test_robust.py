@@ -138,3 +138,68 @@ def test_screened_out_candidates_train_at_the_first_seed_only(monkeypatch):
     assert specs.screen_only(first, profile)
     assert not specs.screen_only(second, profile)
     assert not specs.screen_only(specs.PAPER_MODELS[2], profile)
+
+
+def test_seed_ensemble_exports_the_mean_of_its_members(tmp_path, synthetic_roots):
+    keras = pytest.importorskip("keras")
+    import json
+
+    from audiofuse.experiments.context import setup
+    from audiofuse.experiments.export import export_ensemble
+    from audiofuse.experiments.runs import SHORT_CLIP
+    from audiofuse.experiments.specs import ROBUST_CANDIDATES
+    from audiofuse.experiments.tables.robust import travelling_threshold
+    from audiofuse.model.architecture import build_model
+    from audiofuse.model.training import load_trained
+
+    base = synthetic_roots["physionet2016"].parent
+    ctx = setup(
+        "smoke",
+        data_dir=str(base),
+        runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+        progress=False,
+    )
+    spec = ROBUST_CANDIDATES[0]
+    profile = spec.profile(ctx.profile)
+    rng = np.random.default_rng(0)
+    thresholds, members = [], []
+    for seed in (0, 1):
+        run = ctx.run(spec, seed)
+        run.path.mkdir(parents=True)
+        keras.utils.set_random_seed(seed)
+        model = build_model("fusion", profile.features, profile.model)
+        model.save(run.checkpoint("best"))
+        run.write_json(
+            "config",
+            {
+                "kind": "fusion",
+                "seed": seed,
+                "profile": profile.to_dict(),
+                "val_records": [f"v{seed}"],
+            },
+        )
+        frames = {}
+        for name in ("first_5s", SHORT_CLIP):
+            val = pd.DataFrame(
+                {
+                    "record": [f"r{i}" for i in range(20)],
+                    "label": [0, 1] * 10,
+                    "score": rng.random(20),
+                }
+            )
+            run.write_scores(name, val, val)
+            frames[name] = val
+        thresholds.append(travelling_threshold(frames["first_5s"], frames[SHORT_CLIP]))
+        members.append(model)
+    dest = export_ensemble(ctx, spec, [0, 1], tmp_path / "ensemble")
+    card = json.loads((dest / "config.json").read_text())
+    assert card["ensemble_seeds"] == [0, 1] and "val_records" not in card
+    assert card["threshold"] == pytest.approx(np.mean(thresholds), abs=1e-6)
+    ensemble, _ = load_trained(dest)
+    x = {
+        "spectrogram": rng.random((3, *profile.features.spectrogram_shape), dtype=np.float32),
+        "waveform": rng.standard_normal((3, *profile.features.waveform_shape)).astype(np.float32),
+    }
+    want = np.mean([m.predict_on_batch(x) for m in members], axis=0)
+    assert np.allclose(ensemble.predict_on_batch(x), want, atol=1e-6)

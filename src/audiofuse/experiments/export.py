@@ -14,7 +14,7 @@ from audiofuse.paths import REPO_ROOT
 from .context import Context
 from .specs import ModelSpec
 
-__all__ = ["export_model", "best_model"]
+__all__ = ["export_model", "export_ensemble", "best_model"]
 
 
 def best_model(run: RunDir, kind: str, weights: str | Path | None = None):
@@ -70,4 +70,59 @@ def export_model(
             card["threshold"] = round(float(threshold), 6)
         card.setdefault("threshold", round(float(threshold), 6))
     write_model_card(dest, card)
+    return dest
+
+
+def export_ensemble(ctx: Context, spec: ModelSpec, seeds, dest: str | Path) -> Path:
+    """Export the seed ensemble of ``spec`` (its runs with ``seeds``) to ``dest``.
+
+    Writes ``best.keras`` (:func:`audiofuse.model.architecture.seed_ensemble`: the mean
+    P(abnormal) of the members) and ``config.json``: the first member's run
+    configuration, the members, and the threshold. Every member's carve-out differs
+    (it is drawn with its seed), and each member has trained on the others' carve-outs,
+    so the ensemble is never scored on a carve-out: its threshold is the mean of the
+    members' own thresholds, each chosen on its carve-out scored at first 5 s and cut
+    to first 3 s (the selection protocol's rule). Run ``audiofuse export`` on ``dest``
+    for its ONNX graph.
+    """
+    import json
+
+    from audiofuse.model.architecture import seed_ensemble
+    from audiofuse.model.checkpoint import save_model_atomic
+    from audiofuse.predict.predictor import write_model_card
+
+    from .runs import SHORT_CLIP
+    from .tables.robust import travelling_threshold
+
+    seeds = [int(s) for s in seeds]
+    runs = [ctx.run(spec, seed) for seed in seeds]
+    thresholds = []
+    for run in runs:
+        if not (run.scores_path("first_5s").exists() and run.scores_path(SHORT_CLIP).exists()):
+            raise TrainingError(f"{run.path}: needs its first_5s and {SHORT_CLIP} scores")
+        thresholds.append(
+            travelling_threshold(run.scores("first_5s")[0], run.scores(SHORT_CLIP)[0])
+        )
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    members = [best_model(run, spec.kind) for run in runs]
+    save_model_atomic(seed_ensemble(members, name=f"{members[0].name}_seeds"), dest / "best.keras")
+    config = dict(runs[0].config)
+    config.pop("val_records", None)  # each member has its own carve-out
+    (dest / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    write_model_card(
+        dest,
+        {
+            "ensemble_seeds": seeds,
+            "members": [
+                f"runs/{ctx.data}/{ctx.profile.name}/{r.path.parent.name}/{r.path.name}"
+                for r in runs
+            ],
+            "member_thresholds": [round(float(t), 6) for t in thresholds],
+            "threshold": round(float(sum(thresholds) / len(thresholds)), 6),
+            "threshold_rule": "mean of the members' thresholds (Youden's J on each carve-out at "
+            "first 5 s and first 3 s, pooled)",
+            "data": ctx.data,
+        },
+    )
     return dest

@@ -23,6 +23,7 @@ from audiofuse.config import MODEL_INPUTS, MODEL_KINDS, FeatureConfig, ModelConf
 
 __all__ = [
     "backbone",
+    "seed_ensemble",
     "FUSION_STRATEGIES",
     "PositionEmbedding",
     "ModalityDropout",
@@ -299,6 +300,35 @@ def deployable(model: keras.Model) -> keras.Model:
     if len(model.outputs) == 1:
         return model
     return keras.Model(model.inputs, model.outputs[0], name=model.name)
+
+
+def seed_ensemble(members: list[keras.Model], name: str = "seed_ensemble") -> keras.Model:
+    """One model whose output is the mean P(abnormal) of ``members``.
+
+    The members (the same recipe trained with different seeds) share the inputs;
+    each keeps its own weights. A seed ensemble averages away the part of a single
+    run's ranking that its seed decides, which is largest on recordings unlike the
+    training data. Exported to ONNX, it runs as one graph in one session.
+
+    Parameters
+    ----------
+    members : list of keras.Model
+        One-output models (see :func:`deployable`) with the same input names and shapes.
+    """
+    if not members:
+        raise ValueError("a seed ensemble needs at least one member")
+    names = [t.name.split(":")[0] for t in members[0].inputs]
+    for member in members[1:]:
+        if [t.name.split(":")[0] for t in member.inputs] != names:
+            raise ValueError(f"{member.name}: its inputs differ from the first member's")
+    inputs = {n: keras.Input(t.shape[1:], name=n) for n, t in zip(names, members[0].inputs, strict=True)}
+    outputs = []
+    for k, member in enumerate(members):
+        member = deployable(member)
+        member.name = f"member{k}"  # nested models need unique names
+        outputs.append(member({n: inputs[n] for n in names}))
+    mean = outputs[0] if len(outputs) == 1 else layers.Average(name="mean_probability")(outputs)
+    return keras.Model(inputs, mean, name=name)
 
 
 def backbone(model: keras.Model) -> keras.Model:
