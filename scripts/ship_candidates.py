@@ -3,7 +3,8 @@
 Each finished run of :data:`audiofuse.experiments.specs.ROBUST_CANDIDATES` (every seed
 found) becomes ``models/candidates/<name>-seed<k>/`` with ``config.json`` (the run's
 configuration, its threshold and the protocol's measures) and ``model.onnx``, without
-``best.keras``, so that each folder stays small. ``audiofuse predict --model`` runs any of
+``best.keras``, so that each folder stays small. A finalist with three or more
+seeds also gets ``<name>-ensemble/``: the seed ensemble, one ONNX graph. ``audiofuse predict --model`` runs any of
 them, and any ranking of the candidates can be re-checked on recordings the project
 does not hold.
 
@@ -19,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from audiofuse.model.tensorflow_env import prepare_tensorflow
@@ -27,7 +29,7 @@ prepare_tensorflow(quiet=True)
 
 from audiofuse.data.indexes import index_pascal  # noqa: E402
 from audiofuse.experiments.context import setup  # noqa: E402
-from audiofuse.experiments.export import export_model  # noqa: E402
+from audiofuse.experiments.export import export_ensemble, export_model  # noqa: E402
 from audiofuse.experiments.runs import SHORT_CLIP  # noqa: E402
 from audiofuse.experiments.specs import ROBUST_CANDIDATES, ROBUST_FINALISTS  # noqa: E402
 from audiofuse.experiments.tables.robust import robust_run_row  # noqa: E402
@@ -62,6 +64,7 @@ def main() -> None:
     ctx = setup(args.profile, data_dir=args.data_dir, runs_dir=args.runs_dir, seeds=args.seeds)
     pascal = index_pascal(ctx.pascal_root)
     for name, spec in zip(NAMES, ROBUST_CANDIDATES, strict=True):
+        shipped = []
         for seed in ctx.seeds:
             run = ctx.run(spec, seed)
             if not (run.checkpoint("best").exists() and run.scores_path(SHORT_CLIP).exists()):
@@ -84,8 +87,19 @@ def main() -> None:
                     "protocol_measures": {k: round(float(row[k]), 4) for k in MEASURES},
                 },
             )
-            size = sum(p.stat().st_size for p in dest.iterdir()) / 1e6
-            print(f"{dest}: {size:.2f} MB, threshold {row['threshold']:.3f}")
+            shipped.append(seed)
+            _report(dest)
+        if spec in ROBUST_FINALISTS and len(shipped) >= 3:
+            dest = export_ensemble(ctx, spec, shipped, Path(args.out) / f"{name}-ensemble")
+            export_onnx(dest)
+            (dest / "best.keras").unlink()
+            _report(dest)
+
+
+def _report(dest: Path) -> None:
+    size = sum(p.stat().st_size for p in dest.iterdir()) / 1e6
+    threshold = json.loads((dest / "config.json").read_text())["threshold"]
+    print(f"{dest}: {size:.2f} MB, threshold {threshold:.3f}")
 
 
 if __name__ == "__main__":
