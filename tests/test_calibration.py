@@ -53,3 +53,30 @@ def test_brier_and_ece_of_a_perfect_prediction_are_zero():
     labels = np.array([0, 1, 1, 0])
     assert brier_score(labels.astype(float), labels) == 0
     assert expected_calibration_error(labels.astype(float), labels) == 0
+
+
+def test_short_cuts_score_each_record_cut_to_2_to_5_seconds(synthetic_roots):
+    from audiofuse.config import get_profile
+    from audiofuse.data.indexes import index_physionet
+    from audiofuse.predict.calibrate import score_short_cuts
+    from audiofuse.predict.quality import MIN_SECONDS
+
+    class LengthPredictor:
+        profile = get_profile("smoke")
+
+        def __init__(self):
+            self.lengths = []
+
+        def predict_samples(self, samples, calibrated=True):
+            self.lengths.append(len(samples) / self.profile.features.sample_rate)
+            return {"p_abnormal_raw": 0.5}
+
+    table = index_physionet(synthetic_roots["physionet2016"]).head(12)
+    predictor = LengthPredictor()
+    scores = score_short_cuts(predictor, table, seed=3)
+    assert list(scores["record"]) == list(table["record"])
+    clip = predictor.profile.features.clip_seconds
+    assert all(MIN_SECONDS - 0.01 <= s <= clip + 0.01 for s in predictor.lengths)
+    assert len(set(np.round(predictor.lengths, 2))) > 1  # drawn, not one fixed cut
+    again = score_short_cuts(LengthPredictor(), table, seed=3)
+    assert again["seconds"].tolist() == scores["seconds"].tolist()

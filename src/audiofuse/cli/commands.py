@@ -293,7 +293,7 @@ def calibrate(args) -> int:
     root = Path(args.physionet)
     if not (root / "validation").is_dir():
         return fail(f"{root}: not a PhysioNet 2016 folder (no validation/)")
-    report = calibrate_model(args.model, root)
+    report = calibrate_model(args.model, root, short_cuts=args.short_cuts)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -253,6 +253,12 @@ def _add_predict_commands(subparsers) -> None:
     )
     cal.add_argument("model", help="model folder (best.keras + config.json with val_records)")
     cal.add_argument("physionet", help="PhysioNet 2016 folder (real data)")
+    cal.add_argument(
+        "--short-cuts",
+        action="store_true",
+        help="also fit on each carve-out record cut to a random 2-5 s (a threshold that holds "
+        "for short recordings too)",
+    )
     cal.set_defaults(func=commands.calibrate)
 
 
