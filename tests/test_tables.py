@@ -333,6 +333,13 @@ def test_a_table_without_runs_says_so_in_one_line_and_writes_nothing(ctx, capsys
     assert ex.fusion_ablation_table(ctx, concat_only).empty
     assert "compares nothing" in capsys.readouterr().out
     assert not (ctx.results / "fusion_ablation.md").exists()
+    # restored PhysioNet scores without PASCAL's, and no model to score PASCAL with
+    assert ex.cross_dataset(ctx, ex.FUSION_ABLATION[:1]).empty
+    # the ladders' start alone (the balance ablation's subset-balanced fusion)
+    start = _runs(ctx, ex.PLUS_LADDER[:1], [0.3])
+    assert ex.plus_ladder_table(ctx, start, pd.DataFrame(), pd.DataFrame()).empty
+    assert "no rung above the ladders' start" in capsys.readouterr().out
+    assert not ctx.results.exists() or not list(ctx.results.glob("*.md"))
 
 
 def test_index_classical_features_reuse_the_split_halves_bit_for_bit(tmp_path):

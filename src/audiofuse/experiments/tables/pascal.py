@@ -14,7 +14,7 @@ from audiofuse.reporting import plots
 from audiofuse.reporting.paper import PAPER_PASCAL
 
 from ..context import Context
-from ..runs import pascal_scores
+from ..runs import pascal_scored, pascal_scores
 from ..specs import PAPER_MODELS, ModelSpec
 from .summary import no_runs, publish, with_figures
 
@@ -87,6 +87,10 @@ def _score_runs(ctx: Context, specs, test_fraction: float) -> tuple[pd.DataFrame
             run = ctx.run(spec, seed)
             if not run.scores_path("first_5s").exists():
                 print(f"{run.path}: no PhysioNet scores; skipped", file=sys.stderr)
+                continue
+            if not pascal_scored(ctx, spec, seed) and not run.checkpoint("best").exists():
+                # restored scores without PASCAL's: there is no model to score PASCAL with
+                print(f"{run.path}: no PASCAL scores and no model; skipped", file=sys.stderr)
                 continue
             pascal = pascal_scores(ctx, spec, seed, test_fraction=test_fraction)
             slug, physionet = spec.run_slug(ctx.profile), run.scores("first_5s")

@@ -153,9 +153,14 @@ def plus_ladder_table(
     ctx: Context, runs: pd.DataFrame, knockouts: pd.DataFrame, ensembles: pd.DataFrame
 ) -> pd.DataFrame:
     """:func:`ladder_rows` written as ``plus_ladder.md/.csv``, with the per-seed rows
-    (none without runs)."""
+    (none without a rung above the ladders' start: the paper profile holds only the
+    subset-balanced fusion, which is the balance ablation's, and that compares nothing)."""
     if runs.empty:
         return no_runs(ctx, "plus_ladder")
+    if not {_rung_of(model)[1] for model in runs["model"].unique()} - {None, 0}:
+        return no_runs(
+            ctx, "plus_ladder", "no rung above the ladders' start is trained and scored here"
+        )
     table = ladder_rows(runs, knockouts, ensembles)
     return publish(
         ctx,
