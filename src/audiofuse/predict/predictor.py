@@ -8,6 +8,11 @@ threshold stored with the model (chosen on its validation carve-out).
 Every input gets one result row: a scored one (label ``normal``,
 ``abnormal`` or ``unsure`` with its ``reason``) or, from
 :func:`error_row`, a failed one (label ``error`` with its ``error``).
+
+A model folder with a ``domain.json`` (:mod:`audiofuse.predict.domain`) also
+measures how unlike the training recordings each recording is; one beyond the
+stored threshold is labelled ``unsure`` with the reason
+``unlike the training recordings``.
 """
 
 from __future__ import annotations
@@ -74,6 +79,14 @@ class Predictor:
     kind : {"fusion", "spectrogram", "waveform"}
     threshold : float
         P(abnormal) at or above which a recording is called abnormal.
+    source : str
+        The model folder.
+    calibration : dict, optional
+        Platt calibration ``{"a": ..., "b": ...}`` of the mean window score.
+    domain : DomainModel, optional
+        The training recordings' descriptor statistics
+        (:class:`audiofuse.predict.domain.DomainModel`); without them no
+        recording is called unlike the training ones.
     """
 
     def __init__(
@@ -84,8 +97,10 @@ class Predictor:
         threshold: float = 0.5,
         source: str = "",
         calibration: dict | None = None,
+        domain=None,
     ):
         self.calibration = calibration
+        self.domain = domain
         self.model = model
         self.profile = profile
         self.kind = kind
@@ -138,7 +153,13 @@ class Predictor:
                   "(slow start; export with audiofuse export)", file=sys.stderr)
         threshold = config.get("threshold", 0.5)
         calibration = config.get("calibration")
-        return cls(model, profile, config["kind"], threshold, str(folder), calibration)
+        from audiofuse.predict.domain import DomainModel
+
+        try:
+            domain = DomainModel.load(folder)
+        except ValueError as err:
+            raise PredictError(str(err)) from None
+        return cls(model, profile, config["kind"], threshold, str(folder), calibration, domain)
 
     def predict_samples(
         self, samples: np.ndarray, *, full_recording: bool = True, calibrated: bool = True
@@ -213,9 +234,12 @@ class Predictor:
     ) -> dict:
         """Score one audio file; :class:`PredictError` names the file on failure.
 
-        A recording that fails the signal-quality gate, or that held NaN or
-        infinite samples (set to zero), is labelled ``unsure`` and its
-        ``reason`` says why; its ``p_abnormal`` is then not a verdict.
+        A recording that fails the signal-quality gate, that held NaN or
+        infinite samples (set to zero), or that passes the gate but is unlike
+        the training recordings (when the model has a ``domain.json``), is
+        labelled ``unsure`` and its ``reason`` says why; its ``p_abnormal`` is
+        then not a verdict. ``domain_distance`` is the recording's distance
+        to the training recordings (``None`` without ``domain.json``).
 
         Parameters
         ----------
@@ -253,6 +277,15 @@ class Predictor:
             reasons.insert(
                 0, f"{nonfinite} NaN or infinite samples ({nonfinite / native[0]:.2%}) set to zero"
             )
+        distance = None
+        if self.domain is not None and len(samples):
+            from .domain import UNLIKE_TRAINING, describe_recording
+
+            descriptors = describe_recording(samples, cfg.sample_rate, clipped_fraction=native[2])
+            distance = self.domain.distance(descriptors)
+            # a recording that failed the gate is unsure already; its distance says no more
+            if quality.ok and distance > self.domain.threshold:
+                reasons.append(UNLIKE_TRAINING)
         result = self.predict_samples(
             samples, full_recording=full_recording, calibrated=calibrated
         )
@@ -272,6 +305,7 @@ class Predictor:
             **result,
             "window_centre_s": [round(float(c), 3) for c in centres],
             "quality": "ok" if quality.ok else quality.reason,
+            "domain_distance": None if distance is None else round(distance, 3),
             "nonfinite_samples": int(nonfinite),
             "decoder": decoder,
             "model": self.source,
