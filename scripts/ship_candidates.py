@@ -12,9 +12,10 @@ The threshold is the selection protocol's: Youden's J on the run's validation
 carve-out scored at full clip length and cut to its first 3 s, pooled
 (:func:`audiofuse.experiments.tables.robust.travelling_threshold`).
 
-Usage::
+Usage (the second command gives each folder the domain-shift flag's statistics)::
 
     python scripts/ship_candidates.py --data-dir ../shared/data --runs-dir runs
+    python scripts/domain_shift.py --data-dir ../shared/data --ship models/candidates/*
 """
 
 from __future__ import annotations
