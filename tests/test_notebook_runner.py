@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 def test_the_notebooks_run_in_three_waves_with_the_results_index_last():
     waves = [[nb.name[:2] for nb in wave] for wave in notebook_order(NOTEBOOKS)]
-    assert waves == [["01", "02", "04", "05", "06"], ["03", "07", "08"], ["09"]]
+    assert waves == [["01", "02", "04", "05", "06", "10"], ["03", "07", "08"], ["09"]]
 
 
 def test_a_notebook_whose_needs_are_not_given_does_not_wait_for_them():
@@ -97,7 +97,7 @@ def test_the_slowest_notebook_starts_first_and_each_waits_for_what_it_needs(tmp_
         notebooks, "_execute", lambda nb, out, params: started.append(nb.name[:2]) or 1.0
     )
     notebooks.run_notebooks(NOTEBOOKS, tmp_path, {}, workers=1)
-    assert started == ["01", "02", "08", "03", "04", "05", "06", "07", "09"]
+    assert started == ["01", "02", "08", "03", "04", "05", "06", "07", "10", "09"]
 
 
 @pytest.mark.parametrize("text", ["{PROFILE: smoke, \\\n DATA_DIR: x}", "[1, 2]"])

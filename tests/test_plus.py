@@ -267,7 +267,7 @@ def test_train_runs_knows_every_table_and_the_loso_folds():
     from audiofuse.experiments.specs import TABLE_SPECS
 
     assert TABLES == TRAIN_RUNS_TABLES
-    assert set(TABLES) == {*TABLE_SPECS, "loso"}
+    assert set(TABLES) == {*TABLE_SPECS, "loso", "robust_loso"}
 
 
 def test_train_runs_queues_the_loso_folds_of_the_first_seed_after_the_tables(
@@ -327,6 +327,7 @@ def test_a_train_runs_job_scores_knockouts_only_with_diagnostics(monkeypatch):
     monkeypatch.setattr(scheduler, "setup", lambda **kw: SimpleNamespace(**kw))
     monkeypatch.setattr(scheduler, "train_and_score", lambda ctx, spec, seed, fold: result)
     monkeypatch.setattr(scheduler, "knockout_scores", lambda ctx, spec, seed: calls.append(seed))
+    monkeypatch.setattr(scheduler, "short_clip_scores", lambda ctx, spec, seed, fold: True)
     monkeypatch.setattr(scheduler, "_label", lambda ctx, spec, seed, fold: f"run{seed}")
     fusion = PAPER_MODELS[2]
     scheduler._run_job({"diagnostics": False}, fusion, 0, False, None)
