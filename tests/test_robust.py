@@ -203,3 +203,24 @@ def test_seed_ensemble_exports_the_mean_of_its_members(tmp_path, synthetic_roots
     }
     want = np.mean([m.predict_on_batch(x) for m in members], axis=0)
     assert np.allclose(ensemble.predict_on_batch(x), want, atol=1e-6)
+
+
+def test_final_scores_weigh_the_protocols_measures_and_skip_those_without_folds():
+    from audiofuse.experiments.tables.robust import final_scores
+
+    runs = pd.DataFrame(
+        {
+            "model": ["a", "a", "b", "c"],
+            "slug": ["a", "a", "b", "c"],
+            "seed": [0, 1, 0, 0],
+            "loso_auc": [0.7, np.nan, 0.6, np.nan],
+            "loso_macc": [0.6, np.nan, 0.6, np.nan],
+            "pascal_auc": [0.5, 0.7, 0.5, 0.9],
+            "carve_out_auc": [0.9, 0.9, 0.9, 0.9],
+        }
+    )
+    scores = final_scores(runs).set_index("model")
+    assert list(scores.index) == ["a", "b"]  # c has no folds
+    assert scores.loc["a", "final_score"] == pytest.approx(
+        0.3 * 0.7 + 0.2 * 0.6 + 0.25 * 0.6 + 0.25 * 0.9
+    )

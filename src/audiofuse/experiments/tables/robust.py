@@ -38,6 +38,8 @@ __all__ = [
     "robust_rows",
     "selection_loso",
     "screen_scores",
+    "final_scores",
+    "FINAL_WEIGHTS",
     "robust_default",
 ]
 
@@ -211,6 +213,30 @@ def screen_scores(runs: pd.DataFrame) -> pd.DataFrame:
     return means.sort_values(["passes_length_gate", "screen_score"], ascending=False).reset_index()
 
 
+#: Stage 2 of the protocol: the weights of O, M, P and C in a finalist's score.
+FINAL_WEIGHTS = {"loso_auc": 0.3, "loso_macc": 0.2, "pascal_auc": 0.25, "carve_out_auc": 0.25}
+#: Stage 2 scores this close count as tied (the protocol's tie rule then applies).
+TIE = 0.01
+
+
+def final_scores(runs: pd.DataFrame) -> pd.DataFrame:
+    """Stage 2 of the protocol: each finalist's 0.3 O + 0.2 M + 0.25 P + 0.25 C, every
+    measure a mean over its seeds (O and M over those that have them), best first.
+    Candidates without O and M (not finalists, or folds still training) get no score."""
+    columns = [c for c in FINAL_WEIGHTS if c in runs]
+    means = runs.groupby(["model", "slug"], sort=False)[columns].mean()
+    for column in FINAL_WEIGHTS:
+        if column not in means:
+            means[column] = np.nan
+    means["final_score"] = sum(w * means[c] for c, w in FINAL_WEIGHTS.items())
+    means["seeds"] = runs.groupby(["model", "slug"], sort=False)["seed"].nunique()
+    return (
+        means.dropna(subset=["final_score"])
+        .sort_values("final_score", ascending=False)
+        .reset_index()
+    )
+
+
 _COLUMNS = {
     "loso_auc": "O: selection-LOSO ROC-AUC",
     "loso_macc": "M: selection-LOSO MAcc",
@@ -261,6 +287,13 @@ def robust_default(
     ]
     table["gate L"] = [
         "pass" if screen.loc[m, "passes_length_gate"] else "fail" for m in table["model"]
+    ]
+    final = final_scores(
+        runs[runs["model"].isin(table.loc[table["stage"] == "finalist", "model"])]
+    ).set_index("model")
+    table["stage 2: 0.3 O + 0.2 M + 0.25 P + 0.25 C"] = [
+        round(float(final.loc[m, "final_score"]), 4) if m in final.index else "—"
+        for m in table["model"]
     ]
     return publish(
         ctx,
