@@ -470,9 +470,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, CPU, PAPER, PLUS)}
 
 # Runs that `audiofuse train-runs` trains at once, the cores split evenly between
 # them. On the project's 2-core CPU two single-threaded runs beat one run with both
-# threads (the small models leave cores idle between ops): the `make bench` rows
-# "sweep training" and "training candidates" measure it. On a GPU pass more
-# (6-7 runs shared one H100, see the README).
+# threads (the small models leave cores idle between ops): `make bench`'s training rows
+# measure both. On a GPU pass more (docs/reproducing.md, the GPU recipe).
 TRAIN_RUNS_WORKERS = 2
 # The tables whose runs `audiofuse train-runs` can train (experiments.scheduler; kept
 # here, beside the workers, so that the command line lists them without importing Keras).
