@@ -85,8 +85,7 @@ def export_ensemble(ctx: Context, spec: ModelSpec, seeds, dest: str | Path) -> P
     to first 3 s (the selection protocol's rule). Run ``audiofuse export`` on ``dest``
     for its ONNX graph.
     """
-    import json
-
+    from audiofuse.files import write_json_atomic
     from audiofuse.model.architecture import seed_ensemble
     from audiofuse.model.checkpoint import save_model_atomic
     from audiofuse.predict.predictor import write_model_card
@@ -109,7 +108,7 @@ def export_ensemble(ctx: Context, spec: ModelSpec, seeds, dest: str | Path) -> P
     save_model_atomic(seed_ensemble(members, name=f"{members[0].name}_seeds"), dest / "best.keras")
     config = dict(runs[0].config)
     config.pop("val_records", None)  # each member has its own carve-out
-    (dest / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    write_json_atomic(dest / "config.json", config)
     write_model_card(
         dest,
         {

@@ -396,22 +396,27 @@ def short_clip_features(ctx: Context, records, seconds: float = SHORT_CLIP_SECON
     )
 
 
-def short_clip_scores(ctx: Context, spec: ModelSpec, seed: int, fold: Fold | None = None) -> bool:
+def short_clip_scores(
+    ctx: Context, spec: ModelSpec, seed: int, fold: Fold | None = None, *, model=None
+) -> bool:
     """Save a run's :data:`SHORT_CLIP` scores (validation carve-out and test).
 
-    Needs the trained model, unless the scores are saved and newer than its
+    Needs the trained model (``model``, when the caller holds it already, else the
+    run's best checkpoint), unless the scores are saved and newer than its
     training. Returns True when the scores exist.
     """
     run = ctx.fold_run(spec, seed, fold)
     if run.is_scored([SHORT_CLIP]):
         return True
-    if not run.checkpoint("best").exists():
-        return False
-    from audiofuse.model.training import load_trained
+    if model is None:
+        if not run.checkpoint("best").exists():
+            return False
+        from audiofuse.model.training import load_trained
 
-    model, config = load_trained(run.path)
+        model, _ = load_trained(run.path)
     _, test_first = physionet_data(ctx, fold=fold)
-    val = record_scores(model, short_clip_features(ctx, config.get("val_records", [])), spec.kind)
+    val_records = run.config.get("val_records", [])
+    val = record_scores(model, short_clip_features(ctx, val_records), spec.kind)
     test = record_scores(model, short_clip_features(ctx, test_first.records), spec.kind)
     run.write_scores(SHORT_CLIP, val, test)
     return True

@@ -34,6 +34,7 @@ from .specs import (
     TABLE_SPECS,
     ModelSpec,
     branch_specs,
+    needs_short_clips,
     screen_only,
     unique_runs,
 )
@@ -64,7 +65,8 @@ def _run_job(
     result = train_and_score(ctx, spec, seed, fold=fold)
     if ctx.diagnostics and fold is None:
         knockout_scores(ctx, spec, seed)  # fusion runs only
-    short_clip_scores(ctx, spec, seed, fold)
+    if needs_short_clips(spec):  # the only runs whose table reads them
+        short_clip_scores(ctx, spec, seed, fold, model=result.model)
     if pascal:
         pascal_scores(ctx, spec, seed)
     return {

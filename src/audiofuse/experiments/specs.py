@@ -28,6 +28,7 @@ __all__ = [
     "EVALUATIONS",
     "branch_specs",
     "screen_only",
+    "needs_short_clips",
     "unique_runs",
 ]
 
@@ -248,3 +249,9 @@ def screen_only(spec: ModelSpec, base: Profile) -> bool:
     return slug in {c.run_slug(base) for c in ROBUST_CANDIDATES} and slug not in {
         f.run_slug(base) for f in ROBUST_FINALISTS
     }
+
+
+def needs_short_clips(spec: ModelSpec) -> bool:
+    """True for a robust-default candidate: the only runs scored on their first 3 s
+    as they train (the robust table scores its references itself)."""
+    return spec in ROBUST_CANDIDATES

@@ -255,14 +255,11 @@ _COLUMNS = {
 }
 
 
-def _stage(ctx: Context, runs: pd.DataFrame, model: str) -> str:
-    slug = runs.loc[runs["model"] == model, "slug"].iloc[0]
-    spec = next(
-        (s for s in (*REFERENCES, *ROBUST_CANDIDATES) if s.run_slug(ctx.profile) == slug), None
-    )
-    if spec in REFERENCES and "reference" in model:
+def _stage(ctx: Context, spec: ModelSpec) -> str:
+    """Where ``spec`` stands in the protocol: a reference, a finalist or screened out."""
+    if spec in REFERENCES:
         return "reference"
-    return "screened out" if spec is None or screen_only(spec, ctx.profile) else "finalist"
+    return "screened out" if screen_only(spec, ctx.profile) else "finalist"
 
 
 def robust_default(
@@ -280,7 +277,9 @@ def robust_default(
     for column, label in columns.items():
         table[label] = summary[f"{column}_fmt"].replace("nan", "—")
     screen = screen_scores(runs[runs["seed"] == ctx.seeds[0]]).set_index("model")
-    table["stage"] = [_stage(ctx, runs, m) for m in table["model"]]
+    stages = {spec.run_slug(ctx.profile): _stage(ctx, spec) for spec in specs}
+    slugs = runs.drop_duplicates("model").set_index("model")["slug"]
+    table["stage"] = [stages[slugs[m]] for m in table["model"]]
     table["screen (C+P)/2, seed 0"] = [
         round(float(screen.loc[m, "screen_score"]), 4) for m in table["model"]
     ]
