@@ -315,6 +315,28 @@ def test_train_runs_scores_pascal_for_the_main_table_and_the_plus_pascal_rows(
     assert not any(with_pascal for *_, with_pascal, _ in _pending_jobs(ctx, ("plus",), False))
 
 
+def test_train_runs_only_keeps_the_named_models_and_names_a_wrong_one(
+    synthetic_roots, tmp_path
+):
+    """``train-runs --runs fusion-balancesubset``: that model's seeds, nothing else."""
+    from audiofuse.data.splits import TrainingError
+    from audiofuse.experiments import context
+    from audiofuse.experiments.scheduler import _pending_jobs
+
+    data_dir = synthetic_roots["physionet2016"].parent
+    ctx = context.setup(
+        profile="smoke", data_dir=str(data_dir), seeds=[1, 2], runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+    )
+    jobs = _pending_jobs(ctx, ("balance",), False, only=["fusion-balancesubset"])
+    assert [(spec.run_slug(ctx.profile), seed) for spec, seed, *_ in jobs] == [
+        ("fusion-balancesubset", 1),
+        ("fusion-balancesubset", 2),
+    ]
+    with pytest.raises(TrainingError, match="fusion-balance: not a run of the tables balance"):
+        _pending_jobs(ctx, ("balance",), False, only=["fusion-balance"])
+
+
 def test_a_train_runs_job_scores_knockouts_only_with_diagnostics(monkeypatch):
     """``train-runs --diagnostics``: each job also scores its run's branch knock-outs."""
     from types import SimpleNamespace

@@ -172,6 +172,7 @@ def train_runs(args) -> int:
         workers=args.workers,
         deadline_s=None if args.deadline_min is None else 60 * args.deadline_min,
         pascal=args.pascal,
+        only=args.runs,
     )
     if len(summary):
         print(summary.to_string(index=False))

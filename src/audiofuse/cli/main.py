@@ -146,6 +146,14 @@ def _add_train_commands(subparsers) -> None:
         "ablation), plus (the AudioFuse+ ladder) and loso (its leave-one-subset-out folds)",
     )
     many.add_argument(
+        "--runs",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="train only these models' runs, by folder name (e.g. fusion-balancesubset); "
+        "default: every run of the tables",
+    )
+    many.add_argument(
         "--workers",
         type=int,
         default=TRAIN_RUNS_WORKERS,

@@ -14,6 +14,7 @@ import pandas as pd
 from audiofuse.config import TRAIN_RUNS_TABLES, TRAIN_RUNS_TIMING_FILE, TRAIN_RUNS_WORKERS
 from audiofuse.data.indexes import index_pascal
 from audiofuse.data.protocols import Fold, leave_one_subset_out, selection_folds
+from audiofuse.data.splits import TrainingError
 from audiofuse.files import write_json_atomic
 from audiofuse.workpool import run_when_ready
 
@@ -77,12 +78,13 @@ def _run_job(
     }
 
 
-def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
+def _pending_jobs(ctx: Context, tables, pascal: bool, only=None) -> list[tuple]:
     """``(spec, seed, with_pascal, fold)`` of every run not yet scored, most important
     first: every seed of the main table (within a seed, the slowest model first), then
     the other tables seed by seed, then the leave-one-subset-out folds (``fold`` is
     None for the paper's split). With ``pascal``, the runs of the main table and of
-    :data:`PLUS_PASCAL` (in the ``plus`` table) are scored on PASCAL too."""
+    :data:`PLUS_PASCAL` (in the ``plus`` table) are scored on PASCAL too. ``only``
+    keeps the runs of those model folders (e.g. ``fusion-balancesubset``)."""
     main = unique_runs(ctx.profile, TABLE_SPECS["main"]) if "main" in tables else []
     main = sorted(main, key=lambda spec: KINDS_SLOWEST_FIRST.index(spec.kind))
     main_slugs = {m.run_slug(ctx.profile) for m in main}
@@ -105,6 +107,16 @@ def _pending_jobs(ctx: Context, tables, pascal: bool) -> list[tuple]:
         folds = selection_folds(physionet_index(ctx))
         jobs += [(spec, ctx.seeds[0], False, fold) for spec in ROBUST_FINALISTS for fold in folds]
 
+    if only:
+        slugs = {spec.run_slug(ctx.profile) for spec, *_ in jobs}
+        unknown = sorted(set(only) - slugs)
+        if unknown:
+            raise TrainingError(
+                f"--runs {' '.join(unknown)}: not a run of the tables {' '.join(tables)} "
+                f"(their runs: {', '.join(sorted(slugs))})"
+            )
+        jobs = [job for job in jobs if job[0].run_slug(ctx.profile) in only]
+
     def done(spec, seed, with_pascal, fold):
         return is_scored(ctx, spec, ctx.fold_run(spec, seed, fold), EVALUATIONS) and (
             not with_pascal or pascal_scored(ctx, spec, seed)
@@ -120,6 +132,7 @@ def train_runs(
     workers: int = TRAIN_RUNS_WORKERS,
     deadline_s: float | None = None,
     pascal: bool = False,
+    only=None,
 ) -> pd.DataFrame:
     """Train and score every run that ``tables`` need, ``workers`` at a time.
 
@@ -144,6 +157,9 @@ def train_runs(
     deadline_s : float, optional
     pascal : bool
         Also score PASCAL (zero-shot and head-trained) with every main-table run.
+    only : sequence of str, optional
+        Train only the runs in these model folders (``run_slug``), e.g.
+        ``["fusion-balancesubset"]``; the default is every run of ``tables``.
 
     Returns
     -------
@@ -153,12 +169,12 @@ def train_runs(
     """
     start = time.monotonic()
     ctx = setup(**setup_kwargs)
+    jobs = _pending_jobs(ctx, tables, pascal, only)
     # features once, here, with every core; the workers memory-map the cache
     physionet_data(ctx)
     physionet_data(ctx, windows=True)
     if pascal:
         features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
-    jobs = _pending_jobs(ctx, tables, pascal)
     print(f"{len(jobs)} runs to train or score, {workers} at a time", file=sys.stderr, flush=True)
     started = datetime.datetime.now(datetime.UTC)
     pool_start = time.monotonic()
