@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from audiofuse.config import Profile, get_profile
@@ -180,15 +181,25 @@ def physionet_index(ctx: Context) -> pd.DataFrame:
     return ctx._memo["physionet_index"]
 
 
+def physionet_features(ctx: Context, windows: bool = False) -> FeatureSet:
+    """Every PhysioNet record's features (first clips, or all ``windows``), memory-mapped
+    from the cache: nothing is copied until rows are selected."""
+    return features(ctx, physionet_index(ctx), "physionet2016", windows)
+
+
+def split_records(ctx: Context, fold: Fold | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) record names of the paper's split, or of ``fold``'s."""
+    if fold is not None:
+        return np.asarray(fold.train), np.asarray(fold.test)
+    train, test = physionet_split(physionet_index(ctx))
+    return train["record"].to_numpy(), test["record"].to_numpy()
+
+
 def physionet_data(
     ctx: Context, windows: bool = False, fold: Fold | None = None
 ) -> tuple[FeatureSet, FeatureSet]:
     """(train, test) features on the paper's split, or on ``fold``'s (e.g. one
     leave-one-subset-out fold); ``windows`` for full recordings."""
-    table = physionet_index(ctx)
-    if fold is None:
-        train, test = (split["record"] for split in physionet_split(table))
-    else:
-        train, test = fold.train, fold.test
-    data = features(ctx, table, "physionet2016", windows)
+    train, test = split_records(ctx, fold)
+    data = physionet_features(ctx, windows)
     return data.select_records(train), data.select_records(test)

@@ -28,7 +28,14 @@ from audiofuse.model.run_dir import RunDir, finished_state
 from audiofuse.reporting import plots
 from audiofuse.reporting.provenance import git_commit
 
-from .context import Context, features, physionet_data, physionet_index
+from .context import (
+    Context,
+    features,
+    physionet_data,
+    physionet_features,
+    physionet_index,
+    split_records,
+)
 from .specs import EVALUATIONS, PAPER_MODELS, SHORT_CLIP_SECONDS, ModelSpec, branch_specs
 
 __all__ = [
@@ -165,9 +172,11 @@ def train_and_score(
 
     profile = spec.profile(ctx.profile)
     train_first, test_first = physionet_data(ctx, fold=fold)
+    train_records, test_records = split_records(ctx, fold)
     random_windows = profile.train.random_windows
-    if random_windows or full_recording:
-        train_win, test_win = physionet_data(ctx, windows=True, fold=fold)
+    # the training side's windows are copied into memory only when training reads them
+    # (the paper profile's are ~8 GB); scoring selects its records from the memory map
+    windows = physionet_features(ctx, windows=True) if random_windows or full_recording else None
     run = ctx.fold_run(spec, seed, fold)
     init_from = None
     if profile.train.staged and finished_state(run.path, profile) is None:
@@ -178,7 +187,7 @@ def train_and_score(
     result = train_model(
         spec.kind,
         profile,
-        train_win if random_windows else train_first,
+        windows.select_records(train_records) if random_windows else train_first,
         run.path,
         seed=seed,
         progress=ctx.progress,
@@ -186,12 +195,12 @@ def train_and_score(
         init_from=init_from,
         diagnostic_test=test_first if ctx.diagnostics and fold is None else None,
     )
-    evaluations = {"first_5s": (train_first, test_first)}
+    evaluations = {"first_5s": physionet_features(ctx)}
     if full_recording:
-        evaluations["full_recording"] = (train_win, test_win)
-    for name, (train_set, test_set) in evaluations.items():
-        val = record_scores(result.model, train_set.select_records(result.val_records), spec.kind)
-        test = record_scores(result.model, test_set, spec.kind)
+        evaluations["full_recording"] = windows
+    for name, examples in evaluations.items():
+        val = record_scores(result.model, examples.select_records(result.val_records), spec.kind)
+        test = record_scores(result.model, examples.select_records(test_records), spec.kind)
         run.write_scores(name, val, test)
     return result
 

@@ -18,7 +18,7 @@ from audiofuse.data.splits import TrainingError
 from audiofuse.files import write_json_atomic
 from audiofuse.workpool import run_when_ready
 
-from .context import Context, features, physionet_data, physionet_index, run_name, setup
+from .context import Context, features, physionet_features, physionet_index, run_name, setup
 from .runs import (
     is_scored,
     knockout_scores,
@@ -171,8 +171,8 @@ def train_runs(
     ctx = setup(**setup_kwargs)
     jobs = _pending_jobs(ctx, tables, pascal, only)
     # features once, here, with every core; the workers memory-map the cache
-    physionet_data(ctx)
-    physionet_data(ctx, windows=True)
+    physionet_features(ctx)
+    physionet_features(ctx, windows=True)
     if pascal:
         features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
     print(f"{len(jobs)} runs to train or score, {workers} at a time", file=sys.stderr, flush=True)

@@ -54,19 +54,34 @@ class CacheError(ValueError):
     """A cached feature folder is truncated or corrupt (it is then rebuilt)."""
 
 
-def _save_atomic(features: FeatureSet, folder: Path, cfg: FeatureConfig) -> None:
+def _write_npy(path: Path, arrays: list[np.ndarray]) -> None:
+    """Stack ``arrays`` (same trailing shape) into one ``.npy`` file, one at a time, so
+    a cache larger than memory (the ``paper`` windows: ~9 GB) is never held whole."""
+    shape = (sum(len(a) for a in arrays), *arrays[0].shape[1:])
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=arrays[0].dtype, shape=shape)
+    start = 0
+    for array in arrays:
+        out[start : start + len(array)] = array
+        start += len(array)
+    out.flush()
+    del out
+
+
+def _save_atomic(
+    parts: list[FeatureSet], folder: Path, cfg: FeatureConfig, skipped: list, info: dict
+) -> None:
+    """Write ``parts``, stacked in order, as the cache folder ``folder`` (atomically)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        np.save(tmp / "spectrograms.npy", features.spectrograms)
-        np.save(tmp / "waveforms.npy", features.waveforms)
-        features.meta.to_csv(tmp / "meta.csv", index=False)
+        _write_npy(tmp / "spectrograms.npy", [p.spectrograms for p in parts])
+        _write_npy(tmp / "waveforms.npy", [p.waveforms for p in parts])
+        pd.concat([p.meta for p in parts], ignore_index=True).to_csv(tmp / "meta.csv", index=False)
         # sizes let a later load detect a truncated file without reading it all
         sizes = {name: (tmp / name).stat().st_size for name in (*_ARRAYS, "meta.csv")}
         (tmp / "info.json").write_text(
             json.dumps(
-                {"features": cfg.__dict__, "skipped": features.skipped, **features.info}
-                | {"file_sizes": sizes},
+                {"features": cfg.__dict__, "skipped": skipped, **info} | {"file_sizes": sizes},
                 indent=2,
                 default=str,
             )
@@ -119,21 +134,6 @@ def _load_or_discard(folder: Path, progress: bool, desc: str) -> FeatureSet | No
         return None
 
 
-def _concatenate(parts: list[FeatureSet]) -> FeatureSet:
-    info = {
-        "recordings": sum(p.info.get("recordings", 0) for p in parts),
-        "examples": sum(len(p) for p in parts),
-        "seconds": round(sum(p.info.get("seconds", 0.0) for p in parts), 3),
-    }
-    return FeatureSet(
-        np.concatenate([np.asarray(p.spectrograms) for p in parts]),
-        np.concatenate([np.asarray(p.waveforms) for p in parts]),
-        pd.concat([p.meta for p in parts], ignore_index=True),
-        [tuple(s) for p in parts for s in p.skipped],
-        info,
-    )
-
-
 def load_or_extract(
     table: pd.DataFrame,
     cfg: FeatureConfig,
@@ -181,15 +181,22 @@ def load_or_extract(
                 if "every recording failed" not in str(err):
                     raise
                 part = _failed_part(chunk, err)
-            _save_atomic(part, part_dir, cfg)
+            _save_atomic([part], part_dir, cfg, part.skipped, part.info)
+            part = _load(part_dir)  # memory-mapped: the parts are never all in memory
         parts.append(part)
     usable = [p for p in parts if len(p)]
     if not usable:
         raise ValueError(f"every recording failed to load; first error: {parts[0].skipped[0]}")
-    features = _concatenate(usable)
-    features.skipped = [tuple(s) for p in parts for s in p.skipped]
-    _save_atomic(features, folder, cfg)
+    info = {
+        "recordings": sum(p.info.get("recordings", 0) for p in parts),
+        "examples": sum(len(p) for p in usable),
+        "seconds": round(sum(p.info.get("seconds", 0.0) for p in parts), 3),
+    }
+    skipped = [tuple(s) for p in parts for s in p.skipped]
+    _save_atomic(usable, folder, cfg, skipped, info)
     shutil.rmtree(partial, ignore_errors=True)
+    features = _load(folder)
+    features.info.pop("cached")  # extracted by this call
     return features
 
 
