@@ -337,6 +337,38 @@ def test_train_runs_only_keeps_the_named_models_and_names_a_wrong_one(
         _pending_jobs(ctx, ("balance",), False, only=["fusion-balance"])
 
 
+def test_a_killed_training_process_is_one_error_naming_the_run(
+    synthetic_roots, tmp_path, monkeypatch
+):
+    """An OOM-killed worker breaks the pool: one TrainingError naming the run, no new
+    run started (each would fail the same way), no traceback from the pool."""
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    from audiofuse.data.splits import TrainingError
+    from audiofuse.experiments import context, scheduler
+
+    class KilledPool(cf.ThreadPoolExecutor):
+        def __init__(self, workers, mp_context=None):
+            super().__init__(workers)
+
+        def submit(self, fn, *args):
+            future = cf.Future()
+            future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+            return future
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", KilledPool)
+    data_dir = synthetic_roots["physionet2016"].parent
+    ctx = context.setup(
+        profile="smoke", data_dir=str(data_dir), seeds=[1, 2], runs_dir=str(tmp_path / "runs"),
+        results_dir=str(tmp_path / "results"),
+    )
+    jobs = scheduler._pending_jobs(ctx, ("balance",), False, only=["fusion-balancesubset"])
+    with pytest.raises(TrainingError, match=r"killed .* fusion-balancesubset/seed1; finished"):
+        scheduler._run_pool(ctx, {}, jobs, 1, None, 0.0)
+    assert len(jobs) == 1  # seed 2 never started
+
+
 def test_a_train_runs_job_scores_knockouts_only_with_diagnostics(monkeypatch):
     """``train-runs --diagnostics``: each job also scores its run's branch knock-outs."""
     from types import SimpleNamespace

@@ -236,14 +236,15 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
     """Run ``jobs`` (popped as they start) in a spawn pool; one row per finished job."""
     import concurrent.futures as cf
     import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
 
     from audiofuse.model.tensorflow_env import prepare_tensorflow
 
-    rows, durations = [], []
+    rows, durations, killed = [], [], []
 
     def take_ready(running: list):
         typical = max(durations) if durations else 0.0
-        if not jobs or (deadline_s is not None and time.monotonic() - start + typical >= deadline_s):
+        if killed or not jobs or (deadline_s is not None and time.monotonic() - start + typical >= deadline_s):
             return None
         ready = _next_ready(ctx, jobs, {_label(ctx, s, k, f) for s, k, _, f in running})
         return None if ready is None else jobs.pop(ready)  # None: all wait for running ones
@@ -253,6 +254,9 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
         try:
             row = future.result()
             durations.append(row["seconds"])
+        except BrokenProcessPool:  # a worker was killed: no new run can start
+            killed.append(_label(ctx, spec, seed, fold))
+            return
         except Exception as exc:  # one failed run must not sink the others
             row = {"run": _label(ctx, spec, seed, fold), "error": f"{type(exc).__name__}: {exc}"}
         rows.append(row)
@@ -269,6 +273,11 @@ def _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start) -> list[dict]
             take_ready,
             lambda pool, job: pool.submit(_run_job, setup_kwargs, *job),
             finished,
+        )
+    if killed:
+        raise TrainingError(
+            f"a training process was killed (out of memory? see dmesg) while training "
+            f"{', '.join(killed)}; finished runs are kept and a rerun resumes the rest"
         )
     return rows
 
