@@ -231,6 +231,11 @@ NOTEBOOKS = {
             "if missing:\n"
             "    print('not trained here:', ', '.join(missing))\n"
             "display(ex.robust_default(ctx))",
+            "# Model cards: the default of `audiofuse predict` (the protocol's pick, a seed\n"
+            "# ensemble) and the previous default. Every recording through predict, its\n"
+            "# verdicts at the model's own threshold\n"
+            "display(ex.model_card(ctx))\n"
+            "display(ex.model_card(ctx, 'audiofuse-plus'))",
         ],
     ),
     "09_results": (

@@ -284,7 +284,7 @@ def test_fusion_model_predicts_with_both_inputs(fusion_dir, split_recordings, tm
 
 def test_committed_default_model_scores_a_recording(split_recordings, capsys):
     """A fresh clone predicts without training: the committed model loads and scores."""
-    if not (cli.DEFAULT_MODEL / "best.keras").exists():
+    if not (cli.DEFAULT_MODEL / "model.onnx").exists():
         pytest.skip("no committed model in this checkout")
     code, out, err = run(["predict", split_recordings[0], "--format", "json"], capsys)
     assert code == 0, err

@@ -11,13 +11,16 @@ import soundfile as sf
 from audiofuse.cli.main import main
 from audiofuse.data.splits import TrainingError
 from audiofuse.model.training import load_trained
-from audiofuse.predict.resources import default_model
+from audiofuse.predict.resources import models_root
+
+#: a committed model with both runtimes (the default ships ONNX only)
+KERAS_AND_ONNX = models_root() / "audiofuse-plus"
 
 
 @pytest.fixture
 def model_copy(tmp_path):
     folder = tmp_path / "model"
-    shutil.copytree(default_model(), folder)
+    shutil.copytree(KERAS_AND_ONNX, folder)
     return folder
 
 

@@ -20,7 +20,7 @@ def test_import_cli_pulls_in_no_tensorflow():
 
 @pytest.mark.slow
 def test_silence_and_noise_are_unsure(tmp_path):
-    if not (cli.DEFAULT_MODEL / "best.keras").exists():
+    if not (cli.DEFAULT_MODEL / "model.onnx").exists():
         pytest.skip("no committed default model")
     from audiofuse.predict.predictor import Predictor
 

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_default_model_is_the_committed_folder():
     folder = resources.default_model()
     assert folder.name == resources.DEFAULT_MODEL_NAME
-    assert (folder / "best.keras").is_file() and (folder / "config.json").is_file()
+    assert (folder / "model.onnx").is_file() and (folder / "config.json").is_file()
 
 
 def test_version_flag_prints_the_version(capsys):
@@ -114,7 +114,7 @@ def test_plain_install_finds_the_default_model(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = (
         "from audiofuse.predict.resources import default_model, package_version; "
-        "m = default_model(); print(m); print((m / 'best.keras').stat().st_size); "
+        "m = default_model(); print(m); print((m / 'model.onnx').stat().st_size); "
         "print(package_version())"
     )
     out = subprocess.run(
@@ -130,7 +130,7 @@ def test_plain_install_finds_the_default_model(tmp_path):
     shipped = {p.relative_to(site) for p in Path(site, "audiofuse").rglob("*.py")}
     here = {p.relative_to(REPO / "src") for p in (REPO / "src" / "audiofuse").rglob("*.py")}
     assert here <= shipped, sorted(here - shipped)
-    assert int(out[1]) == (resources.default_model() / "best.keras").stat().st_size
+    assert int(out[1]) == (resources.default_model() / "model.onnx").stat().st_size
     assert out[2] == resources.package_version()
 
 

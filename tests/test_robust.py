@@ -224,3 +224,53 @@ def test_final_scores_weigh_the_protocols_measures_and_skip_those_without_folds(
     assert scores.loc["a", "final_score"] == pytest.approx(
         0.3 * 0.7 + 0.2 * 0.6 + 0.25 * 0.6 + 0.25 * 0.9
     )
+
+
+def test_decision_measures_count_unsure_apart_and_rank_every_recording():
+    from audiofuse.experiments.tables.cards import decision_measures
+
+    scores = pd.DataFrame(
+        {
+            "label": [1, 1, 1, 0, 0, 0],
+            "p_abnormal": [0.9, 0.6, 0.2, 0.1, 0.7, 0.95],
+            "verdict": ["abnormal", "normal", "unsure", "normal", "abnormal", "unsure"],
+        }
+    )
+    out = decision_measures(scores)
+    # Se and Sp over the decided recordings only; unsure is its own share
+    assert out["sensitivity"] == pytest.approx(0.5) and out["specificity"] == pytest.approx(0.5)
+    assert out["macc"] == pytest.approx(0.5) and out["unsure"] == pytest.approx(2 / 6)
+    # ROC-AUC ranks all six by P(abnormal), the unsure ones included
+    assert out["roc_auc"] == pytest.approx(4 / 9)
+    assert (out["n"], out["n_abnormal"]) == (6, 3)
+
+
+def test_model_card_scores_through_predict_then_rebuilds_from_saved_verdicts(
+    synthetic_roots, tmp_path, monkeypatch
+):
+    """The card of the committed default: every protocol's row; a second call reads
+    the saved verdicts (no scoring) and gives the same card."""
+    from audiofuse.experiments import context
+    from audiofuse.experiments.tables import cards as card
+    from audiofuse.predict.predictor import Predictor
+    from audiofuse.predict.resources import default_model
+
+    if not (default_model() / "model.onnx").exists():
+        pytest.skip("no committed default model")
+    ctx = context.setup(
+        profile="smoke", data_dir=str(synthetic_roots["physionet2016"].parent), seeds=[0],
+        runs_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"), progress=False,
+    )
+    first = card.model_card(ctx)
+    assert first["protocol"].str.startswith("PhysioNet test list").sum() == 3
+    assert first["protocol"].str.startswith("PASCAL").sum() == 3
+    assert first["unsure share"].between(0, 1).all()
+    saved = sorted(p.name for p in (ctx.results / "model_scores" / default_model().name).iterdir())
+    assert saved == sorted(f"{name}.csv" for name in card.PROTOCOLS)
+    assert (ctx.results / f"model_card_{default_model().name}.md").exists()
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(Predictor, "load", no_scoring)
+    pd.testing.assert_frame_equal(first, card.model_card(ctx))

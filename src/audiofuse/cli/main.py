@@ -229,7 +229,7 @@ def _add_predict_commands(subparsers) -> None:
         default=str(DEFAULT_MODEL),
         help="model folder: config.json with model.onnx (run by onnxruntime) and/or "
         "best.keras (run by Keras when there is no model.onnx); default: the committed "
-        "AudioFuse+ model, models/audiofuse-plus",
+        f"seed ensemble, models/{DEFAULT_MODEL.name}",
     )
     pr.add_argument(
         "--format",

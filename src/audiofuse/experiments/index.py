@@ -48,6 +48,8 @@ TABLE_ORDER = (
     "plus_pascal",
     "loso",
     "robust_default",
+    "model_card_audiofuse-short-ensemble",
+    "model_card_audiofuse-plus",
     "optimisation_ablation",
     "data_physionet2016",
 )

@@ -87,6 +87,8 @@ class Predictor:
         The training recordings' descriptor statistics
         (:class:`audiofuse.predict.domain.DomainModel`); without them no
         recording is called unlike the training ones.
+    ensemble_seeds : int
+        How many seeds' models ``model`` averages (0: a single model); for its description.
     """
 
     def __init__(
@@ -98,8 +100,10 @@ class Predictor:
         source: str = "",
         calibration: dict | None = None,
         domain=None,
+        ensemble_seeds: int = 0,
     ):
         self.calibration = calibration
+        self.ensemble_seeds = ensemble_seeds
         self.domain = domain
         self.model = model
         self.profile = profile
@@ -159,7 +163,10 @@ class Predictor:
             domain = DomainModel.load(folder)
         except ValueError as err:
             raise PredictError(str(err)) from None
-        return cls(model, profile, config["kind"], threshold, str(folder), calibration, domain)
+        seeds = len(config.get("ensemble_seeds", []))
+        return cls(
+            model, profile, config["kind"], threshold, str(folder), calibration, domain, seeds
+        )
 
     def predict_samples(
         self, samples: np.ndarray, *, full_recording: bool = True, calibrated: bool = True
@@ -216,8 +223,9 @@ class Predictor:
 
     def describe(self, name: str | None = None) -> str:
         """One line: the model (``name``, default its folder), kind, profile, decision rule."""
+        ensemble = f", {self.ensemble_seeds}-seed ensemble" if self.ensemble_seeds else ""
         return (
-            f"model {name or _relative_to_cwd(self.source)} ({self.kind}, profile "
+            f"model {name or _relative_to_cwd(self.source)} ({self.kind}{ensemble}, profile "
             f"{self.profile.name}); abnormal when P(abnormal) >= {round(self.threshold, 4):.3f}"
         )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_MODEL_NAME", "default_model", "models_root", "package_version"]
 
-DEFAULT_MODEL_NAME = "audiofuse-plus"
+DEFAULT_MODEL_NAME = "audiofuse-short-ensemble"
 _CHECKOUT_MODELS = Path(__file__).resolve().parents[3] / "models"
 
 
@@ -37,7 +37,7 @@ def models_root() -> Path:
 
 
 def default_model() -> Path:
-    """The committed default model folder (``best.keras`` + ``config.json``)."""
+    """The committed default model folder (``model.onnx`` + ``config.json``)."""
     return models_root() / DEFAULT_MODEL_NAME
 
 

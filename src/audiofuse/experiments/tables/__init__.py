@@ -7,6 +7,7 @@ from .ablations import (
     optimisation_ablation_table,
     vit_sweep_table,
 )
+from .cards import model_card
 from .classical import run_classical
 from .data_overview import dataset_overview, example_figures
 from .loso import loso_classical, loso_neural, loso_table
@@ -38,5 +39,6 @@ __all__ = [
     "figures",
     "robust_runs",
     "robust_default",
+    "model_card",
     "screen_scores",
 ]
