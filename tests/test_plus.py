@@ -270,18 +270,23 @@ def test_train_runs_knows_every_table_and_the_loso_folds():
     assert set(TABLES) == {*TABLE_SPECS, "loso", "robust_loso"}
 
 
+def _smoke_context(synthetic_roots, tmp_path, seeds):
+    """A smoke-profile context on the synthetic data, its runs and results under tmp_path."""
+    from audiofuse.experiments import context
+
+    return context.setup(
+        profile="smoke", data_dir=str(synthetic_roots["physionet2016"].parent), seeds=seeds,
+        runs_dir=str(tmp_path / "runs"), results_dir=str(tmp_path / "results"),
+    )
+
+
 def test_train_runs_queues_the_loso_folds_of_the_first_seed_after_the_tables(
     synthetic_roots, tmp_path
 ):
-    from audiofuse.experiments import context
     from audiofuse.experiments.scheduler import _pending_jobs
     from audiofuse.experiments.specs import LOSO_MODELS, PAPER_MODELS
 
-    data_dir = synthetic_roots["physionet2016"].parent
-    ctx = context.setup(
-        profile="smoke", data_dir=str(data_dir), seeds=[0, 1], runs_dir=str(tmp_path / "runs"),
-        results_dir=str(tmp_path / "results"),
-    )
+    ctx = _smoke_context(synthetic_roots, tmp_path, seeds=[0, 1])
     jobs = _pending_jobs(ctx, ("main", "loso"), pascal=False)
     main, loso = jobs[: 2 * len(PAPER_MODELS)], jobs[2 * len(PAPER_MODELS) :]
     assert all(fold is None for *_, fold in main)
@@ -299,15 +304,10 @@ def test_train_runs_scores_pascal_for_the_main_table_and_the_plus_pascal_rows(
     synthetic_roots, tmp_path
 ):
     """``--pascal``: notebooks 06 and 08 then find every PASCAL score they show."""
-    from audiofuse.experiments import context
     from audiofuse.experiments.scheduler import _pending_jobs
     from audiofuse.experiments.specs import PAPER_MODELS, PLUS_PASCAL
 
-    data_dir = synthetic_roots["physionet2016"].parent
-    ctx = context.setup(
-        profile="smoke", data_dir=str(data_dir), seeds=[0], runs_dir=str(tmp_path / "runs"),
-        results_dir=str(tmp_path / "results"),
-    )
+    ctx = _smoke_context(synthetic_roots, tmp_path, seeds=[0])
     slugs = {spec.run_slug(ctx.profile) for spec in (*PAPER_MODELS, *PLUS_PASCAL)}
     jobs = _pending_jobs(ctx, ("main", "plus"), pascal=True)
     scored = {spec.run_slug(ctx.profile) for spec, _, with_pascal, _ in jobs if with_pascal}
@@ -320,14 +320,9 @@ def test_train_runs_only_keeps_the_named_models_and_names_a_wrong_one(
 ):
     """``train-runs --runs fusion-balancesubset``: that model's seeds, nothing else."""
     from audiofuse.data.splits import TrainingError
-    from audiofuse.experiments import context
     from audiofuse.experiments.scheduler import _pending_jobs
 
-    data_dir = synthetic_roots["physionet2016"].parent
-    ctx = context.setup(
-        profile="smoke", data_dir=str(data_dir), seeds=[1, 2], runs_dir=str(tmp_path / "runs"),
-        results_dir=str(tmp_path / "results"),
-    )
+    ctx = _smoke_context(synthetic_roots, tmp_path, seeds=[1, 2])
     jobs = _pending_jobs(ctx, ("balance",), False, only=["fusion-balancesubset"])
     assert [(spec.run_slug(ctx.profile), seed) for spec, seed, *_ in jobs] == [
         ("fusion-balancesubset", 1),
@@ -346,7 +341,7 @@ def test_a_killed_training_process_is_one_error_naming_the_run(
     from concurrent.futures.process import BrokenProcessPool
 
     from audiofuse.data.splits import TrainingError
-    from audiofuse.experiments import context, scheduler
+    from audiofuse.experiments import scheduler
 
     class KilledPool(cf.ThreadPoolExecutor):
         def __init__(self, workers, mp_context=None):
@@ -358,11 +353,7 @@ def test_a_killed_training_process_is_one_error_naming_the_run(
             return future
 
     monkeypatch.setattr(cf, "ProcessPoolExecutor", KilledPool)
-    data_dir = synthetic_roots["physionet2016"].parent
-    ctx = context.setup(
-        profile="smoke", data_dir=str(data_dir), seeds=[1, 2], runs_dir=str(tmp_path / "runs"),
-        results_dir=str(tmp_path / "results"),
-    )
+    ctx = _smoke_context(synthetic_roots, tmp_path, seeds=[1, 2])
     jobs = scheduler._pending_jobs(ctx, ("balance",), False, only=["fusion-balancesubset"])
     with pytest.raises(TrainingError, match=r"killed .* fusion-balancesubset/seed1; finished"):
         scheduler._run_pool(ctx, {}, jobs, 1, None, 0.0)
