@@ -237,9 +237,11 @@ def test_bad_threshold_and_options():
 def test_bootstrap_contains_estimate_and_is_deterministic(tied_scores, stratified):
     y, s = tied_scores
     point = binary_metrics(y, s, 0.5)
-    start = time.perf_counter()
+    # CPU time, not wall time: the bound pins the vectorised bootstrap, and a machine busy
+    # with other work (training beside the suite) must not fail it
+    start = time.process_time()
     ci = bootstrap_ci(y, s, 0.5, n_boot=1000, seed=7, stratified=stratified)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert list(ci) == list(METRIC_NAMES)
     for name, (low, high) in ci.items():
         assert low <= point[name] <= high, name
