@@ -423,9 +423,9 @@ def short_clip_scores(
         from audiofuse.model.training import load_trained
 
         model, _ = load_trained(run.path)
-    _, test_first = physionet_data(ctx, fold=fold)
     val_records = run.config.get("val_records", [])
     val = record_scores(model, short_clip_features(ctx, val_records), spec.kind)
-    test = record_scores(model, short_clip_features(ctx, test_first.records), spec.kind)
+    test_records = split_records(ctx, fold)[1]
+    test = record_scores(model, short_clip_features(ctx, test_records), spec.kind)
     run.write_scores(SHORT_CLIP, val, test)
     return True

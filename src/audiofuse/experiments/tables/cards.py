@@ -26,14 +26,11 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from audiofuse.data.indexes import index_pascal, physionet_split
-from audiofuse.data.protocols import selection_folds
 from audiofuse.files import write_text_atomic
 
-from ... import evaluation
 from ..context import Context, physionet_index
-from ..runs import SHORT_CLIP
 from ..specs import ROBUST_CANDIDATES
-from .robust import travelling_threshold
+from .robust import selection_fold_rows
 from .summary import write_table
 
 __all__ = ["PROTOCOLS", "decision_measures", "model_card", "score_model"]
@@ -178,31 +175,15 @@ def _pascal_rows(scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 def _loso_rows(ctx: Context, spec) -> list[dict]:
     """The recipe's selection-LOSO folds (seed 0), each at its own travelling threshold."""
-    rows = []
-    for fold in selection_folds(physionet_index(ctx)):
-        run = ctx.fold_run(spec, ctx.seeds[0], fold)
-        if not (run.scores_path("first_5s").exists() and run.scores_path(SHORT_CLIP).exists()):
-            return []
-        (val_5s, held_out), (val_short, _) = run.scores("first_5s"), run.scores(SHORT_CLIP)
-        threshold = travelling_threshold(val_5s, val_short)
-        decided = evaluation.binary_metrics(held_out["label"], held_out["score"], threshold)
-        rows.append(
-            {
-                "protocol": f"LOSO, training-{fold.name.split('_')[-1]} held out "
-                "(the recipe, seed 0; first 5 s)",
-                "n": len(held_out),
-                "n_abnormal": int(held_out["label"].sum()),
-                "roc_auc": float(roc_auc_score(held_out["label"], held_out["score"]))
-                if held_out["label"].nunique() == 2
-                else np.nan,
-                "sensitivity": decided["sensitivity"],
-                "specificity": decided["specificity"],
-                "macc": decided["macc"],
-                "unsure": np.nan,
-                "threshold": threshold,
-            }
-        )
-    return rows
+    return [
+        {
+            "protocol": f"LOSO, training-{row.pop('fold').split('_')[-1]} held out "
+            "(the recipe, seed 0; first 5 s)",
+            **row,
+            "unsure": np.nan,
+        }
+        for row in selection_fold_rows(ctx, spec, ctx.seeds[0])
+    ]
 
 
 def model_card(ctx: Context, folder: str | Path | None = None) -> pd.DataFrame:

@@ -36,6 +36,7 @@ __all__ = [
     "robust_run_row",
     "robust_runs",
     "robust_rows",
+    "selection_fold_rows",
     "selection_loso",
     "screen_scores",
     "final_scores",
@@ -143,22 +144,42 @@ def robust_run_row(
     return row
 
 
-def selection_loso(ctx: Context, spec: ModelSpec, seed: int) -> dict:
-    """Measures O and M of the protocol: mean ROC-AUC and MAcc (first 5 s) over the
-    held-out subsets of :func:`audiofuse.protocols.selection_folds`, each fold at its
-    own run's threshold; empty until every fold's run is scored."""
-    aucs, maccs = [], []
+def selection_fold_rows(ctx: Context, spec: ModelSpec, seed: int) -> list[dict]:
+    """One row per held-out subset of :func:`audiofuse.protocols.selection_folds` (first
+    5 s): ``fold, n, n_abnormal, roc_auc, sensitivity, specificity, macc, threshold``,
+    each fold at its own run's travelling threshold; empty until every fold's run is
+    scored."""
+    rows = []
     for fold in selection_folds(physionet_index(ctx)):
         run = ctx.fold_run(spec, seed, fold)
         if not (run.scores_path("first_5s").exists() and run.scores_path(SHORT_CLIP).exists()):
-            return {}
+            return []
         (val_5s, held_out), (val_short, _) = run.scores("first_5s"), run.scores(SHORT_CLIP)
         threshold = travelling_threshold(val_5s, val_short)
-        aucs.append(_auc(held_out))
-        maccs.append(
-            evaluation.binary_metrics(held_out["label"], held_out["score"], threshold)["macc"]
+        decided = evaluation.binary_metrics(held_out["label"], held_out["score"], threshold)
+        rows.append(
+            {
+                "fold": fold.name,
+                "n": len(held_out),
+                "n_abnormal": int(held_out["label"].sum()),
+                "roc_auc": _auc(held_out),
+                **{k: decided[k] for k in ("sensitivity", "specificity", "macc")},
+                "threshold": threshold,
+            }
         )
-    return {"loso_auc": float(np.mean(aucs)), "loso_macc": float(np.mean(maccs))}
+    return rows
+
+
+def selection_loso(ctx: Context, spec: ModelSpec, seed: int) -> dict:
+    """Measures O and M of the protocol: mean ROC-AUC and MAcc over the held-out subsets
+    (:func:`selection_fold_rows`); empty until every fold's run is scored."""
+    rows = selection_fold_rows(ctx, spec, seed)
+    if not rows:
+        return {}
+    return {
+        "loso_auc": float(np.mean([r["roc_auc"] for r in rows])),
+        "loso_macc": float(np.mean([r["macc"] for r in rows])),
+    }
 
 
 def _seeds(ctx: Context, spec: ModelSpec) -> tuple[int, ...]:
@@ -214,8 +235,6 @@ def screen_scores(runs: pd.DataFrame) -> pd.DataFrame:
 
 #: Stage 2 of the protocol: the weights of O, M, P and C in a finalist's score.
 FINAL_WEIGHTS = {"loso_auc": 0.3, "loso_macc": 0.2, "pascal_auc": 0.25, "carve_out_auc": 0.25}
-#: Stage 2 scores this close count as tied (the protocol's tie rule then applies).
-TIE = 0.01
 
 
 def final_scores(runs: pd.DataFrame) -> pd.DataFrame:
