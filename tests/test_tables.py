@@ -410,9 +410,13 @@ def test_train_runs_timing_is_appended_per_call_and_exported_with_the_scores(ctx
 
     when = datetime.datetime(2026, 11, 27, 16, 0, tzinfo=datetime.UTC)
     for wall in (12.34, 56.0):
-        _record_timing(ctx, ["main"], 2, [{"run": "fusion/seed0", "seconds": 9.0}], when, wall)
+        # the commit the runs started at, not the one the tree moved to while they ran
+        _record_timing(
+            ctx, ["main"], 2, [{"run": "fusion/seed0", "seconds": 9.0}], when, wall, "abc1234"
+        )
     records = json.loads((ctx.runs / TIMING_FILE).read_text())
     assert [r["wall_s"] for r in records] == [12.3, 56.0]
+    assert {r["commit"] for r in records} == {"abc1234"}
     assert records[0]["tables"] == ["main"] and records[0]["workers"] == 2
     assert records[0]["seeds"] == list(ctx.seeds) and records[0]["started"] == "2026-11-27 16:00 UTC"
     elsewhere = {"started": "2026-11-26 09:00 UTC", "wall_s": 1.0, "runs": []}

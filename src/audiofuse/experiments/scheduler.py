@@ -16,6 +16,7 @@ from audiofuse.data.indexes import index_pascal
 from audiofuse.data.protocols import Fold, leave_one_subset_out, selection_folds
 from audiofuse.data.splits import TrainingError
 from audiofuse.files import write_json_atomic
+from audiofuse.reporting.provenance import git_commit
 from audiofuse.workpool import run_when_ready
 
 from .context import Context, features, physionet_features, physionet_index, run_name, setup
@@ -177,10 +178,14 @@ def train_runs(
         features(ctx, index_pascal(ctx.pascal_root), "pascal", windows=False)
     print(f"{len(jobs)} runs to train or score, {workers} at a time", file=sys.stderr, flush=True)
     started = datetime.datetime.now(datetime.UTC)
+    # the commit the runs were trained at: the tree may change while they run for hours
+    commit = git_commit()
     pool_start = time.monotonic()
     rows = _run_pool(ctx, setup_kwargs, jobs, workers, deadline_s, start)
     if rows:
-        _record_timing(ctx, tables, workers, rows, started, time.monotonic() - pool_start)
+        _record_timing(
+            ctx, tables, workers, rows, started, time.monotonic() - pool_start, commit=commit
+        )
     if jobs:
         print(
             f"deadline: {len(jobs)} runs not started: "
@@ -199,10 +204,11 @@ def add_timing_records(path: Path, records: list[dict]) -> None:
     write_json_atomic(path, sorted(kept, key=lambda r: r.get("started", "")))
 
 
-def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: float) -> None:
-    """Add this call's record to :data:`TIMING_FILE` beside the runs."""
-    from audiofuse.reporting.provenance import git_commit
-
+def _record_timing(
+    ctx: Context, tables, workers: int, rows, started, wall_s: float, commit: str | None = None
+) -> None:
+    """Add this call's record to :data:`TIMING_FILE` beside the runs; ``commit`` defaults
+    to the current one."""
     record = {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": round(wall_s, 1),
@@ -212,7 +218,7 @@ def _record_timing(ctx: Context, tables, workers: int, rows, started, wall_s: fl
         "cores": os.cpu_count(),
         "profile": ctx.profile.name,
         "data": ctx.data,
-        "commit": git_commit(),
+        "commit": commit or git_commit(),
         "runs": rows,
     }
     add_timing_records(ctx.runs / TIMING_FILE, [record])

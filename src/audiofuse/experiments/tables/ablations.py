@@ -149,7 +149,10 @@ def balance_ablation_table(
         "weighted the same way (the classical rows: the same loss weights and carve-out); the "
         "decision threshold is still Youden's J on the unweighted carve-out. The test split "
         "is untouched. Not in the paper, so there is no paper column; the *(paper)* rows are "
-        "the runs of the main table.",
+        "the runs of the main table. The seeds of a row share the data, the split and the "
+        "recipe; each draws its carve-out by the same rule with its own seed, as every "
+        "multi-seed row does, and the *trained* entry above names each run's backend and "
+        "commit (the recipe does not depend on either).",
     )
 
 
