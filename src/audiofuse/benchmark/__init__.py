@@ -12,7 +12,7 @@ says what each measures and how to read it):
   (:mod:`.inference_speed`);
 - ``demo``: the wall time ``make demo`` recorded (:mod:`.record_demo`).
 
-:mod:`.harness` holds the settings, rows and fresh processes, :mod:`.report`
+:mod:`.harness` holds the settings, rows and fresh processes, :mod:`.outputs`
 writes ``results/benchmark.csv`` and ``results/benchmark.md``, and
 :mod:`.driver` runs it all (:func:`run_benchmark`).
 """
@@ -22,8 +22,8 @@ from __future__ import annotations
 from .driver import main, run_benchmark
 from .flops import count_flops, layer_flops, matmul_gflops
 from .harness import BenchSettings, result_row, settings_for, verdict
+from .outputs import CSV_COLUMNS, SECTIONS, render_markdown, write_results
 from .reference import ORIGINAL, original_recipe_file
-from .report import CSV_COLUMNS, SECTIONS, render_markdown, write_results
 
 __all__ = [
     "CSV_COLUMNS",

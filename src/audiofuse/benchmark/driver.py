@@ -11,8 +11,8 @@ import pandas as pd
 from .extraction import bench_features
 from .harness import load_sample, machine_info, settings_for
 from .inference_speed import bench_inference
+from .outputs import output_dir, to_frame, write_results
 from .record_demo import DEMO_RECORD, demo_row
-from .report import output_dir, to_frame, write_results
 from .training_speed import bench_training
 
 #: The repository (``make demo`` writes its record there).

@@ -223,9 +223,9 @@ def evaluate(args) -> int:
 
 def predict(args) -> int:
     """Score files and folders; one row per input, exit code 2 when any failed."""
+    from audiofuse.predict.formats import format_csv, format_json, format_table
     from audiofuse.predict.inputs import expand_inputs
     from audiofuse.predict.predictor import PredictError, Predictor, error_row
-    from audiofuse.predict.report import format_csv, format_json, format_table
 
     files, notes = expand_inputs(args.inputs)
     for note in notes:
