@@ -205,10 +205,9 @@ def add_timing_records(path: Path, records: list[dict]) -> None:
 
 
 def _record_timing(
-    ctx: Context, tables, workers: int, rows, started, wall_s: float, commit: str | None = None
+    ctx: Context, tables, workers: int, rows, started, wall_s: float, commit: str
 ) -> None:
-    """Add this call's record to :data:`TIMING_FILE` beside the runs; ``commit`` defaults
-    to the current one."""
+    """Add this call's record to :data:`TIMING_FILE` beside the runs, trained at ``commit``."""
     record = {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": round(wall_s, 1),
@@ -218,7 +217,7 @@ def _record_timing(
         "cores": os.cpu_count(),
         "profile": ctx.profile.name,
         "data": ctx.data,
-        "commit": commit or git_commit(),
+        "commit": commit,
         "runs": rows,
     }
     add_timing_records(ctx.runs / TIMING_FILE, [record])

@@ -175,15 +175,12 @@ def _pascal_rows(scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 def _loso_rows(ctx: Context, spec) -> list[dict]:
     """The recipe's selection-LOSO folds (seed 0), each at its own travelling threshold."""
-    return [
-        {
-            "protocol": f"LOSO, training-{row.pop('fold').split('_')[-1]} held out "
-            "(the recipe, seed 0; first 5 s)",
-            **row,
-            "unsure": np.nan,
-        }
-        for row in selection_fold_rows(ctx, spec, ctx.seeds[0])
-    ]
+    rows = []
+    for row in selection_fold_rows(ctx, spec, ctx.seeds[0]):
+        subset = row.pop("fold").split("_")[-1]
+        protocol = f"LOSO, training-{subset} held out (the recipe, seed 0; first 5 s)"
+        rows.append({"protocol": protocol, **row, "unsure": np.nan})
+    return rows
 
 
 def model_card(ctx: Context, folder: str | Path | None = None) -> pd.DataFrame:
